@@ -1,0 +1,172 @@
+"""Frozen settings dataclasses, one per section.
+
+Each field's docstring (the string literal under it) is the reference text for that option;
+``config/panamia.example.toml`` mirrors them and a test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+
+class Secret:
+    """A string that never shows itself in ``repr``, ``str`` or logs.
+
+    Call :meth:`reveal` at the single place that needs the value.
+    """
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __repr__(self) -> str:
+        return "Secret('********')" if self._value else "Secret('')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True)
+class HttpSettings:
+    host: str = "127.0.0.1"
+    """Address to listen on. Use 0.0.0.0 to accept connections from other machines."""
+    port: int = 8080
+    """TCP port to listen on."""
+    public_url: str = ""
+    """URL people use to reach the server (links in e-mails, cookie Secure flag).
+    Empty means http://{host}:{port}."""
+    trusted_proxies: tuple[str, ...] = ()
+    """Addresses of reverse proxies whose X-Forwarded-For header is believed."""
+
+
+@dataclass(frozen=True)
+class AuthSettings:
+    secret: Secret = field(default_factory=lambda: Secret(""))
+    """Secret signing session tokens (JWT, HS256). Empty: generated once and kept in
+    var/auth-secret."""
+    previous_secrets: tuple[Secret, ...] = ()
+    """Older signing secrets still accepted while tokens signed with them expire (rotation)."""
+    dev_login: bool | None = None
+    """Show sign-in links on the page instead of only e-mailing them. Unset: on when the
+    server listens on localhost and no SMTP host is configured."""
+    session_ttl_s: int = 14 * 24 * 3600
+    """How long a sign-in lasts, in seconds."""
+    magic_link_ttl_s: int = 15 * 60
+    """How long a sign-in link stays valid, in seconds."""
+    link_requests_per_hour: int = 5
+    """Sign-in links one address may request per hour."""
+    smtp_host: str = ""
+    """SMTP server for sign-in e-mails. Empty: links are logged (and shown when dev_login)."""
+    smtp_port: int = 587
+    """SMTP port (STARTTLS is used when the server offers it)."""
+    smtp_user: str = ""
+    """SMTP user name, if the server needs one."""
+    smtp_password: Secret = field(default_factory=lambda: Secret(""))
+    """SMTP password."""
+    mail_from: str = "Pana Mia Live <no-reply@localhost>"
+    """From address of sign-in e-mails."""
+    loadtest_token: Secret = field(default_factory=lambda: Secret(""))
+    """Bearer token that lets `panamia loadtest` sign in as test users. Empty: disabled."""
+
+
+@dataclass(frozen=True)
+class StoreSettings:
+    data_dir: str = "var"
+    """Folder for the embedded database and generated secrets."""
+    sqlite_path: str = ""
+    """Embedded SQLite database file (used when mongodb_uri is empty). Empty:
+    {data_dir}/panamia.sqlite3."""
+    mongodb_uri: Secret = field(default_factory=lambda: Secret(""))
+    """MongoDB connection string. When set, MongoDB is the store."""
+    mongodb_database: str = "panamia"
+    """MongoDB database name."""
+
+
+@dataclass(frozen=True)
+class BusSettings:
+    redis_url: Secret = field(default_factory=lambda: Secret(""))
+    """Redis URL. When set, several server processes form one cluster over Redis pub/sub."""
+    node_timeout_s: float = 15.0
+    """Seconds after which the presence members of a silent cluster node are dropped."""
+
+
+@dataclass(frozen=True)
+class PusherSettings:
+    app_id: str = "panamia"
+    """Pusher app id served by the hub (the `pusher` server SDKs use it)."""
+    key: str = "panamia-key"
+    """Pusher app key: browsers connect to /app/{key}."""
+    secret: Secret = field(default_factory=lambda: Secret(""))
+    """Pusher app secret for channel auth and HTTP API signatures. Empty: generated once
+    and kept in var/pusher-secret."""
+    webhook_urls: tuple[str, ...] = ()
+    """URLs that receive signed webhooks (channel_occupied, member_added, ...)."""
+    activity_timeout_s: int = 120
+    """Seconds of silence after which a client should ping (sent to clients)."""
+    max_outbox: int = 256
+    """Frames queued toward one client before it is disconnected as too slow."""
+
+
+@dataclass(frozen=True)
+class RelaySettings:
+    mode: Literal["auto", "always", "never"] = "auto"
+    """auto: fall back to the relay when P2P does not connect; always: relay every call;
+    never: P2P only."""
+    connect_timeout_s: float = 5.0
+    """Seconds to wait for a direct connection before moving to the relay (auto mode)."""
+    max_sessions: int = 50
+    """Relayed sessions this node accepts at once."""
+
+
+@dataclass(frozen=True)
+class TurnSettings:
+    uris: tuple[str, ...] = ()
+    """TURN URIs handed to browsers, e.g. turn:turn.example.org:3478?transport=udp."""
+    stun_uris: tuple[str, ...] = ()
+    """STUN URIs handed to browsers. Empty: the TURN hosts are used as STUN too."""
+    shared_secret: Secret = field(default_factory=lambda: Secret(""))
+    """coturn static-auth-secret used to mint short-lived credentials."""
+    ttl_s: int = 3600
+    """Lifetime of minted TURN credentials, in seconds."""
+    realm: str = "panamia"
+    """TURN realm."""
+
+
+@dataclass(frozen=True)
+class LogSettings:
+    level: str = "INFO"
+    """Log level: DEBUG, INFO, WARNING, ERROR."""
+    json: bool | None = None
+    """JSON lines. Unset: JSON when stderr is not a terminal."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    http: HttpSettings = field(default_factory=HttpSettings)
+    auth: AuthSettings = field(default_factory=AuthSettings)
+    store: StoreSettings = field(default_factory=StoreSettings)
+    bus: BusSettings = field(default_factory=BusSettings)
+    pusher: PusherSettings = field(default_factory=PusherSettings)
+    relay: RelaySettings = field(default_factory=RelaySettings)
+    turn: TurnSettings = field(default_factory=TurnSettings)
+    log: LogSettings = field(default_factory=LogSettings)
+
+    @property
+    def public_url(self) -> str:
+        if self.http.public_url:
+            return self.http.public_url.rstrip("/")
+        host = "localhost" if self.http.host in ("127.0.0.1", "0.0.0.0", "::", "::1") else self.http.host  # noqa: S104
+        return f"http://{host}:{self.http.port}"

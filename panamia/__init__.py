@@ -1,0 +1,1 @@
+"""Composition root and command line of Pana Mia Live."""

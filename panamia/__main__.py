@@ -1,0 +1,3 @@
+from panamia.cli import main
+
+raise SystemExit(main())

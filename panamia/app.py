@@ -1,0 +1,146 @@
+"""create_app(settings): the one place that picks backends and wires the parts together.
+
+``create_app`` does no I/O. Resources open in ``cleanup_ctx`` order (secrets, store, bus,
+hub) and close in reverse, so nothing outlives what it depends on.
+"""
+
+from __future__ import annotations
+
+import secrets as pysecrets
+import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import structlog
+from aiohttp import WSCloseCode, web
+
+from config.settings import Settings
+from panamia.secrets import load_or_create
+from store.base import Store
+from web import keys
+
+log = structlog.get_logger("panamia.app")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def create_app(settings: Settings) -> web.Application:
+    app = web.Application(middlewares=[request_context], client_max_size=1024 * 1024)
+    app[keys.SETTINGS] = settings
+    app[keys.WEBSOCKETS] = weakref.WeakSet()
+    app.cleanup_ctx.append(_secrets_ctx)
+    app.cleanup_ctx.append(_store_ctx)
+    app.cleanup_ctx.append(_bus_ctx)
+    app.cleanup_ctx.append(_hub_ctx)
+    app.on_shutdown.append(_close_websockets)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    _add_feature_routes(app)
+    return app
+
+
+def _add_feature_routes(app: web.Application) -> None:
+    """Routes of the web app and the hub; each package registers its own."""
+    from signaling.routes import setup_signaling_routes
+    from web.routes import setup_routes
+
+    setup_routes(app)
+    setup_signaling_routes(app)
+
+
+@web.middleware
+async def request_context(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Bind a request id to every log line written while handling the request."""
+    request_id = request.headers.get("X-Request-Id", "")[:64] or pysecrets.token_hex(8)
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(request_id=request_id)
+    try:
+        response = await handler(request)
+    finally:
+        structlog.contextvars.clear_contextvars()
+    response.headers.setdefault("X-Request-Id", request_id)
+    return response
+
+
+async def healthz(_request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    app = request.app
+    problems: dict[str, str] = {}
+    try:
+        await app[keys.STORE].ping()
+    except Exception as exc:  # noqa: BLE001 - any failure means not ready
+        problems["store"] = str(exc) or type(exc).__name__
+    try:
+        await app[keys.BUS].ping()
+    except Exception as exc:  # noqa: BLE001
+        problems["bus"] = str(exc) or type(exc).__name__
+    if problems:
+        return web.json_response({"status": "unavailable", "problems": problems}, status=503)
+    return web.json_response({"status": "ready"})
+
+
+async def _secrets_ctx(app: web.Application) -> AsyncIterator[None]:
+    app[keys.SECRETS] = load_or_create(app[keys.SETTINGS])
+    yield
+
+
+def make_store(settings: Settings) -> Store:
+    """Pick the store backend: MongoDB when a URI is configured, else embedded SQLite."""
+    if settings.store.mongodb_uri:
+        from store.mongo import MongoStore
+
+        return MongoStore(settings.store.mongodb_uri.reveal(), settings.store.mongodb_database)
+    from store.sqlite import SqliteStore
+
+    path = settings.store.sqlite_path or str(Path(settings.store.data_dir) / "panamia.sqlite3")
+    return SqliteStore(path)
+
+
+async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
+    store = make_store(app[keys.SETTINGS])
+    await store.open()
+    app[keys.STORE] = store
+    log.info("store.opened", backend=type(store).__name__)
+    try:
+        yield
+    finally:
+        await store.close()
+
+
+async def _bus_ctx(app: web.Application) -> AsyncIterator[None]:
+    from signaling.bus import make_bus
+
+    bus = make_bus(app[keys.SETTINGS].bus)
+    await bus.start()
+    app[keys.BUS] = bus
+    log.info("bus.started", backend=type(bus).__name__)
+    try:
+        yield
+    finally:
+        await bus.close()
+
+
+async def _hub_ctx(app: web.Application) -> AsyncIterator[None]:
+    from signaling.hub import Hub
+
+    settings = app[keys.SETTINGS]
+    hub = Hub(
+        settings=settings.pusher,
+        secret=app[keys.SECRETS].pusher_secret,
+        bus=app[keys.BUS],
+        store=app[keys.STORE],
+    )
+    await hub.start()
+    app[keys.HUB] = hub
+    try:
+        yield
+    finally:
+        await hub.close()
+
+
+async def _close_websockets(app: web.Application) -> None:
+    for ws in list(app[keys.WEBSOCKETS]):
+        await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")

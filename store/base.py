@@ -1,0 +1,127 @@
+"""The Store protocol every backend implements, and the errors it raises.
+
+The contract suite in tests/contract/ runs the same tests against every backend.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol
+
+from store.models import ChatMessage, MentoringProfile, Profile, Session, SessionStatus
+
+
+class StoreError(Exception):
+    """Base class of store errors."""
+
+
+class NotFound(StoreError):
+    """The record does not exist."""
+
+
+class Conflict(StoreError):
+    """The write collides with existing data (e.g. an overlapping booking)."""
+
+
+class StoreUnavailable(StoreError):
+    """The database cannot be reached."""
+
+
+class RoleFilter(StrEnum):
+    MENTOR = "mentor"
+    MENTEE = "mentee"
+    ALL = "all"
+
+
+@dataclass(frozen=True)
+class DiscoverQuery:
+    """Typed discovery filters. Text filters match tags case-insensitively, as substrings."""
+
+    expertise: str | None = None
+    language: str | None = None
+    free_only: bool = False
+    exclude_email: str | None = None
+    limit: int = 20
+    offset: int = 0
+
+
+@dataclass(frozen=True)
+class DiscoverPage:
+    mentors: list[Profile]
+    total: int
+
+
+class Store(Protocol):
+    """Async persistence used by the web app and the signaling hub."""
+
+    async def open(self) -> None:
+        """Connect, run migrations / create indexes."""
+
+    async def close(self) -> None: ...
+
+    async def ping(self) -> None:
+        """Raise StoreUnavailable when the database cannot answer."""
+
+    # --- people -----------------------------------------------------------------------
+    async def ensure_profile(self, email: str, name: str = "") -> Profile:
+        """Return the profile for ``email``, creating an empty one on first sign-in."""
+
+    async def get_profile(self, email: str) -> Profile | None: ...
+
+    async def save_profile(self, profile: Profile) -> Profile:
+        """Insert or replace the whole profile (updated_at is set by the caller)."""
+
+    async def update_mentoring(self, email: str, mentoring: MentoringProfile) -> Profile:
+        """Replace the mentoring part of an existing profile. NotFound if absent."""
+
+    async def discover(self, query: DiscoverQuery) -> DiscoverPage:
+        """Enabled mentors matching the filters, ordered by name then e-mail."""
+
+    # --- sessions ---------------------------------------------------------------------
+    async def create_session(self, session: Session) -> Session:
+        """Book a session. Raises Conflict when the mentor or the mentee already holds a
+        scheduled session overlapping it (enforced by unique keys, not read-then-write),
+        or when the session id exists."""
+
+    async def get_session(self, session_id: str) -> Session | None: ...
+
+    async def list_sessions(
+        self,
+        email: str,
+        role: RoleFilter = RoleFilter.ALL,
+        status: SessionStatus | None = None,
+        now: datetime | None = None,
+    ) -> list[Session]:
+        """Sessions of ``email`` newest first. ``status`` compares the effective status
+        (past scheduled sessions count as completed)."""
+
+    async def busy_intervals(
+        self, emails: list[str], start: datetime, end: datetime
+    ) -> list[tuple[datetime, datetime]]:
+        """[start, end) of scheduled sessions of any of ``emails`` overlapping the window."""
+
+    async def update_notes(self, session_id: str, notes: str, now: datetime) -> Session:
+        """Set the notes. NotFound if absent."""
+
+    async def cancel_session(
+        self, session_id: str, cancelled_by: str, reason: str, now: datetime
+    ) -> Session:
+        """Cancel and free the slot. NotFound if absent, Conflict unless scheduled."""
+
+    # --- chat -------------------------------------------------------------------------
+    async def add_chat_message(self, message: ChatMessage) -> ChatMessage: ...
+
+    async def list_chat(self, session_id: str, limit: int = 200) -> list[ChatMessage]:
+        """Oldest first; at most the last ``limit`` messages."""
+
+    # --- sign-in links ----------------------------------------------------------------
+    async def add_login_token(self, token_hash: str, email: str, expires_at: datetime) -> None: ...
+
+    async def consume_login_token(self, token_hash: str, now: datetime) -> str | None:
+        """Atomically mark the token used; return its e-mail, or None if unknown, used or
+        expired."""
+
+    async def count_login_tokens_since(self, email: str, since: datetime) -> int:
+        """How many sign-in links ``email`` requested since ``since`` (throttling)."""

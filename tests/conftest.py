@@ -1,0 +1,52 @@
+"""Fixtures shared by every test package: settings, a real app, real services."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from config.loader import build_settings
+from config.settings import Settings
+from tests.support.procs import find_tool, free_port, running
+
+SettingsFactory = Callable[..., Settings]
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path) -> SettingsFactory:
+    """Build Settings for a test: data under tmp_path, dev sign-in on, JSON logs off.
+
+    Keyword arguments are sections: ``make_settings(bus={"redis_url": url})``.
+    """
+
+    def factory(**sections: dict[str, Any]) -> Settings:
+        raw: dict[str, dict[str, Any]] = {
+            "store": {"data_dir": str(tmp_path / "var")},
+            "auth": {"dev_login": True},
+            "pusher": {"secret": "test-pusher-secret"},
+        }
+        for name, values in sections.items():
+            raw.setdefault(name, {}).update(values)
+        return build_settings(raw)
+
+    return factory
+
+
+@pytest.fixture
+def settings(make_settings: SettingsFactory) -> Settings:
+    return make_settings()
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """A real redis-server on a free port for the whole test session."""
+    binary = find_tool("redis-server")
+    if binary is None:
+        pytest.skip("redis-server is not installed (CI installs it: apt-get install redis-server)")
+    port = free_port()
+    args = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    with running(args, port):
+        yield f"redis://127.0.0.1:{port}/0"

@@ -1,0 +1,1 @@
+"""The mentoring web app: pages and the JSON API, thin handlers over store and hub."""

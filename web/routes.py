@@ -1,0 +1,18 @@
+"""Every route of the web app: the JSON API, the pages and the static files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiohttp import web
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+
+def setup_routes(app: web.Application) -> None:
+    from web.api import setup_api_routes
+    from web.pages import setup_page_routes
+
+    setup_api_routes(app)
+    setup_page_routes(app)
+    app.router.add_static("/static/", STATIC_DIR, name="static", append_version=True)
