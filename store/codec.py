@@ -1,0 +1,82 @@
+"""Small conversions both backends share, so they store and return identical values."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import replace
+from datetime import UTC, datetime
+
+from store.models import Session, slot_cells
+
+
+def utc_ms(value: datetime) -> datetime:
+    """``value`` as aware UTC truncated to milliseconds (MongoDB's precision).
+
+    Naive datetimes are refused: every datetime in the store is aware UTC, and guessing the
+    zone of a naive one would silently shift bookings.
+    """
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"naive datetime {value!r}: the store needs timezone-aware values")
+    value = value.astimezone(UTC)
+    return value.replace(microsecond=(value.microsecond // 1000) * 1000, tzinfo=UTC)
+
+
+def to_text(value: datetime) -> str:
+    """Fixed-width ISO-8601 UTC text that sorts like the instant: '2026-11-23T09:00:00.000Z'."""
+    v = utc_ms(value)
+    return (
+        f"{v.year:04d}-{v.month:02d}-{v.day:02d}T{v.hour:02d}:{v.minute:02d}:{v.second:02d}"
+        f".{v.microsecond // 1000:03d}Z"
+    )
+
+
+def from_text(text: str) -> datetime:
+    """Inverse of :func:`to_text`."""
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+
+
+def from_mongo(value: datetime) -> datetime:
+    """A datetime read by PyMongo (``tz_aware=True``) with the standard ``UTC`` tzinfo."""
+    if value.tzinfo is None:  # a client without tz_aware: PyMongo returns naive UTC
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def email_key(email: str) -> str:
+    """E-mail addresses are stored and compared lower-cased."""
+    return email.strip().lower()
+
+
+def fold(text: str) -> str:
+    """Case-folded text for case-insensitive search (Unicode-aware, unlike SQLite LIKE)."""
+    return text.casefold()
+
+
+def fold_tags(tags: Iterable[str]) -> list[str]:
+    return [fold(tag) for tag in tags]
+
+
+def claim_keys(
+    mentor_email: str, mentee_email: str, start: datetime, duration: int
+) -> list[tuple[str, datetime]]:
+    """Every (e-mail, 30-minute cell) a booking holds, sorted and without repeats.
+
+    The sorted order matters for backends without transactions: concurrent bookings that
+    share a cell claim their common cells in the same order, so one of them always wins.
+    """
+    cells = slot_cells(utc_ms(start), duration)
+    people = {email_key(mentor_email), email_key(mentee_email)}
+    return sorted((email, cell) for email in people for cell in cells)
+
+
+def normalise_session(s: Session) -> Session:
+    """The session as the store keeps it: lower-cased e-mails, millisecond UTC times."""
+    return replace(
+        s,
+        mentor_email=email_key(s.mentor_email),
+        mentee_email=email_key(s.mentee_email),
+        scheduled_at=utc_ms(s.scheduled_at),
+        cancelled_by=None if s.cancelled_by is None else email_key(s.cancelled_by),
+        created_at=utc_ms(s.created_at),
+        updated_at=utc_ms(s.updated_at),
+    )

@@ -1,0 +1,1 @@
+"""One test suite per interface, run against every implementation of it."""

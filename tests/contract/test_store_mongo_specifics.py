@@ -1,0 +1,141 @@
+"""What only the MongoDB store has: its indexes, leftovers of a crash, an unreachable server."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import pytest
+from bson import ObjectId
+from pymongo import AsyncMongoClient
+
+from store.base import Conflict, StoreUnavailable
+from store.models import SessionStatus, utcnow
+from store.mongo import CLAIMS, SESSIONS, MongoStore
+from tests.contract.conftest import BASE, ROOT, booking, mongoeco_python
+from tests.support.procs import free_port, running
+
+pytestmark = pytest.mark.mongo
+
+Doc = dict[str, object]
+
+
+@pytest.fixture(params=["mongo", "mongodb"])
+def uri(request: pytest.FixtureRequest) -> str:
+    name = "mongoeco_uri" if request.param == "mongo" else "mongodb_uri"
+    value: str = request.getfixturevalue(name)
+    return value
+
+
+@pytest.fixture
+async def db(uri: str) -> AsyncIterator[tuple[MongoStore, AsyncMongoClient[Doc], str]]:
+    name = f"specific_{uuid.uuid4().hex[:16]}"
+    store = MongoStore(uri, name)
+    await store.open()
+    client: AsyncMongoClient[Doc] = AsyncMongoClient(uri, tz_aware=True)
+    try:
+        yield store, client, name
+    finally:
+        await store.close()
+        await client.drop_database(name)
+        await client.close()
+
+
+async def test_open_creates_the_indexes(
+    db: tuple[MongoStore, AsyncMongoClient[Doc], str],
+) -> None:
+    _store, client, name = db
+    sessions = await client[name][SESSIONS].index_information()
+    keys = {tuple(info["key"]): info.get("unique", False) for info in sessions.values()}
+    assert keys[(("sessionId", 1),)] is True
+    assert (("mentorEmail", 1), ("scheduledAt", -1)) in keys
+    assert (("menteeEmail", 1), ("scheduledAt", -1)) in keys
+    claims = await client[name][CLAIMS].index_information()
+    assert any(
+        tuple(info["key"]) == (("email", 1), ("cell", 1)) and info.get("unique")
+        for info in claims.values()
+    )
+    profiles = await client[name]["profiles"].index_information()
+    profile_keys = [tuple(info["key"]) for info in profiles.values()]
+    assert (("mentoring.enabled", 1),) in profile_keys
+    assert (("mentoring.expertise", 1),) in profile_keys
+
+
+async def test_documents_use_camel_case_fields(
+    db: tuple[MongoStore, AsyncMongoClient[Doc], str],
+) -> None:
+    store, client, name = db
+    session = await store.create_session(booking("Mentor@example.com", "mentee@example.com"))
+    doc = await client[name][SESSIONS].find_one({"sessionId": session.session_id})
+    assert doc is not None
+    assert doc["mentorEmail"] == "mentor@example.com"
+    assert doc["scheduledAt"] == BASE
+    assert doc["status"] == "scheduled"
+    assert {"menteeEmail", "duration", "topic", "notes", "createdAt", "updatedAt"} <= set(doc)
+
+
+async def test_claim_left_by_a_crashed_booking_is_reclaimed(
+    db: tuple[MongoStore, AsyncMongoClient[Doc], str],
+) -> None:
+    store, client, name = db
+    # A booking that died after claiming and before writing its session, long ago.
+    old = ObjectId.from_datetime(utcnow() - timedelta(minutes=10))
+    await client[name][CLAIMS].insert_one(
+        {"_id": old, "email": "mentor@example.com", "cell": BASE, "sessionId": "ghost"}
+    )
+    await store.create_session(booking("mentor@example.com", "mentee@example.com", BASE, 30))
+    assert await client[name][CLAIMS].count_documents({"sessionId": "ghost"}) == 0
+
+
+async def test_claim_of_a_booking_in_flight_is_respected(
+    db: tuple[MongoStore, AsyncMongoClient[Doc], str],
+) -> None:
+    store, client, name = db
+    # Claimed a moment ago; its session is about to be written.
+    await client[name][CLAIMS].insert_one(
+        {"email": "mentor@example.com", "cell": BASE, "sessionId": "in-flight"}
+    )
+    with pytest.raises(Conflict):
+        await store.create_session(booking("mentor@example.com", "mentee@example.com", BASE, 30))
+    assert await client[name][CLAIMS].count_documents({"email": "mentee@example.com"}) == 0
+
+
+async def test_claim_left_by_an_interrupted_cancel_is_reclaimed(
+    db: tuple[MongoStore, AsyncMongoClient[Doc], str],
+) -> None:
+    store, client, name = db
+    first = await store.create_session(booking("mentor@example.com", "mentee@example.com"))
+    # The status changed but the process died before deleting the claims.
+    await client[name][SESSIONS].update_one(
+        {"sessionId": first.session_id}, {"$set": {"status": SessionStatus.CANCELLED.value}}
+    )
+    assert await client[name][CLAIMS].count_documents({"sessionId": first.session_id}) == 4
+    await store.create_session(booking("mentor@example.com", "other@example.com", BASE, 60))
+
+
+async def test_ping_reports_a_server_that_went_away() -> None:
+    python = mongoeco_python()
+    port = free_port()
+    uri = f"mongodb://127.0.0.1:{port}/?directConnection=true"
+
+    store = MongoStore(uri, "gone")
+    with running([python, str(ROOT / "scripts" / "mongo_sidecar.py"), "--port", str(port)], port):
+        await store.open()
+        await store.ping()
+    try:
+        with pytest.raises(StoreUnavailable):
+            await store.ping()
+    finally:
+        await store.close()
+
+
+async def test_open_without_a_server_is_unavailable() -> None:
+    port = free_port()
+    store = MongoStore(
+        f"mongodb://127.0.0.1:{port}/?directConnection=true&serverSelectionTimeoutMS=300", "none"
+    )
+    with pytest.raises(StoreUnavailable):
+        await store.open()
+    with pytest.raises(StoreUnavailable):
+        await store.ping()
