@@ -105,7 +105,7 @@ def _build_section(section: str, cls: Any, values: Mapping[str, Any]) -> Any:
     return cls(**kwargs)
 
 
-def _coerce(key: str, annotation: Any, value: Any) -> Any:  # noqa: PLR0911, PLR0912
+def _coerce(key: str, annotation: Any, value: Any) -> Any:
     origin = get_origin(annotation)
     if origin in (typing.Union, types.UnionType):
         args = [a for a in get_args(annotation) if a is not type(None)]
@@ -115,7 +115,9 @@ def _coerce(key: str, annotation: Any, value: Any) -> Any:  # noqa: PLR0911, PLR
     if origin is Literal:
         choices = get_args(annotation)
         if value not in choices:
-            raise ConfigError(f"{key}: must be one of {', '.join(map(str, choices))}, got {value!r}")
+            raise ConfigError(
+                f"{key}: must be one of {', '.join(map(str, choices))}, got {value!r}"
+            )
         return str(value)
     if origin is tuple:
         (item_type, _ellipsis) = get_args(annotation)

@@ -143,6 +143,37 @@ class TurnSettings:
     """Lifetime of minted TURN credentials, in seconds."""
     realm: str = "panamia"
     """TURN realm."""
+    listening_port: int = 3478
+    """Port coturn listens on for STUN and TURN over UDP and TCP."""
+    listening_ips: tuple[str, ...] = ()
+    """Addresses coturn listens on. Empty: every address of the machine."""
+    tls_port: int = 443
+    """Port coturn listens on for TURN over TLS (turns:), used when tls_cert_file and
+    tls_key_file are set. 443 passes most firewalls that only allow web traffic."""
+    tls_cert_file: str = ""
+    """PEM certificate chain for TURN over TLS, as a path coturn can read. Empty: no TLS."""
+    tls_key_file: str = ""
+    """PEM private key matching tls_cert_file, as a path coturn can read."""
+    relay_ips: tuple[str, ...] = ()
+    """Addresses coturn relays media from. Empty: chosen by coturn."""
+    relay_min_port: int = 49160
+    """Lowest UDP port of coturn's relay range (open the whole range in the firewall)."""
+    relay_max_port: int = 49200
+    """Highest UDP port of coturn's relay range. Each call leg uses one port."""
+    external_ip: str = ""
+    """Public address coturn announces when it sits behind NAT (for example a cloud VM):
+    "203.0.113.7", or "203.0.113.7/10.0.0.5" to map the public address to a private one.
+    Empty: coturn announces the address it listens on."""
+    allowed_peer_ips: tuple[str, ...] = ()
+    """Addresses or ranges ("a.b.c.d" or "a.b.c.d-e.f.g.h") coturn may relay to even though
+    they are private, such as the app nodes' own network for the media relay."""
+    log_file: str = "stdout"
+    """coturn log file, or "stdout"."""
+    pidfile: str = "/var/tmp/turnserver.pid"  # noqa: S108 - coturn's file, writable after it drops root
+    """File where coturn writes its process id."""
+    userdb: str = "/var/lib/coturn/turndb"
+    """coturn's SQLite database file (it holds no users with a shared secret, but coturn
+    always opens one)."""
 
 
 @dataclass(frozen=True)
@@ -168,5 +199,6 @@ class Settings:
     def public_url(self) -> str:
         if self.http.public_url:
             return self.http.public_url.rstrip("/")
-        host = "localhost" if self.http.host in ("127.0.0.1", "0.0.0.0", "::", "::1") else self.http.host  # noqa: S104
+        wildcard_or_loopback = ("127.0.0.1", "0.0.0.0", "::", "::1")  # noqa: S104
+        host = "localhost" if self.http.host in wildcard_or_loopback else self.http.host
         return f"http://{host}:{self.http.port}"

@@ -1,4 +1,4 @@
-"""The ``panamia`` command line: serve, demo, create-indexes."""
+"""The ``panamia`` command line: serve, demo, create-indexes, turn-config, doctor."""
 
 from __future__ import annotations
 
@@ -29,6 +29,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(_demo(settings))
     if command == "create-indexes":
         return asyncio.run(_create_indexes(settings))
+    if command == "turn-config":
+        return _turn_config(settings, args.output, args.cert, args.key, args.external_ip)
+    if command == "doctor":
+        return _doctor(settings, args.timeout)
     parser.print_help()
     return 2
 
@@ -43,6 +47,13 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="override http.port")
     sub.add_parser("demo", help="fill an empty store with demo mentors, mentees and sessions")
     sub.add_parser("create-indexes", help="create the MongoDB indexes (MongoDB store only)")
+    turn_config = sub.add_parser("turn-config", help="print coturn's config from [turn] settings")
+    turn_config.add_argument("--output", help="write to this file (mode 600) instead of stdout")
+    turn_config.add_argument("--cert", help="override turn.tls_cert_file")
+    turn_config.add_argument("--key", help="override turn.tls_key_file")
+    turn_config.add_argument("--external-ip", help="override turn.external_ip")
+    doctor = sub.add_parser("doctor", help="check that STUN and TURN answer and credentials work")
+    doctor.add_argument("--timeout", type=float, default=3.0, help="seconds to wait per check")
     return parser
 
 
@@ -60,7 +71,7 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> int:
         )
     app = create_app(settings)
     url = settings.public_url
-    print(f"Pana Mia Live is starting at {url}  (Ctrl+C to stop)", flush=True)  # noqa: T201
+    print(f"Pana Mia Live is starting at {url}  (Ctrl+C to stop)", flush=True)
     web.run_app(
         app,
         host=settings.http.host,
@@ -81,18 +92,46 @@ async def _demo(settings: Settings) -> int:
         created = await seed_demo(store)
     finally:
         await store.close()
-    print(created if created else "The store is not empty; demo data was not added.")  # noqa: T201
+    print(created if created else "The store is not empty; demo data was not added.")
     return 0
 
 
 async def _create_indexes(settings: Settings) -> int:
     if not settings.store.mongodb_uri:
-        print("store.mongodb_uri is not set: the embedded SQLite store needs no indexes step.")  # noqa: T201
+        print("store.mongodb_uri is not set: the embedded SQLite store needs no indexes step.")
         return 0
     from store.mongo import MongoStore
 
     store = MongoStore(settings.store.mongodb_uri.reveal(), settings.store.mongodb_database)
     await store.create_indexes()
     await store.close()
-    print("MongoDB indexes are in place.")  # noqa: T201
+    print("MongoDB indexes are in place.")
     return 0
+
+
+def _turn_config(
+    settings: Settings,
+    output: str | None,
+    cert: str | None,
+    key: str | None,
+    external_ip: str | None,
+) -> int:
+    from turn.render import RenderError, render_config, write_config
+
+    try:
+        text = render_config(settings.turn, cert_file=cert, key_file=key, external_ip=external_ip)
+    except RenderError as exc:
+        print(f"panamia turn-config: {exc}", file=sys.stderr)
+        return 2
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        write_config(output, text)
+        print(f"coturn config written to {output} (readable by its owner only)", file=sys.stderr)
+    return 0
+
+
+def _doctor(settings: Settings, timeout: float) -> int:
+    from turn.doctor import run_doctor
+
+    return run_doctor(settings.turn, timeout=timeout)

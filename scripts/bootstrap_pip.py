@@ -17,10 +17,12 @@ INDEX = "https://pypi.org/pypi/pip/json"
 
 
 def main() -> int:
-    with urllib.request.urlopen(INDEX, timeout=60) as response:  # noqa: S310 - fixed https URL
+    with urllib.request.urlopen(INDEX, timeout=60) as response:
         meta = json.load(response)
     wheel = next(
-        f for f in meta["urls"] if f["packagetype"] == "bdist_wheel" and f["filename"].endswith(".whl")
+        f
+        for f in meta["urls"]
+        if f["packagetype"] == "bdist_wheel" and f["filename"].endswith(".whl")
     )
     with tempfile.TemporaryDirectory() as tmp:
         target = Path(tmp) / wheel["filename"]

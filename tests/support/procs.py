@@ -38,7 +38,9 @@ def find_tool(name: str, *extra_dirs: str) -> str | None:
 
 
 @contextlib.contextmanager
-def running(args: list[str], port: int, cwd: str | None = None) -> Iterator[subprocess.Popen[bytes]]:
+def running(
+    args: list[str], port: int, cwd: str | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
     """Start a process, wait until it listens on ``port``, stop it afterwards."""
     proc = subprocess.Popen(args, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
