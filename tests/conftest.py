@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -50,3 +51,23 @@ def redis_url() -> Iterator[str]:
     args = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
     with running(args, port):
         yield f"redis://127.0.0.1:{port}/0"
+
+
+# Skips that are legitimate even in CI: an optional external service the operator may offer.
+_OPTIONAL_SKIPS = ("PANAMIA_TEST_MONGODB_URI",)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """In CI every tool is installed, so a skip for a missing tool is a failure there."""
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    if os.environ.get("CI", "").lower() not in ("1", "true", "yes") or not report.skipped:
+        return
+    reason = (
+        str(report.longrepr[-1]) if isinstance(report.longrepr, tuple) else str(report.longrepr)
+    )
+    if any(optional in reason for optional in _OPTIONAL_SKIPS):
+        return
+    report.outcome = "failed"
+    report.longrepr = f"skipped in CI, where every tool should be installed: {reason}"

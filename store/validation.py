@@ -1,0 +1,601 @@
+"""The mentoring rules in one place: raw input in, typed values out.
+
+Every function takes an untrusted value (decoded JSON, a form field, a query parameter) and
+either returns a typed Python value or raises :class:`ValidationError` naming the field to
+blame. Nothing here touches a database, so a value that reaches a query has already been
+checked and converted: a JSON object where a string belongs (``{"$ne": null}``) never gets
+past these functions.
+
+Used by the JSON API and the HTML forms alike; imports only the standard library and
+``store.models``.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+import zoneinfo
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta
+from typing import Literal
+from urllib.parse import urlsplit
+
+from store.models import SLOT_MINUTES, MentoringProfile, Profile
+
+# --- limits -------------------------------------------------------------------------------
+EMAIL_MAX = 254
+NAME_MAX = 100
+URL_MAX = 2000
+BIO_MIN, BIO_MAX = 10, 500
+EXPERTISE_MIN, EXPERTISE_MAX = 1, 10
+LANGUAGES_MIN, LANGUAGES_MAX = 1, 20
+TAG_MAX = 50
+GOALS_MAX = 500
+HOURLY_RATE_MAX = 1_000_000.0
+DURATIONS: tuple[int, ...] = (15, 30, 60, 90, 120)
+TOPIC_MIN, TOPIC_MAX = 5, 200
+NOTES_MAX = 5000
+REASON_MIN, REASON_MAX = 1, 500
+CHAT_TEXT_MAX = 2000
+BOOKABLE_START_MINUTE = 9 * 60
+"""Sessions start at or after 09:00 in the mentor's time zone..."""
+BOOKABLE_END_MINUTE = 17 * 60
+"""...and end at or before 17:00 on the same local day."""
+PAGE_MAX = 10_000
+LIMIT_MAX = 100
+AVAILABILITY_DAYS_MAX = 31
+
+SessionAction = Literal["update_notes", "cancel"]
+RoleName = Literal["mentor", "mentee", "all"]
+StatusName = Literal["scheduled", "completed", "cancelled"]
+
+
+class ValidationError(ValueError):
+    """A value broke a rule. ``field`` names the input to blame (the API's field name)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+# --- shapes -------------------------------------------------------------------------------
+def check_fields(
+    body: Mapping[str, object],
+    allowed: Collection[str],
+    required: Collection[str] = (),
+) -> None:
+    """Reject unknown keys and missing required keys, naming the first offending key."""
+    for key in body:
+        if key not in allowed:
+            raise ValidationError(key, "Unknown field")
+    for key in required:
+        if key not in body:
+            raise ValidationError(key, "This field is required")
+
+
+def as_object(value: object, field: str = "body") -> dict[str, object]:
+    """A decoded JSON value that must be an object with string keys."""
+    if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+        raise ValidationError(field, "Expected a JSON object")
+    return dict(value)
+
+
+def as_str(value: object, field: str) -> str:
+    if not isinstance(value, str):
+        raise ValidationError(field, "Expected a string")
+    return value
+
+
+def as_bool(value: object, field: str) -> bool:
+    if not isinstance(value, bool):
+        raise ValidationError(field, "Expected true or false")
+    return value
+
+
+def _text(value: object, field: str, low: int, high: int, label: str) -> str:
+    """A stripped string whose length is within [low, high]."""
+    text = as_str(value, field).strip()
+    if len(text) < low or len(text) > high:
+        if low <= 0:
+            raise ValidationError(field, f"{label} must be at most {high} characters")
+        raise ValidationError(field, f"{label} must be {low} to {high} characters")
+    return text
+
+
+def _optional_text(value: object, field: str, high: int, label: str) -> str | None:
+    """A string of at most ``high`` characters; null or "" (after stripping) clears it."""
+    if value is None:
+        return None
+    text = _text(value, field, 0, high, label)
+    return text or None
+
+
+# --- people -------------------------------------------------------------------------------
+_EMAIL_RE = re.compile(
+    r"^[a-z0-9.!#$%&'*+/=?^_`{|}~-]+"  # local part (dot-atom characters)
+    r"@[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"  # first domain label
+    r"(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$"  # at least one more label
+)
+
+
+def parse_email(value: object, field: str = "email") -> str:
+    """A plausible e-mail address, stripped and lower-cased (how the store keeps them)."""
+    text = as_str(value, field).strip().lower()
+    if not text:
+        raise ValidationError(field, "An e-mail address is required")
+    local = text.rpartition("@")[0]
+    if (
+        len(text) > EMAIL_MAX
+        or len(local) > 64
+        or not _EMAIL_RE.fullmatch(text)
+        or local.startswith(".")
+        or local.endswith(".")
+        or ".." in local
+    ):
+        raise ValidationError(field, "Enter a valid e-mail address")
+    return text
+
+
+def name_from_email(email: str) -> str:
+    """A friendly default name from an address: ``ana.maria+x@host`` -> ``Ana Maria``."""
+    local = email.partition("@")[0].partition("+")[0]
+    words = [w for w in re.split(r"[._\-]+", local) if w]
+    return " ".join(w.capitalize() for w in words)[:NAME_MAX] or email[:NAME_MAX]
+
+
+def parse_name(value: object, field: str = "name") -> str:
+    return _text(value, field, 1, NAME_MAX, "Name")
+
+
+@functools.lru_cache(maxsize=1)
+def _time_zones() -> frozenset[str]:
+    # The tz database ships a few files that are not zones people live in.
+    return frozenset(zoneinfo.available_timezones()) - {"localtime", "posixrules", "Factory"}
+
+
+def parse_time_zone(value: object, field: str = "timeZone") -> str:
+    """An IANA time zone name known to this machine's tz database."""
+    text = as_str(value, field).strip()
+    if text == "UTC" or text in _time_zones():
+        return text
+    raise ValidationError(field, "Unknown time zone; use an IANA name such as America/New_York")
+
+
+def zone(name: str) -> zoneinfo.ZoneInfo:
+    """The ZoneInfo for a stored zone name, falling back to UTC for unknown names."""
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return zoneinfo.ZoneInfo("UTC")
+
+
+def parse_http_url(value: object, field: str) -> str:
+    """An absolute http(s) URL without whitespace."""
+    text = as_str(value, field).strip()
+    if len(text) > URL_MAX:
+        raise ValidationError(field, f"URL must be at most {URL_MAX} characters")
+    try:
+        parts = urlsplit(text)
+    except ValueError as exc:
+        raise ValidationError(field, "Enter a valid http(s) URL") from exc
+    if (
+        parts.scheme.lower() not in ("http", "https")
+        or not parts.hostname
+        or any(ch.isspace() or ord(ch) < 32 for ch in text)
+    ):
+        raise ValidationError(field, "Enter a valid http(s) URL")
+    return text
+
+
+def parse_optional_url(value: object, field: str) -> str | None:
+    """An http(s) URL, or None when the value is null or empty (clears it)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    return parse_http_url(value, field)
+
+
+# --- mentoring profile --------------------------------------------------------------------
+def parse_bio(value: object, field: str = "bio") -> str:
+    return _text(value, field, BIO_MIN, BIO_MAX, "Bio")
+
+
+def _tags(value: object, field: str, low: int, high: int, label: str) -> tuple[str, ...]:
+    """A list of non-empty strings, de-duplicated case-insensitively (first spelling kept)."""
+    if not isinstance(value, list):
+        raise ValidationError(field, "Expected a list of strings")
+    seen: set[str] = set()
+    tags: list[str] = []
+    for item in value:
+        tag = as_str(item, field).strip()
+        if not tag:
+            raise ValidationError(field, f"{label} entries must not be empty")
+        if len(tag) > TAG_MAX:
+            raise ValidationError(field, f"{label} entries must be at most {TAG_MAX} characters")
+        key = tag.casefold()
+        if key not in seen:
+            seen.add(key)
+            tags.append(tag)
+    if len(tags) < low:
+        raise ValidationError(field, f"Add at least {low} {label.lower()} entry")
+    if len(tags) > high:
+        raise ValidationError(field, f"At most {high} {label.lower()} entries")
+    return tuple(tags)
+
+
+def parse_expertise(value: object, field: str = "expertise") -> tuple[str, ...]:
+    return _tags(value, field, EXPERTISE_MIN, EXPERTISE_MAX, "Expertise")
+
+
+def parse_languages(value: object, field: str = "languages") -> tuple[str, ...]:
+    return _tags(value, field, LANGUAGES_MIN, LANGUAGES_MAX, "Language")
+
+
+def split_tags(text: str) -> list[str]:
+    """Comma-separated form input -> list for :func:`parse_expertise` and friends."""
+    return [part for part in (p.strip() for p in text.split(",")) if part]
+
+
+def parse_goals(value: object, field: str = "goals") -> str | None:
+    return _optional_text(value, field, GOALS_MAX, "Goals")
+
+
+def parse_hourly_rate(value: object, field: str = "hourlyRate") -> float:
+    """A finite number >= 0; 0 means free. Booleans are not numbers here."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValidationError(field, "Expected a number")
+    rate = float(value)
+    if not math.isfinite(rate) or rate < 0:
+        raise ValidationError(field, "Hourly rate must be 0 (free) or more")
+    if rate > HOURLY_RATE_MAX:
+        raise ValidationError(field, f"Hourly rate must be at most {HOURLY_RATE_MAX:,.0f}")
+    return rate
+
+
+def check_mentoring_ready(mentoring: MentoringProfile) -> None:
+    """An enabled mentoring profile needs a bio, expertise and at least one language."""
+    if not mentoring.enabled:
+        return
+    parse_bio(mentoring.bio)
+    parse_expertise(list(mentoring.expertise))
+    parse_languages(list(mentoring.languages))
+
+
+PROFILE_FIELDS = (
+    "name",
+    "avatarUrl",
+    "timeZone",
+    "enabled",
+    "bio",
+    "expertise",
+    "languages",
+    "videoIntroUrl",
+    "goals",
+    "hourlyRate",
+)
+
+
+def apply_profile_patch(profile: Profile, body: Mapping[str, object], now: datetime) -> Profile:
+    """Validate a profile update (API field names, all optional) and return the new profile.
+
+    Fields given are always validated; the mentoring rules are then checked on the result
+    whenever mentoring is enabled, so enabling with an empty bio fails on ``bio``.
+    """
+    check_fields(body, PROFILE_FIELDS)
+    old = profile.mentoring
+    mentoring = MentoringProfile(
+        enabled=as_bool(body["enabled"], "enabled") if "enabled" in body else old.enabled,
+        bio=parse_bio(body["bio"]) if "bio" in body else old.bio,
+        expertise=parse_expertise(body["expertise"]) if "expertise" in body else old.expertise,
+        languages=parse_languages(body["languages"]) if "languages" in body else old.languages,
+        video_intro_url=(
+            parse_optional_url(body["videoIntroUrl"], "videoIntroUrl")
+            if "videoIntroUrl" in body
+            else old.video_intro_url
+        ),
+        goals=parse_goals(body["goals"]) if "goals" in body else old.goals,
+        hourly_rate=(
+            parse_hourly_rate(body["hourlyRate"]) if "hourlyRate" in body else old.hourly_rate
+        ),
+    )
+    check_mentoring_ready(mentoring)
+    return replace(
+        profile,
+        name=parse_name(body["name"]) if "name" in body else profile.name,
+        avatar_url=(
+            parse_optional_url(body["avatarUrl"], "avatarUrl")
+            if "avatarUrl" in body
+            else profile.avatar_url
+        ),
+        time_zone=parse_time_zone(body["timeZone"]) if "timeZone" in body else profile.time_zone,
+        mentoring=mentoring,
+        updated_at=now,
+    )
+
+
+# --- booking ------------------------------------------------------------------------------
+def parse_datetime(value: object, field: str) -> datetime:
+    """ISO 8601 with an offset or ``Z`` -> aware UTC datetime."""
+    text = as_str(value, field).strip()
+    if len(text) > 40:
+        raise ValidationError(field, "Expected an ISO 8601 date and time")
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise ValidationError(field, "Expected an ISO 8601 date and time") from exc
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
+        raise ValidationError(field, "Include a time zone offset or Z")
+    return parsed.astimezone(UTC)
+
+
+def parse_duration(value: object, field: str = "duration") -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value not in DURATIONS:
+        allowed = ", ".join(str(d) for d in DURATIONS)
+        raise ValidationError(field, f"Duration must be one of {allowed} minutes")
+    return value
+
+
+def parse_topic(value: object, field: str = "topic") -> str:
+    return _text(value, field, TOPIC_MIN, TOPIC_MAX, "Topic")
+
+
+def check_start_time(start: datetime, now: datetime, field: str = "scheduledAt") -> None:
+    """In the future and on the 30-minute grid (the grid the store claims cells on)."""
+    if start <= now:
+        raise ValidationError(field, "Choose a time in the future")
+    utc = start.astimezone(UTC)
+    if utc.minute % SLOT_MINUTES or utc.second or utc.microsecond:
+        raise ValidationError(field, "Sessions start on the hour or the half hour")
+
+
+def check_bookable_hours(
+    start: datetime, duration: int, mentor_time_zone: str, field: str = "scheduledAt"
+) -> None:
+    """Start at or after 09:00 and end by 17:00 on the same day, in the mentor's zone."""
+    tz = zone(mentor_time_zone)
+    local_start = start.astimezone(tz)
+    local_end = (start + timedelta(minutes=duration)).astimezone(tz)
+    start_minute = local_start.hour * 60 + local_start.minute
+    end_minute = local_end.hour * 60 + local_end.minute
+    if (
+        start_minute < BOOKABLE_START_MINUTE
+        or local_end.date() != local_start.date()
+        or end_minute > BOOKABLE_END_MINUTE
+    ):
+        raise ValidationError(
+            field,
+            f"Sessions run between 09:00 and 17:00 in the mentor's time zone ({tz.key})",
+        )
+
+
+@dataclass(frozen=True)
+class BookingRequest:
+    mentor_email: str
+    scheduled_at: datetime
+    duration: int
+    topic: str
+
+
+BOOKING_FIELDS = ("mentorEmail", "scheduledAt", "duration", "topic")
+
+
+def parse_booking(body: Mapping[str, object], now: datetime) -> BookingRequest:
+    """Shape, types, the future and the grid. The mentor-dependent rules (yourself, enabled,
+    bookable hours) need the mentor's profile: see :func:`check_booking_for_mentor`."""
+    check_fields(body, BOOKING_FIELDS, required=BOOKING_FIELDS)
+    mentor_email = parse_email(body["mentorEmail"], "mentorEmail")
+    start = parse_datetime(body["scheduledAt"], "scheduledAt")
+    duration = parse_duration(body["duration"])
+    topic = parse_topic(body["topic"])
+    check_start_time(start, now)
+    return BookingRequest(mentor_email, start, duration, topic)
+
+
+def check_booking_for_mentor(booking: BookingRequest, mentee_email: str, mentor: Profile) -> None:
+    if booking.mentor_email == mentee_email.lower():
+        raise ValidationError("mentorEmail", "You cannot book a session with yourself")
+    check_bookable_hours(booking.scheduled_at, booking.duration, mentor.time_zone)
+
+
+# --- session updates ----------------------------------------------------------------------
+@dataclass(frozen=True)
+class SessionUpdate:
+    action: SessionAction
+    notes: str = ""
+    reason: str = ""
+
+
+def parse_notes(value: object, field: str = "notes") -> str:
+    text = as_str(value, field)
+    if len(text) > NOTES_MAX:
+        raise ValidationError(field, f"Notes must be at most {NOTES_MAX} characters")
+    return text
+
+
+def parse_reason(value: object, field: str = "reason") -> str:
+    return _text(value, field, REASON_MIN, REASON_MAX, "Reason")
+
+
+def parse_session_update(body: Mapping[str, object], session_id: str) -> SessionUpdate:
+    """``{"action": "update_notes", "notes"}`` or ``{"action": "cancel", "reason"}``; an
+    optional ``sessionId`` must match the session addressed."""
+    if "action" not in body:
+        raise ValidationError("action", "This field is required")
+    action = as_str(body["action"], "action")
+    if "sessionId" in body and as_str(body["sessionId"], "sessionId") != session_id:
+        raise ValidationError("sessionId", "Does not match the session in the URL")
+    if action == "update_notes":
+        check_fields(body, ("action", "sessionId", "notes"), required=("notes",))
+        return SessionUpdate("update_notes", notes=parse_notes(body["notes"]))
+    if action == "cancel":
+        check_fields(body, ("action", "sessionId", "reason"), required=("reason",))
+        return SessionUpdate("cancel", reason=parse_reason(body["reason"]))
+    raise ValidationError("action", "Action must be update_notes or cancel")
+
+
+def parse_chat_text(value: object, field: str = "text") -> str:
+    text = as_str(value, field).strip()
+    if not text or len(text) > CHAT_TEXT_MAX:
+        raise ValidationError(field, f"Message must be 1 to {CHAT_TEXT_MAX} characters")
+    return text
+
+
+# --- query strings ------------------------------------------------------------------------
+def single_params(pairs: Sequence[tuple[str, str]], allowed: Collection[str]) -> dict[str, str]:
+    """Query parameters as a dict: unknown or repeated names are rejected by name."""
+    params: dict[str, str] = {}
+    for key, value in pairs:
+        if key not in allowed:
+            raise ValidationError(key, "Unknown query parameter")
+        if key in params:
+            raise ValidationError(key, "Given more than once")
+        params[key] = value
+    return params
+
+
+def parse_flag(value: str | None, field: str) -> bool:
+    if value is None or value == "":
+        return False
+    lowered = value.strip().lower()
+    if lowered in ("true", "1", "yes", "on"):
+        return True
+    if lowered in ("false", "0", "no", "off"):
+        return False
+    raise ValidationError(field, "Expected true or false")
+
+
+def parse_int_param(value: str | None, field: str, default: int, low: int, high: int) -> int:
+    if value is None or value == "":
+        return default
+    text = value.strip()
+    if not text.isascii() or not text.isdigit() or len(text) > 9:
+        raise ValidationError(field, f"Expected a whole number from {low} to {high}")
+    number = int(text)
+    if number < low or number > high:
+        raise ValidationError(field, f"Expected a whole number from {low} to {high}")
+    return number
+
+
+def parse_tag_filter(value: str | None, field: str) -> str | None:
+    if value is None:
+        return None
+    text = value.strip()
+    if len(text) > TAG_MAX:
+        raise ValidationError(field, f"At most {TAG_MAX} characters")
+    return text or None
+
+
+@dataclass(frozen=True)
+class DiscoverFilters:
+    expertise: str | None
+    language: str | None
+    free_only: bool
+    page: int
+    limit: int
+
+    @property
+    def offset(self) -> int:
+        return (self.page - 1) * self.limit
+
+
+DISCOVER_PARAMS = ("expertise", "language", "freeOnly", "page", "limit")
+
+
+def parse_discover(pairs: Sequence[tuple[str, str]]) -> DiscoverFilters:
+    params = single_params(pairs, DISCOVER_PARAMS)
+    return DiscoverFilters(
+        expertise=parse_tag_filter(params.get("expertise"), "expertise"),
+        language=parse_tag_filter(params.get("language"), "language"),
+        free_only=parse_flag(params.get("freeOnly"), "freeOnly"),
+        page=parse_int_param(params.get("page"), "page", 1, 1, PAGE_MAX),
+        limit=parse_int_param(params.get("limit"), "limit", 20, 1, LIMIT_MAX),
+    )
+
+
+@dataclass(frozen=True)
+class SessionFilters:
+    role: RoleName
+    status: StatusName | None
+    """None means every status."""
+
+
+def parse_session_filters(pairs: Sequence[tuple[str, str]]) -> SessionFilters:
+    params = single_params(pairs, ("role", "status"))
+    role = _ROLES.get(params.get("role") or "all")
+    if role is None:
+        raise ValidationError("role", "Role must be mentor, mentee or all")
+    status_text = params.get("status") or "all"
+    if status_text == "all":
+        return SessionFilters(role, None)
+    status = _STATUSES.get(status_text)
+    if status is None:
+        raise ValidationError("status", "Status must be scheduled, completed, cancelled or all")
+    return SessionFilters(role, status)
+
+
+_ROLES: dict[str, RoleName] = {"mentor": "mentor", "mentee": "mentee", "all": "all"}
+_STATUSES: dict[str, StatusName] = {
+    "scheduled": "scheduled",
+    "completed": "completed",
+    "cancelled": "cancelled",
+}
+
+
+def parse_date(value: str, field: str) -> date:
+    text = value.strip()
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        raise ValidationError(field, "Expected a date as YYYY-MM-DD")
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise ValidationError(field, "Expected a date as YYYY-MM-DD") from exc
+
+
+@dataclass(frozen=True)
+class AvailabilityWindow:
+    first_day: date | None
+    """None: today in the mentor's time zone."""
+    days: int
+
+
+def parse_availability(pairs: Sequence[tuple[str, str]]) -> AvailabilityWindow:
+    params = single_params(pairs, ("from", "days"))
+    raw_from = params.get("from")
+    first_day = parse_date(raw_from, "from") if raw_from else None
+    days = parse_int_param(params.get("days"), "days", 7, 1, AVAILABILITY_DAYS_MAX)
+    return AvailabilityWindow(first_day, days)
+
+
+# --- sign-in ------------------------------------------------------------------------------
+def parse_next_path(value: object, field: str = "next") -> str:
+    """A local path to go to after sign-in; anything that could leave the site is refused."""
+    text = as_str(value, field)
+    if (
+        not text.startswith("/")
+        or text.startswith("//")
+        or "\\" in text
+        or len(text) > 500
+        or any(ord(ch) < 33 or ord(ch) == 127 for ch in text)
+    ):
+        raise ValidationError(field, "Expected a path on this site, starting with /")
+    return text
+
+
+_TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{16,128}")
+
+
+def parse_link_token(value: object, field: str = "token") -> str:
+    text = as_str(value, field)
+    if not _TOKEN_RE.fullmatch(text):
+        raise ValidationError(field, "Malformed sign-in link")
+    return text
+
+
+_SESSION_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def is_session_id(value: str) -> bool:
+    """Session ids are URL-safe and valid inside Pusher channel names."""
+    return bool(_SESSION_ID_RE.fullmatch(value))

@@ -1,0 +1,85 @@
+"""The composed app: liveness, readiness, and a clean shutdown of open websockets."""
+
+from __future__ import annotations
+
+import aiohttp
+import pytest
+from aiohttp import WSCloseCode
+from aiohttp.test_utils import TestClient, TestServer
+from pytest_aiohttp import AiohttpClient
+
+from config.settings import Settings
+from panamia.app import create_app
+from store.base import StoreUnavailable
+from tests.conftest import SettingsFactory
+from tests.support.procs import find_tool, free_port, running
+from web import keys
+
+
+async def test_healthz_answers_while_alive(
+    aiohttp_client: AiohttpClient, settings: Settings
+) -> None:
+    client = await aiohttp_client(create_app(settings))
+    response = await client.get("/healthz")
+    assert response.status == 200
+    assert (await response.json())["status"] == "ok"
+    assert response.headers["X-Request-Id"]
+
+
+async def test_readyz_reports_ready_on_the_embedded_defaults(
+    aiohttp_client: AiohttpClient, settings: Settings
+) -> None:
+    client = await aiohttp_client(create_app(settings))
+    response = await client.get("/readyz")
+    assert response.status == 200, await response.text()
+    assert (await response.json())["status"] == "ready"
+
+
+async def test_readyz_names_an_unreachable_store(
+    aiohttp_client: AiohttpClient, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = create_app(settings)
+    client = await aiohttp_client(app)
+
+    async def unreachable() -> None:  # fault injection: the database stops answering
+        raise StoreUnavailable("database is not answering")
+
+    monkeypatch.setattr(app[keys.STORE], "ping", unreachable)
+    response = await client.get("/readyz")
+    assert response.status == 503
+    body = await response.json()
+    assert body["problems"]["store"] == "database is not answering"
+    assert "bus" not in body["problems"]
+
+
+async def test_readyz_names_an_unreachable_bus(make_settings: SettingsFactory) -> None:
+    """A Redis bus whose server went away makes the node unready, naming the bus."""
+    binary = find_tool("redis-server")
+    if binary is None:
+        pytest.skip("redis-server is not installed (CI installs it: apt-get install redis-server)")
+    port = free_port()
+    args = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    with running(args, port) as proc:
+        app = create_app(make_settings(bus={"redis_url": f"redis://127.0.0.1:{port}/0"}))
+        async with TestClient(TestServer(app)) as client:
+            assert (await client.get("/readyz")).status == 200
+            proc.terminate()
+            proc.wait(timeout=10)
+            response = await client.get("/readyz")
+            assert response.status == 503
+            assert "bus" in (await response.json())["problems"]
+
+
+async def test_shutdown_closes_websockets_with_going_away(settings: Settings) -> None:
+    app = create_app(settings)
+    server = TestServer(app)
+    await server.start_server()
+    key = settings.pusher.key
+    async with aiohttp.ClientSession() as session:
+        ws = await session.ws_connect(server.make_url(f"/app/{key}?protocol=7"))
+        first = await ws.receive_json()
+        assert first["event"] == "pusher:connection_established"
+        await server.close()
+        closing = await ws.receive()
+        assert closing.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+        assert ws.close_code == WSCloseCode.GOING_AWAY

@@ -1,0 +1,379 @@
+"""The mentoring rules as pure functions: typed values out, or an error naming the field."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from store import validation as v
+from store.models import MentoringProfile, Profile
+from store.validation import ValidationError
+
+NOW = datetime(2030, 3, 4, 8, 0, tzinfo=UTC)  # a Monday
+
+
+def field_of(fn: Any, *args: Any) -> str:
+    with pytest.raises(ValidationError) as info:
+        fn(*args)
+    return info.value.field
+
+
+# --- e-mail and names ---------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("Ana@Example.ORG", "ana@example.org"),
+        ("  ana.maria+tag@mail.example.co  ", "ana.maria+tag@mail.example.co"),
+        ("o'neil@example.org", "o'neil@example.org"),
+    ],
+)
+def test_email_is_normalised(raw: str, expected: str) -> None:
+    assert v.parse_email(raw) == expected
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "",
+        "ana",
+        "ana@",
+        "@example.org",
+        "ana@localhost",
+        "ana@@example.org",
+        "ana maria@example.org",
+        ".ana@example.org",
+        "ana..b@example.org",
+        "ana@-example.org",
+        "a" * 65 + "@example.org",
+        "a@" + "b" * 250 + ".org",
+        {"$ne": None},
+        ["ana@example.org"],
+        None,
+        7,
+    ],
+)
+def test_bad_email_names_the_field(raw: object) -> None:
+    assert field_of(v.parse_email, raw, "mentorEmail") == "mentorEmail"
+
+
+def test_name_from_email() -> None:
+    assert v.name_from_email("ana.maria_lopez+x@example.org") == "Ana Maria Lopez"
+    assert v.name_from_email("__@example.org") == "__@example.org"
+
+
+def test_time_zone() -> None:
+    assert v.parse_time_zone("America/New_York") == "America/New_York"
+    assert v.parse_time_zone("UTC") == "UTC"
+    for bad in ("Mars/Olympus", "../../etc/passwd", "", "localtime", 5):
+        assert field_of(v.parse_time_zone, bad) == "timeZone"
+
+
+# --- profile ------------------------------------------------------------------------------
+def profile(**mentoring: Any) -> Profile:
+    return Profile(email="ana@example.org", name="Ana", mentoring=MentoringProfile(**mentoring))
+
+
+GOOD_MENTOR: dict[str, object] = {
+    "enabled": True,
+    "bio": "I teach Python and data engineering.",
+    "expertise": ["Python", "python", " SQL "],
+    "languages": ["English", "Spanish"],
+    "videoIntroUrl": "https://video.example.org/ana",
+    "goals": "Help people ship",
+    "hourlyRate": 0,
+}
+
+
+def test_profile_patch_applies_typed_values() -> None:
+    updated = v.apply_profile_patch(
+        profile(), {**GOOD_MENTOR, "timeZone": "Europe/Madrid", "name": " Ana L "}, NOW
+    )
+    assert updated.name == "Ana L"
+    assert updated.time_zone == "Europe/Madrid"
+    assert updated.updated_at == NOW
+    m = updated.mentoring
+    assert m.enabled and m.is_free
+    assert m.expertise == ("Python", "SQL")  # duplicates removed case-insensitively
+    assert m.languages == ("English", "Spanish")
+    assert m.video_intro_url == "https://video.example.org/ana"
+
+
+def test_profile_patch_clears_optional_fields() -> None:
+    start = v.apply_profile_patch(profile(), GOOD_MENTOR, NOW)
+    cleared = v.apply_profile_patch(start, {"videoIntroUrl": "", "goals": None}, NOW)
+    assert cleared.mentoring.video_intro_url is None
+    assert cleared.mentoring.goals is None
+    assert cleared.mentoring.bio == GOOD_MENTOR["bio"]
+
+
+BAD_PROFILE_VALUES: list[tuple[str, object]] = [
+    ("bio", "too short"),
+    ("bio", "x" * 501),
+    ("bio", {"$ne": None}),
+    ("expertise", []),
+    ("expertise", [f"tag{i}" for i in range(11)]),
+    ("expertise", ["ok", ""]),
+    ("expertise", ["x" * 51]),
+    ("expertise", "Python"),
+    ("expertise", [{"$gt": ""}]),
+    ("languages", []),
+    ("languages", ["  "]),
+    ("languages", [3]),
+    ("videoIntroUrl", "javascript:alert(1)"),
+    ("videoIntroUrl", "ftp://example.org/v"),
+    ("videoIntroUrl", "https://"),
+    ("videoIntroUrl", "https://exa mple.org"),
+    ("goals", "g" * 501),
+    ("goals", 12),
+    ("hourlyRate", -1),
+    ("hourlyRate", "10"),
+    ("hourlyRate", True),
+    ("hourlyRate", float("inf")),
+    ("hourlyRate", float("nan")),
+    ("enabled", "yes"),
+    ("name", ""),
+    ("name", "n" * 101),
+    ("avatarUrl", "data:image/png;base64,xx"),
+    ("timeZone", "Nowhere/Land"),
+]
+
+
+@pytest.mark.parametrize(("field", "value"), BAD_PROFILE_VALUES)
+def test_bad_profile_value_names_the_field(field: str, value: object) -> None:
+    body = {**GOOD_MENTOR, field: value}
+    assert field_of(v.apply_profile_patch, profile(), body, NOW) == field
+
+
+def test_unknown_profile_field_is_named() -> None:
+    assert field_of(v.apply_profile_patch, profile(), {"email": "x@example.org"}, NOW) == "email"
+
+
+@pytest.mark.parametrize("missing", ["bio", "expertise", "languages"])
+def test_enabling_needs_a_complete_profile(missing: str) -> None:
+    body = {k: val for k, val in GOOD_MENTOR.items() if k != missing}
+    assert field_of(v.apply_profile_patch, profile(), body, NOW) == missing
+
+
+def test_disabled_profile_may_be_incomplete() -> None:
+    assert v.apply_profile_patch(profile(), {"enabled": False, "goals": "x"}, NOW).mentoring.goals
+
+
+# --- booking ------------------------------------------------------------------------------
+BOOKING: dict[str, object] = {
+    "mentorEmail": "Mentor@Example.org",
+    "scheduledAt": "2030-03-05T10:30:00Z",
+    "duration": 60,
+    "topic": "Python code review",
+}
+
+
+def test_booking_is_typed() -> None:
+    booking = v.parse_booking(BOOKING, NOW)
+    assert booking.mentor_email == "mentor@example.org"
+    assert booking.scheduled_at == datetime(2030, 3, 5, 10, 30, tzinfo=UTC)
+    assert booking.duration == 60
+    assert booking.topic == "Python code review"
+
+
+def test_booking_offsets_become_utc() -> None:
+    booking = v.parse_booking({**BOOKING, "scheduledAt": "2030-03-05T12:30:00+02:00"}, NOW)
+    assert booking.scheduled_at == datetime(2030, 3, 5, 10, 30, tzinfo=UTC)
+
+
+BAD_BOOKINGS: list[tuple[str, object]] = [
+    ("mentorEmail", {"$ne": None}),
+    ("mentorEmail", "nobody"),
+    ("scheduledAt", "tomorrow"),
+    ("scheduledAt", "2030-03-05T10:30:00"),  # no offset
+    ("scheduledAt", "2020-03-05T10:30:00Z"),  # past
+    ("scheduledAt", "2030-03-05T10:15:00Z"),  # off the grid
+    ("scheduledAt", "2030-03-05T10:30:01Z"),
+    ("scheduledAt", {"$gt": ""}),
+    ("duration", 45),
+    ("duration", "60"),
+    ("duration", True),
+    ("duration", 60.5),
+    ("topic", "Hi"),
+    ("topic", "t" * 201),
+    ("topic", ["topic here"]),
+]
+
+
+@pytest.mark.parametrize(("field", "value"), BAD_BOOKINGS)
+def test_bad_booking_names_the_field(field: str, value: object) -> None:
+    assert field_of(v.parse_booking, {**BOOKING, field: value}, NOW) == field
+
+
+@pytest.mark.parametrize("missing", ["mentorEmail", "scheduledAt", "duration", "topic"])
+def test_booking_fields_are_required(missing: str) -> None:
+    body = {k: val for k, val in BOOKING.items() if k != missing}
+    assert field_of(v.parse_booking, body, NOW) == missing
+
+
+def test_booking_rejects_unknown_fields() -> None:
+    assert field_of(v.parse_booking, {**BOOKING, "status": "completed"}, NOW) == "status"
+
+
+@pytest.mark.parametrize(
+    ("start", "duration", "tz", "ok"),
+    [
+        ("2030-03-05T09:00:00Z", 30, "UTC", True),
+        ("2030-03-05T16:00:00Z", 60, "UTC", True),  # ends exactly 17:00
+        ("2030-03-05T08:30:00Z", 30, "UTC", False),
+        ("2030-03-05T16:30:00Z", 60, "UTC", False),
+        ("2030-03-05T16:30:00Z", 15, "UTC", True),
+        # 14:00 UTC is 09:00 in New York (EST, UTC-5) on this date
+        ("2030-03-05T14:00:00Z", 120, "America/New_York", True),
+        ("2030-03-05T10:00:00Z", 30, "America/New_York", False),
+        ("2030-03-05T21:30:00Z", 30, "America/New_York", True),  # 16:30-17:00
+        ("2030-03-05T21:30:00Z", 60, "America/New_York", False),
+        # 23:00 UTC is 08:00 the next day in Tokyo
+        ("2030-03-05T23:30:00Z", 30, "Asia/Tokyo", False),
+        ("2030-03-06T00:00:00Z", 30, "Asia/Tokyo", True),
+    ],
+)
+def test_bookable_hours_in_the_mentors_zone(start: str, duration: int, tz: str, ok: bool) -> None:
+    moment = datetime.fromisoformat(start)
+    if ok:
+        v.check_bookable_hours(moment, duration, tz)
+    else:
+        assert field_of(v.check_bookable_hours, moment, duration, tz) == "scheduledAt"
+
+
+def test_booking_yourself_names_mentor_email() -> None:
+    booking = v.parse_booking({**BOOKING, "scheduledAt": "2030-03-05T10:00:00Z"}, NOW)
+    mentor = Profile(email="mentor@example.org")
+    assert field_of(v.check_booking_for_mentor, booking, "Mentor@example.org", mentor) == (
+        "mentorEmail"
+    )
+    v.check_booking_for_mentor(booking, "mentee@example.org", mentor)
+
+
+# --- session updates ----------------------------------------------------------------------
+def test_session_updates() -> None:
+    notes = v.parse_session_update({"action": "update_notes", "notes": "hello"}, "abc")
+    assert notes == v.SessionUpdate("update_notes", notes="hello")
+    cancel = v.parse_session_update(
+        {"action": "cancel", "reason": " sick ", "sessionId": "abc"}, "abc"
+    )
+    assert cancel == v.SessionUpdate("cancel", reason="sick")
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({}, "action"),
+        ({"action": "delete"}, "action"),
+        ({"action": {"$ne": None}}, "action"),
+        ({"action": "update_notes"}, "notes"),
+        ({"action": "update_notes", "notes": "n" * 5001}, "notes"),
+        ({"action": "update_notes", "notes": 5}, "notes"),
+        ({"action": "update_notes", "notes": "x", "reason": "y"}, "reason"),
+        ({"action": "cancel"}, "reason"),
+        ({"action": "cancel", "reason": "   "}, "reason"),
+        ({"action": "cancel", "reason": "r" * 501}, "reason"),
+        ({"action": "cancel", "reason": "ok", "sessionId": "other"}, "sessionId"),
+    ],
+)
+def test_bad_session_update_names_the_field(body: dict[str, object], field: str) -> None:
+    assert field_of(v.parse_session_update, body, "abc") == field
+
+
+# --- query strings ------------------------------------------------------------------------
+def test_discover_filters() -> None:
+    filters = v.parse_discover(
+        [("expertise", " py "), ("freeOnly", "true"), ("page", "3"), ("limit", "10")]
+    )
+    assert filters == v.DiscoverFilters("py", None, True, 3, 10)
+    assert filters.offset == 20
+    assert v.parse_discover([]) == v.DiscoverFilters(None, None, False, 1, 20)
+
+
+@pytest.mark.parametrize(
+    ("pairs", "field"),
+    [
+        ([("freeOnly", "maybe")], "freeOnly"),
+        ([("page", "0")], "page"),
+        ([("page", "-1")], "page"),
+        ([("limit", "101")], "limit"),
+        ([("limit", "ten")], "limit"),
+        ([("expertise", "x" * 51)], "expertise"),
+        ([("language", "a"), ("language", "b")], "language"),
+        ([("sort", "name")], "sort"),
+    ],
+)
+def test_bad_discover_filter_names_the_parameter(pairs: list[tuple[str, str]], field: str) -> None:
+    assert field_of(v.parse_discover, pairs) == field
+
+
+def test_session_filters() -> None:
+    assert v.parse_session_filters([]) == v.SessionFilters("all", None)
+    assert v.parse_session_filters([("role", "mentor"), ("status", "completed")]) == (
+        v.SessionFilters("mentor", "completed")
+    )
+    assert field_of(v.parse_session_filters, [("role", "boss")]) == "role"
+    assert field_of(v.parse_session_filters, [("status", "done")]) == "status"
+
+
+def test_availability_window() -> None:
+    assert v.parse_availability([("from", "2030-03-05"), ("days", "3")]) == (
+        v.AvailabilityWindow(date(2030, 3, 5), 3)
+    )
+    assert field_of(v.parse_availability, [("from", "2030-02-30")]) == "from"
+    assert field_of(v.parse_availability, [("days", "32")]) == "days"
+
+
+# --- sign-in ------------------------------------------------------------------------------
+@pytest.mark.parametrize("good", ["/", "/mentoring/sessions?x=1", "/a/b#c"])
+def test_next_path_accepts_local_paths(good: str) -> None:
+    assert v.parse_next_path(good) == good
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "https://evil.example",
+        "//evil.example/x",
+        "/\\evil.example",
+        "evil",
+        "/a b",
+        "/\x00",
+        {"$ne": None},
+    ],
+)
+def test_next_path_refuses_anything_leaving_the_site(bad: object) -> None:
+    assert field_of(v.parse_next_path, bad) == "next"
+
+
+def test_session_ids_fit_pusher_channel_names() -> None:
+    assert v.is_session_id("AbC-_09")
+    for bad in ("", "a/b", "a b", "x" * 65, "é", "a.b"):
+        assert not v.is_session_id(bad)
+
+
+def test_split_tags() -> None:
+    assert v.split_tags(" Python, SQL ,, ") == ["Python", "SQL"]
+
+
+def test_validation_imports_nothing_else_of_ours() -> None:
+    import ast
+    from pathlib import Path
+
+    tree = ast.parse(Path(v.__file__).read_text(encoding="utf-8"))
+    ours = {"config", "signaling", "web", "relay", "turn", "panamia", "store"}
+    imported = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            imported.add(node.module)
+        elif isinstance(node, ast.Import):
+            imported.update(alias.name for alias in node.names)
+    assert {m for m in imported if m.split(".")[0] in ours} <= {"store.models"}
+
+
+def test_time_of_day_uses_dst_rules() -> None:
+    # New York in July is UTC-4: 13:00 UTC is 09:00 local.
+    v.check_bookable_hours(datetime(2030, 7, 2, 13, 0, tzinfo=UTC), 30, "America/New_York")
+    later = datetime(2030, 7, 2, 13, 0, tzinfo=UTC) - timedelta(minutes=30)
+    assert field_of(v.check_bookable_hours, later, 30, "America/New_York") == "scheduledAt"

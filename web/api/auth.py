@@ -1,0 +1,110 @@
+"""Sign-in by e-mail link, the callback that sets the session cookie, sign-out and /api/me."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import structlog
+from aiohttp import web
+
+from store.models import utcnow
+from store.validation import (
+    ValidationError,
+    check_fields,
+    name_from_email,
+    parse_email,
+    parse_link_token,
+    parse_next_path,
+)
+from web import keys
+from web.api.errors import ApiError
+from web.api.jsonio import read_json_object
+from web.auth import (
+    DEFAULT_NEXT,
+    MailError,
+    clear_session_cookie,
+    create_login_link,
+    deliver_login_link,
+    dev_login_enabled,
+    hash_link_token,
+    require_user,
+    session_token_for,
+    set_session_cookie,
+)
+from web.serialize import me_json
+
+log = structlog.get_logger(__name__)
+
+SIGNIN_ERROR_URL = "/signin?error=link"
+
+
+async def request_link(request: web.Request) -> web.Response:
+    """POST /api/auth/email {"email", "next"?} -> 202; the link goes by e-mail or the log."""
+    body = await read_json_object(request)
+    check_fields(body, ("email", "next"), required=("email",))
+    email = parse_email(body["email"])
+    raw_next = body.get("next")
+    next_path = parse_next_path(raw_next) if raw_next not in (None, "") else None
+    app = request.app
+    settings = app[keys.SETTINGS]
+    since = utcnow() - timedelta(hours=1)
+    recent = await app[keys.STORE].count_login_tokens_since(email, since)
+    if recent >= settings.auth.link_requests_per_hour:
+        log.info("auth.link_throttled", email=email)
+        raise ApiError(429, "Too many sign-in links requested; try again later", "email")
+    link = await create_login_link(app, email, next_path)
+    try:
+        await deliver_login_link(settings, email, link)
+    except MailError as exc:
+        raise ApiError(
+            503, "The sign-in e-mail could not be sent; try again later", "email"
+        ) from exc
+    answer: dict[str, object] = {"sent": True}
+    if dev_login_enabled(settings):
+        answer["devLink"] = link
+    return web.json_response(answer, status=202)
+
+
+def redirect(location: str) -> web.Response:
+    return web.Response(status=302, headers={"Location": location})
+
+
+async def callback(request: web.Request) -> web.StreamResponse:
+    """GET /auth/callback?token=…&next=… -> session cookie and a redirect to ``next``."""
+    app = request.app
+    try:
+        token = parse_link_token(request.query.get("token", ""))
+        raw_next = request.query.get("next")
+        next_path = parse_next_path(raw_next) if raw_next else DEFAULT_NEXT
+    except ValidationError:
+        return redirect(SIGNIN_ERROR_URL)
+    store = app[keys.STORE]
+    email = await store.consume_login_token(hash_link_token(token), utcnow())
+    if email is None:
+        log.info("auth.link_refused")
+        return redirect(SIGNIN_ERROR_URL)
+    await store.ensure_profile(email, name_from_email(email))
+    response = redirect(next_path)
+    set_session_cookie(response, session_token_for(app, email), app[keys.SETTINGS])
+    log.info("auth.signed_in", email=email)
+    return response
+
+
+async def sign_out(request: web.Request) -> web.Response:
+    """POST /api/auth/signout: forget the cookie (the token itself expires on its own)."""
+    response = web.Response(status=204)
+    clear_session_cookie(response, request.app[keys.SETTINGS])
+    return response
+
+
+async def me(request: web.Request) -> web.Response:
+    email = await require_user(request)
+    profile = await request.app[keys.STORE].ensure_profile(email, name_from_email(email))
+    return web.json_response(me_json(profile))
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_post("/api/auth/email", request_link)
+    app.router.add_get("/auth/callback", callback)
+    app.router.add_post("/api/auth/signout", sign_out)
+    app.router.add_get("/api/me", me)

@@ -1,0 +1,286 @@
+"""Who is signed in: session JWTs, the session cookie, magic links and the CSRF check.
+
+A session is a JWT (HS256) carrying the e-mail address as ``sub``. Its header names the
+signing secret by ``kid`` (a short hash of the secret), so after a rotation tokens signed
+with ``auth.previous_secrets`` keep working until they expire. Browsers hold the token in an
+HttpOnly, SameSite=Lax cookie (Secure when the public URL is https); other clients may send
+``Authorization: Bearer <jwt>``.
+
+Sign-in links carry a random token; only its SHA-256 hash is stored, and the store consumes
+it atomically, so a link works once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import secrets
+import smtplib
+import ssl
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from ipaddress import ip_address
+from urllib.parse import urlencode, urlsplit
+
+import jwt
+import structlog
+from aiohttp import hdrs, web
+
+from config.settings import AuthSettings, Settings
+from store.models import utcnow
+from web import keys
+
+log = structlog.get_logger(__name__)
+
+COOKIE_NAME = "panamia_session"
+ALGORITHM = "HS256"
+DEFAULT_NEXT = "/mentoring/sessions"
+_USER_KEY: web.RequestKey[str | None] = web.RequestKey("panamia_user")
+_UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+# --- settings-derived switches ------------------------------------------------------------
+def dev_login_enabled(settings: Settings) -> bool:
+    """Show sign-in links on the page? Unset means: on for a loopback server without SMTP."""
+    if settings.auth.dev_login is not None:
+        return settings.auth.dev_login
+    return _is_loopback(settings.http.host) and not settings.auth.smtp_host
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def secure_cookies(settings: Settings) -> bool:
+    return settings.public_url.lower().startswith("https://")
+
+
+# --- session tokens -----------------------------------------------------------------------
+def key_id(secret: str) -> str:
+    """A short, stable name for a signing secret (never the secret itself)."""
+    return hashlib.sha256(b"panamia-jwt-kid:" + secret.encode()).hexdigest()[:16]
+
+
+def issue_token(secret: str, email: str, ttl_s: int, now: datetime | None = None) -> str:
+    issued = now or utcnow()
+    claims = {
+        "sub": email,
+        "iat": int(issued.timestamp()),
+        "exp": int((issued + timedelta(seconds=ttl_s)).timestamp()),
+    }
+    return jwt.encode(claims, secret, algorithm=ALGORITHM, headers={"kid": key_id(secret)})
+
+
+def decode_token(token: str, candidates: Sequence[str]) -> str | None:
+    """The e-mail in a valid token signed by one of ``candidates``, else None."""
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.PyJWTError:
+        return None
+    kid = header.get("kid")
+    if not isinstance(kid, str) or header.get("alg") != ALGORITHM:
+        return None
+    for secret in candidates:
+        if secret and key_id(secret) == kid:
+            try:
+                claims = jwt.decode(
+                    token,
+                    secret,
+                    algorithms=[ALGORITHM],
+                    options={"require": ["sub", "iat", "exp"]},
+                )
+            except jwt.PyJWTError:
+                return None
+            subject = claims.get("sub")
+            return subject.lower() if isinstance(subject, str) and subject else None
+    return None
+
+
+def _signing_secrets(app: web.Application) -> list[str]:
+    runtime = app[keys.SECRETS]
+    return [s.reveal() for s in (runtime.auth_secret, *runtime.auth_previous) if s]
+
+
+def session_token_for(app: web.Application, email: str) -> str:
+    settings = app[keys.SETTINGS]
+    return issue_token(app[keys.SECRETS].auth_secret.reveal(), email, settings.auth.session_ttl_s)
+
+
+def set_session_cookie(response: web.StreamResponse, token: str, settings: Settings) -> None:
+    response.set_cookie(
+        COOKIE_NAME,
+        token,
+        max_age=settings.auth.session_ttl_s,
+        path="/",
+        httponly=True,
+        samesite="Lax",
+        secure=secure_cookies(settings),
+    )
+
+
+def clear_session_cookie(response: web.StreamResponse, settings: Settings) -> None:
+    response.del_cookie(
+        COOKIE_NAME, path="/", httponly=True, samesite="Lax", secure=secure_cookies(settings)
+    )
+
+
+def _bearer(request: web.Request) -> str | None:
+    header = request.headers.get(hdrs.AUTHORIZATION)
+    if header is None:
+        return None
+    scheme, _, value = header.partition(" ")
+    return value.strip() if scheme.lower() == "bearer" else ""
+
+
+async def current_user(request: web.Request) -> str | None:
+    """E-mail of the signed-in user, or None.
+
+    An ``Authorization`` header, when present, is the only credential looked at (so a
+    request carrying one is never authenticated by the cookie).
+    """
+    if _USER_KEY in request:
+        return request[_USER_KEY]
+    bearer = _bearer(request)
+    token = bearer if bearer is not None else request.cookies.get(COOKIE_NAME, "")
+    email = decode_token(token, _signing_secrets(request.app)) if token else None
+    request[_USER_KEY] = email
+    return email
+
+
+def unauthorized() -> web.HTTPUnauthorized:
+    return web.HTTPUnauthorized(
+        text=json.dumps({"error": "Unauthorized"}), content_type="application/json"
+    )
+
+
+async def require_user(request: web.Request) -> str:
+    """The signed-in user's e-mail; raises 401 with a JSON body otherwise."""
+    email = await current_user(request)
+    if email is None:
+        raise unauthorized()
+    return email
+
+
+# --- CSRF ---------------------------------------------------------------------------------
+def _origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def is_cross_site(request: web.Request) -> bool:
+    """True when a browser says the request comes from another site."""
+    if request.headers.get("Sec-Fetch-Site", "").lower() == "cross-site":
+        return True
+    origin = request.headers.get(hdrs.ORIGIN)
+    if origin is None:
+        return False  # not a browser, or a same-origin GET-like navigation
+    allowed = {
+        f"{request.scheme}://{request.host}".lower(),
+        _origin_of(request.app[keys.SETTINGS].public_url),
+    }
+    return origin.strip().lower() not in allowed
+
+
+@web.middleware
+async def csrf_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Refuse unsafe requests a browser sent from another site.
+
+    Cookies ride along on cross-site form posts; SameSite=Lax already stops most of them, and
+    this check stops the rest (Origin and Fetch Metadata). Requests carrying an Authorization
+    header are exempt: they never use the cookie and browsers cannot forge that header
+    cross-site without CORS, which this server does not grant.
+    """
+    if (
+        request.method in _UNSAFE_METHODS
+        and hdrs.AUTHORIZATION not in request.headers
+        and is_cross_site(request)
+    ):
+        log.info("auth.csrf_refused", path=request.path, origin=request.headers.get("Origin"))
+        return web.json_response({"error": "Cross-site request refused"}, status=403)
+    return await handler(request)
+
+
+# --- magic links --------------------------------------------------------------------------
+def hash_link_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_link_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def callback_url(settings: Settings, token: str, next_path: str | None) -> str:
+    query = {"token": token}
+    if next_path:
+        query["next"] = next_path
+    return f"{settings.public_url}/auth/callback?{urlencode(query)}"
+
+
+async def create_login_link(app: web.Application, email: str, next_path: str | None) -> str:
+    """Store a new single-use token for ``email`` and return the link that spends it."""
+    settings = app[keys.SETTINGS]
+    token = new_link_token()
+    expires = utcnow() + timedelta(seconds=settings.auth.magic_link_ttl_s)
+    await app[keys.STORE].add_login_token(hash_link_token(token), email, expires)
+    return callback_url(settings, token, next_path)
+
+
+class MailError(Exception):
+    """The sign-in e-mail could not be handed to the SMTP server."""
+
+
+async def deliver_login_link(settings: Settings, email: str, link: str) -> None:
+    """E-mail the link through SMTP when configured; otherwise log it for the operator."""
+    if not settings.auth.smtp_host:
+        log.info("auth.login_link", email=email, link=link)
+        return
+    message = login_message(settings.auth, email, link)
+    try:
+        await asyncio.to_thread(send_mail, settings.auth, message)
+    except (OSError, smtplib.SMTPException) as exc:
+        log.warning("auth.mail_failed", email=email, error=type(exc).__name__)
+        raise MailError(str(exc)) from exc
+    log.info("auth.mail_sent", email=email)
+
+
+def login_message(auth: AuthSettings, email: str, link: str) -> EmailMessage:
+    minutes = max(1, auth.magic_link_ttl_s // 60)
+    message = EmailMessage()
+    message["From"] = auth.mail_from
+    message["To"] = email
+    message["Subject"] = "Your Pana Mia Live sign-in link"
+    message.set_content(
+        "Hello,\n\n"
+        f"Use this link to sign in to Pana Mia Live. It works once, for {minutes} minutes:\n\n"
+        f"{link}\n\n"
+        "If you did not ask for it, you can ignore this message.\n"
+    )
+    return message
+
+
+def send_mail(auth: AuthSettings, message: EmailMessage, timeout: float = 20.0) -> None:
+    """Blocking SMTP delivery (run it in a thread). Port 465 means implicit TLS; otherwise
+    STARTTLS is used whenever the server offers it."""
+    context = ssl.create_default_context()
+    smtp: smtplib.SMTP
+    if auth.smtp_port == 465:
+        smtp = smtplib.SMTP_SSL(auth.smtp_host, auth.smtp_port, timeout=timeout, context=context)
+    else:
+        smtp = smtplib.SMTP(auth.smtp_host, auth.smtp_port, timeout=timeout)
+    with smtp:
+        smtp.ehlo()
+        if auth.smtp_port != 465 and smtp.has_extn("starttls"):
+            smtp.starttls(context=context)
+            smtp.ehlo()
+        if auth.smtp_user:
+            smtp.login(auth.smtp_user, auth.smtp_password.reveal())
+        smtp.send_message(message)
