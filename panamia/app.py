@@ -42,6 +42,7 @@ def create_app(settings: Settings) -> web.Application:
 def _add_feature_routes(app: web.Application) -> None:
     """Routes of the web app and the hub; each package registers its own."""
     from signaling.routes import setup_signaling_routes
+
     from web.routes import setup_routes
 
     setup_routes(app)
@@ -71,11 +72,11 @@ async def readyz(request: web.Request) -> web.Response:
     problems: dict[str, str] = {}
     try:
         await app[keys.STORE].ping()
-    except Exception as exc:  # noqa: BLE001 - any failure means not ready
+    except Exception as exc:
         problems["store"] = str(exc) or type(exc).__name__
     try:
         await app[keys.BUS].ping()
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         problems["bus"] = str(exc) or type(exc).__name__
     if problems:
         return web.json_response({"status": "unavailable", "problems": problems}, status=503)
@@ -142,5 +143,6 @@ async def _hub_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _close_websockets(app: web.Application) -> None:
-    for ws in list(app[keys.WEBSOCKETS]):
+    open_sockets: weakref.WeakSet[web.WebSocketResponse] = app[keys.WEBSOCKETS]
+    for ws in list(open_sockets):
         await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")

@@ -11,9 +11,10 @@ from config.settings import Settings
 from store.base import Store
 
 if TYPE_CHECKING:
-    from panamia.secrets import RuntimeSecrets
     from signaling.bus import Bus
     from signaling.hub import Hub
+
+    from panamia.secrets import RuntimeSecrets
 
 SETTINGS = web.AppKey("settings", Settings)
 SECRETS: web.AppKey[RuntimeSecrets] = web.AppKey("secrets")

@@ -1,0 +1,191 @@
+"""Page handlers: thin views over the store; the browser talks to the JSON API for changes."""
+
+from __future__ import annotations
+
+from urllib.parse import quote, urlencode
+
+from aiohttp import web
+
+from store import validation as rules
+from store.models import Profile, Session
+from web import keys
+from web.auth import current_user
+from web.pages.rendering import Viewer, display_name, initials, render
+
+
+async def signed_in_viewer(request: web.Request) -> Viewer:
+    """The signed-in viewer; a signed-out visitor is sent to sign-in and brought back."""
+    email = await current_user(request)
+    if email is None:
+        raise web.HTTPFound("/signin?" + urlencode({"next": request.path_qs}))
+    store = request.app[keys.STORE]
+    profile = await store.get_profile(email)
+    if profile is None:
+        profile = await store.ensure_profile(email, rules.name_from_email(email))
+    return Viewer.from_profile(profile)
+
+
+async def optional_viewer(request: web.Request) -> Viewer | None:
+    email = await current_user(request)
+    if email is None:
+        return None
+    profile = await request.app[keys.STORE].get_profile(email)
+    if profile is None:
+        return None
+    return Viewer.from_profile(profile)
+
+
+async def landing(request: web.Request) -> web.Response:
+    return render(request, "landing.html", {"viewer": await optional_viewer(request)})
+
+
+async def signin(request: web.Request) -> web.Response:
+    raw_next = request.query.get("next", "")
+    try:
+        next_path = rules.parse_next_path(raw_next) if raw_next else ""
+    except rules.ValidationError:
+        next_path = ""
+    context = {
+        "viewer": await optional_viewer(request),
+        "next_path": next_path,
+        "link_error": request.query.get("error") == "link",
+        "signed_out": "signedout" in request.query,
+    }
+    return render(request, "signin.html", context)
+
+
+async def signout(request: web.Request) -> web.Response:
+    return render(request, "signout.html", {"viewer": await optional_viewer(request)})
+
+
+async def profile_view(request: web.Request) -> web.Response:
+    viewer = await signed_in_viewer(request)
+    profile = await _own_profile(request, viewer)
+    context = {
+        "viewer": viewer,
+        "nav": "profile",
+        "profile": profile,
+        "saved": "saved" in request.query,
+    }
+    return render(request, "profile.html", context)
+
+
+async def profile_edit(request: web.Request) -> web.Response:
+    viewer = await signed_in_viewer(request)
+    profile = await _own_profile(request, viewer)
+    return render(
+        request, "profile_edit.html", {"viewer": viewer, "nav": "profile", "profile": profile}
+    )
+
+
+async def discover(request: web.Request) -> web.Response:
+    viewer = await signed_in_viewer(request)
+    context = {
+        "viewer": viewer,
+        "nav": "discover",
+        "expertise": request.query.get("expertise", "")[: rules.TAG_MAX],
+        "language": request.query.get("language", "")[: rules.TAG_MAX],
+        "free_only": rules.parse_flag(_flag_text(request.query.get("freeOnly")), "freeOnly"),
+    }
+    return render(request, "discover.html", context)
+
+
+async def book(request: web.Request) -> web.Response:
+    viewer = await signed_in_viewer(request)
+    raw = request.match_info["mentor_email"]
+    try:
+        mentor_email = rules.parse_email(raw, "mentorEmail")
+    except rules.ValidationError:
+        return _not_found(request, viewer, "That mentor does not exist.")
+    mentor = await request.app[keys.STORE].get_profile(mentor_email)
+    if mentor is None or not mentor.mentoring.enabled:
+        return _not_found(request, viewer, "That mentor is not taking bookings.")
+    context = {
+        "viewer": viewer,
+        "nav": "discover",
+        "mentor": mentor,
+        "mentor_name": display_name(mentor),
+        "mentor_initials": initials(display_name(mentor)),
+        "is_self": mentor.email == viewer.email,
+    }
+    return render(request, "book.html", context)
+
+
+async def schedule(request: web.Request) -> web.Response:
+    """The seed's address for booking: /mentoring/schedule?mentor=<email>."""
+    mentor = request.query.get("mentor", "")
+    if not mentor:
+        raise web.HTTPFound("/mentoring/discover")
+    raise web.HTTPFound("/mentoring/book/" + quote(mentor, safe="@"))
+
+
+async def mentoring_home(_request: web.Request) -> web.Response:
+    raise web.HTTPFound("/mentoring/sessions")
+
+
+async def sessions(request: web.Request) -> web.Response:
+    viewer = await signed_in_viewer(request)
+    context = {"viewer": viewer, "nav": "sessions", "booked": "booked" in request.query}
+    return render(request, "sessions.html", context)
+
+
+async def session_room(request: web.Request) -> web.Response:
+    viewer = await signed_in_viewer(request)
+    session_id = request.match_info["session_id"]
+    store = request.app[keys.STORE]
+    session = await store.get_session(session_id) if rules.is_session_id(session_id) else None
+    if session is None:
+        return _not_found(request, viewer, "That session does not exist.")
+    if not session.has_participant(viewer.email):
+        context = {
+            "viewer": viewer,
+            "title": "Access denied",
+            "message": "Only the mentor and the mentee of this session can open it.",
+        }
+        return render(request, "message.html", context, status=403)
+    mentor = await store.get_profile(session.mentor_email)
+    mentee = await store.get_profile(session.mentee_email)
+    context = {
+        "viewer": viewer,
+        "nav": "sessions",
+        "session": session,
+        "status": session.effective_status().value,
+        "mentor_name": _name_of(mentor, session.mentor_email),
+        "mentee_name": _name_of(mentee, session.mentee_email),
+        "role": "mentor" if session.mentor_email == viewer.email else "mentee",
+        "cancelled_by_name": _canceller(session, mentor, mentee),
+    }
+    return render(request, "session.html", context)
+
+
+async def _own_profile(request: web.Request, viewer: Viewer) -> Profile:
+    store = request.app[keys.STORE]
+    profile = await store.get_profile(viewer.email)
+    return profile if profile is not None else await store.ensure_profile(viewer.email)
+
+
+def _not_found(request: web.Request, viewer: Viewer, message: str) -> web.Response:
+    context = {"viewer": viewer, "title": "Not found", "message": message}
+    return render(request, "message.html", context, status=404)
+
+
+def _name_of(profile: Profile | None, email: str) -> str:
+    return display_name(profile) if profile is not None else rules.name_from_email(email)
+
+
+def _canceller(session: Session, mentor: Profile | None, mentee: Profile | None) -> str:
+    if session.cancelled_by is None:
+        return ""
+    if session.cancelled_by == session.mentor_email:
+        return _name_of(mentor, session.mentor_email)
+    if session.cancelled_by == session.mentee_email:
+        return _name_of(mentee, session.mentee_email)
+    return session.cancelled_by
+
+
+def _flag_text(value: str | None) -> str | None:
+    """Query flags from a checkbox ("on") or a link ("true"); anything odd reads as off."""
+    if value is None:
+        return None
+    lowered = value.strip().lower()
+    return lowered if lowered in ("true", "1", "yes", "on", "false", "0", "no", "off") else None

@@ -1,0 +1,167 @@
+// My Sessions: upcoming sessions (Join opens 10 minutes before the start, Cancel asks for a
+// reason) and past ones (status, notes, cancellation reason, details).
+import { api, get } from "./api.js";
+import { h } from "./dom.js";
+import { attachCounter, clearErrors, clearErrorsOnEdit, fieldError } from "./forms.js";
+import { formatDate, formatTime, viewerZone } from "./time.js";
+
+const JOIN_EARLY_MS = 10 * 60 * 1000;
+const me = document.body.dataset.email;
+const zone = viewerZone();
+const dialog = document.getElementById("cancel-dialog");
+const cancelForm = document.getElementById("cancel-form");
+const reason = document.getElementById("cancel-reason");
+let sessions = [];
+let cancelling = null;
+
+attachCounter(reason);
+clearErrorsOnEdit(cancelForm);
+
+function other(session) {
+  return session.mentorEmail === me
+    ? { role: "Mentee", name: session.menteeName || session.menteeEmail, mine: "mentor" }
+    : { role: "Mentor", name: session.mentorName || session.mentorEmail, mine: "mentee" };
+}
+
+function when(session) {
+  const start = new Date(session.scheduledAt);
+  const end = new Date(session.endsAt);
+  return h("p.session__when", {},
+    h("time", { datetime: session.scheduledAt }, formatDate(start, zone)),
+    h("span.session__time", {}, `${formatTime(start, zone)}–${formatTime(end, zone)}`),
+    h("span.muted", {}, `${session.duration} min`),
+  );
+}
+
+function joinOpen(session, now = Date.now()) {
+  const start = Date.parse(session.scheduledAt);
+  return now >= start - JOIN_EARLY_MS && now < Date.parse(session.endsAt);
+}
+
+function upcomingItem(session) {
+  const who = other(session);
+  const open = joinOpen(session);
+  const roomUrl = `/mentoring/session/${encodeURIComponent(session.sessionId)}`;
+  const join = open
+    ? h("a.btn.btn--sm", { href: roomUrl, "data-join": session.sessionId }, "Join")
+    : h("button.btn.btn--sm", {
+      type: "button", disabled: true, "data-join": session.sessionId,
+      title: "Join opens 10 minutes before the start",
+    }, "Join");
+  return h("li.card.session", { "data-session": session.sessionId },
+    h("div.session__main", {},
+      when(session),
+      h("h3.session__topic", {}, session.topic),
+      h("p.session__with", {}, h("span.muted", {}, `${who.role}: `), who.name,
+        h("span.badge.badge--role", {}, `You are the ${who.mine}`)),
+      open ? null : h("p.muted.small", {}, "Join opens 10 minutes before the start."),
+    ),
+    h("div.session__actions", {},
+      join,
+      h("button.btn.btn--sm.btn--secondary", {
+        type: "button", onclick: () => askCancel(session),
+        "aria-label": `Cancel session: ${session.topic}`,
+      }, "Cancel"),
+    ),
+  );
+}
+
+function pastItem(session) {
+  const who = other(session);
+  const cancelledBy = session.cancelledBy === me ? "you"
+    : session.cancelledBy === session.mentorEmail ? session.mentorName || session.mentorEmail
+      : session.menteeName || session.menteeEmail;
+  return h("li.card.session.session--past", { "data-session": session.sessionId },
+    h("div.session__main", {},
+      h("div.session__top", {}, when(session),
+        h(`span.badge.badge--${session.status}`, {}, session.status[0].toUpperCase() + session.status.slice(1))),
+      h("h3.session__topic", {}, session.topic),
+      h("p.session__with", {}, h("span.muted", {}, `${who.role}: `), who.name),
+      session.cancelReason
+        ? h("p.session__reason", {}, h("strong", {}, `Cancelled by ${cancelledBy}: `), session.cancelReason)
+        : null,
+      session.notes ? h("div.session__notes", {}, h("strong", {}, "Notes"), h("p.prose", {}, session.notes)) : null,
+    ),
+    h("div.session__actions", {},
+      h("a.btn.btn--sm.btn--secondary", {
+        href: `/mentoring/session/${encodeURIComponent(session.sessionId)}`,
+      }, "View Session Details", h("span.visually-hidden", {}, `: ${session.topic}`)),
+    ),
+  );
+}
+
+function render() {
+  const upcoming = sessions.filter((s) => s.status === "scheduled")
+    .sort((a, b) => Date.parse(a.scheduledAt) - Date.parse(b.scheduledAt));
+  const past = sessions.filter((s) => s.status !== "scheduled");
+  document.getElementById("upcoming-list").replaceChildren(...upcoming.map(upcomingItem));
+  document.getElementById("past-list").replaceChildren(...past.map(pastItem));
+  document.getElementById("upcoming-empty").hidden = upcoming.length > 0;
+  document.getElementById("past-empty").hidden = past.length > 0;
+  document.getElementById("upcoming-count").textContent = `(${upcoming.length})`;
+  document.getElementById("past-count").textContent = `(${past.length})`;
+}
+
+async function load() {
+  const { ok, data } = await get("/api/mentoring/sessions?role=all&status=all");
+  const error = document.getElementById("sessions-error");
+  if (!ok) {
+    error.textContent = data.error;
+    error.hidden = false;
+    return;
+  }
+  error.hidden = true;
+  sessions = data.sessions;
+  render();
+}
+
+function askCancel(session) {
+  cancelling = session;
+  clearErrors(cancelForm);
+  reason.value = "";
+  reason.dispatchEvent(new Event("input"));
+  const start = new Date(session.scheduledAt);
+  document.getElementById("cancel-what").textContent =
+    `“${session.topic}” on ${formatDate(start, zone)} at ${formatTime(start, zone)} with ${other(session).name}.`;
+  dialog.showModal();
+  reason.focus();
+}
+
+cancelForm.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  clearErrors(cancelForm);
+  const text = reason.value.trim();
+  if (!text) {
+    fieldError(cancelForm, "reason", "Please give a reason; the other person will see it.");
+    reason.focus();
+    return;
+  }
+  const button = cancelForm.querySelector("button[type=submit]");
+  button.disabled = true;
+  const { ok, data } = await api("PATCH", `/api/mentoring/sessions/${encodeURIComponent(cancelling.sessionId)}`,
+    { action: "cancel", reason: text });
+  button.disabled = false;
+  if (!ok) {
+    fieldError(cancelForm, "reason", data.error);
+    return;
+  }
+  dialog.close();
+  await load();
+});
+
+document.getElementById("cancel-keep").addEventListener("click", () => dialog.close());
+
+// Join buttons open on time without a reload.
+setInterval(() => {
+  for (const session of sessions) {
+    if (session.status !== "scheduled") continue;
+    const button = document.querySelector(`[data-join="${CSS.escape(session.sessionId)}"]`);
+    const isLink = button?.tagName === "A";
+    if (button && isLink !== joinOpen(session)) {
+      render();
+      return;
+    }
+  }
+}, 30000);
+
+load();
