@@ -18,6 +18,7 @@ from config.settings import Settings
 from panamia.secrets import load_or_create
 from store.base import Store
 from web import keys
+from web.notes import setup_notes
 
 log = structlog.get_logger("panamia.app")
 
@@ -32,6 +33,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_store_ctx)
     app.cleanup_ctx.append(_bus_ctx)
     app.cleanup_ctx.append(_hub_ctx)
+    setup_notes(app)
     app.on_shutdown.append(_close_websockets)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)

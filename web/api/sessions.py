@@ -22,6 +22,7 @@ from web.api.discover import bookable_mentor
 from web.api.errors import ApiError, forbidden
 from web.api.jsonio import query_pairs, read_json_object
 from web.auth import require_user
+from web.notes import NOTES
 from web.serialize import JsonDict, session_json
 
 log = structlog.get_logger(__name__)
@@ -117,7 +118,8 @@ async def patch_session(request: web.Request) -> web.Response:
     store = request.app[keys.STORE]
     now = utcnow()
     if update.action == "update_notes":
-        saved = await store.update_notes(session.session_id, update.notes, now)
+        # Through the live notes document, so open rooms see the REST edit at once.
+        saved = await request.app[NOTES].set_notes_text(session.session_id, update.notes)
     else:
         if session.effective_status(now) is not SessionStatus.SCHEDULED:
             raise ApiError(409, "Only a scheduled session can be cancelled", "action")
