@@ -139,3 +139,11 @@ async def test_open_without_a_server_is_unavailable() -> None:
         await store.open()
     with pytest.raises(StoreUnavailable):
         await store.ping()
+
+
+def test_real_mongodb_runs_when_configured(mongodb_uri: str) -> None:
+    """The contract suite also runs against a real MongoDB when PANAMIA_TEST_MONGODB_URI is set.
+
+    Without it this test skips with that reason, once, instead of every contract test.
+    """
+    assert mongodb_uri.startswith(("mongodb://", "mongodb+srv://"))
