@@ -105,8 +105,8 @@ class BusSettings:
 
 @dataclass(frozen=True)
 class PusherSettings:
-    app_id: str = "panamia"
-    """Pusher app id served by the hub (the `pusher` server SDKs use it)."""
+    app_id: str = "1"
+    """Pusher app id served by the hub (digits: the official `pusher` server SDKs insist)."""
     key: str = "panamia-key"
     """Pusher app key: browsers connect to /app/{key}."""
     secret: Secret = field(default_factory=lambda: Secret(""))

@@ -1,7 +1,8 @@
 """create_app(settings): the one place that picks backends and wires the parts together.
 
 ``create_app`` does no I/O. Resources open in ``cleanup_ctx`` order (secrets, store, bus,
-hub) and close in reverse, so nothing outlives what it depends on.
+hub, then the notes rooms and the relay) and close in reverse, so nothing outlives what it
+depends on.
 """
 
 from __future__ import annotations
@@ -16,9 +17,14 @@ from aiohttp import WSCloseCode, web
 
 from config.settings import Settings
 from panamia.secrets import load_or_create
+from signaling.routes import setup_signaling_routes
 from store.base import Store
 from web import keys
+from web.loadtest_auth import setup_loadtest_auth
+from web.metrics import setup_metrics
 from web.notes import setup_notes
+from web.relay import setup_relay
+from web.routes import setup_routes
 
 log = structlog.get_logger("panamia.app")
 
@@ -33,22 +39,16 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_store_ctx)
     app.cleanup_ctx.append(_bus_ctx)
     app.cleanup_ctx.append(_hub_ctx)
-    setup_notes(app)
     app.on_shutdown.append(_close_websockets)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
-    _add_feature_routes(app)
-    return app
-
-
-def _add_feature_routes(app: web.Application) -> None:
-    """Routes of the web app and the hub; each package registers its own."""
-    from signaling.routes import setup_signaling_routes
-
-    from web.routes import setup_routes
-
+    setup_metrics(app)
+    setup_notes(app)
+    setup_relay(app)
+    setup_loadtest_auth(app)
     setup_routes(app)
     setup_signaling_routes(app)
+    return app
 
 
 @web.middleware

@@ -31,6 +31,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(_create_indexes(settings))
     if command == "turn-config":
         return _turn_config(settings, args.output, args.cert, args.key, args.external_ip)
+    if command == "loadtest":
+        from loadtest.cli import main_from_args
+
+        return main_from_args(args)
     if command == "doctor":
         return _doctor(settings, args.timeout)
     parser.print_help()
@@ -52,6 +56,9 @@ def _parser() -> argparse.ArgumentParser:
     turn_config.add_argument("--cert", help="override turn.tls_cert_file")
     turn_config.add_argument("--key", help="override turn.tls_key_file")
     turn_config.add_argument("--external-ip", help="override turn.external_ip")
+    from loadtest.cli import add_arguments
+
+    add_arguments(sub.add_parser("loadtest", help="drive real sessions with headless peers"))
     doctor = sub.add_parser("doctor", help="check that STUN and TURN answer and credentials work")
     doctor.add_argument("--timeout", type=float, default=3.0, help="seconds to wait per check")
     return parser

@@ -2,7 +2,7 @@
 # Rebuild the third-party browser bundles under web/static/vendor/ from the npm registry.
 #
 #   scripts/vendor.sh            rebuild every bundle
-#   scripts/vendor.sh yjs        rebuild only the named bundles
+#   scripts/vendor.sh yjs        rebuild only the named bundles (yjs, pusher_js)
 #
 # Our own JavaScript has no build step; only third-party code is bundled, once, here, and the
 # result is committed together with the licences of everything inside it. Needs node and npm.
@@ -66,7 +66,26 @@ EOF
     log "yjs: wrote $out/yjs.bundle.js"
 }
 
-STEPS=(yjs)
+# --- pusher-js: the stock Pusher Channels client, as npm publishes it ---------------------
+# Used by the session room to talk to our hub (signaling/). No bundling: the package ships a
+# built browser bundle, which is copied as is.
+PUSHER_JS_VERSION="8.6.0"
+build_pusher_js() {
+    local dir="$scratch/pusher-js" out="$vendor/pusher-js"
+    log "pusher-js: fetching pusher-js@$PUSHER_JS_VERSION"
+    mkdir -p "$dir" "$out"
+    local tarball
+    tarball="$(cd "$dir" && npm pack --silent "pusher-js@$PUSHER_JS_VERSION")"
+    tar -xzf "$dir/$tarball" -C "$dir"
+    cp "$dir/package/dist/web/pusher.min.js" "$out/pusher.min.js"
+    # The package spells it LICENCE; the bundle's header points at pusher.min.js.LICENSE.txt.
+    cp "$dir/package/LICENCE" "$out/LICENSE"
+    cp "$dir/package/dist/web/pusher.min.js.LICENSE.txt" "$out/pusher.min.js.LICENSE.txt"
+    printf 'pusher-js %s\n' "$PUSHER_JS_VERSION" >"$out/VERSIONS"
+    log "pusher-js: wrote $out/pusher.min.js"
+}
+
+STEPS=(yjs pusher_js)
 
 main() {
     command -v npm >/dev/null || { echo "npm is needed to rebuild the vendor bundles" >&2; exit 2; }

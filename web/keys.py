@@ -2,24 +2,23 @@
 
 from __future__ import annotations
 
-import weakref
 from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 from config.settings import Settings
+from signaling.keys import HUB, WEBSOCKETS
 from store.base import Store
 
 if TYPE_CHECKING:
-    from signaling.bus import Bus
-    from signaling.hub import Hub
-
     from panamia.secrets import RuntimeSecrets
+    from relay.manager import RelayManager
+    from signaling.bus import Bus
 
 SETTINGS = web.AppKey("settings", Settings)
 SECRETS: web.AppKey[RuntimeSecrets] = web.AppKey("secrets")
 STORE = web.AppKey("store", Store)
 BUS: web.AppKey[Bus] = web.AppKey("bus")
-HUB: web.AppKey[Hub] = web.AppKey("hub")
-WEBSOCKETS: web.AppKey[weakref.WeakSet[web.WebSocketResponse]] = web.AppKey("websockets")
-"""Every open websocket, so shutdown can close them with GOING_AWAY."""
+RELAY: web.AppKey[RelayManager] = web.AppKey("relay")
+
+__all__ = ["BUS", "HUB", "RELAY", "SECRETS", "SETTINGS", "STORE", "WEBSOCKETS"]

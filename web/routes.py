@@ -12,7 +12,9 @@ STATIC_DIR = Path(__file__).parent / "static"
 def setup_routes(app: web.Application) -> None:
     from web.api import setup_api_routes
     from web.pages import setup_page_routes
+    from web.room import setup_room_routes
 
     setup_api_routes(app)
     setup_page_routes(app)
+    setup_room_routes(app)
     app.router.add_static("/static/", STATIC_DIR, name="static", append_version=True)

@@ -222,7 +222,10 @@ async def test_pusher_auth_bad_form_names_the_field(
 async def test_ice_servers_without_turn(people: tuple[Client, Client, Client, str]) -> None:
     response = await people[0].get("/api/ice-servers")
     assert response.status == 200
-    assert await response.json() == {"iceServers": []}
+    assert await response.json() == {
+        "iceServers": [],
+        "relay": {"mode": "auto", "connectTimeoutMs": 5000},
+    }
 
 
 async def test_ice_servers_mint_turn_credentials(

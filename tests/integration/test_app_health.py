@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import aiohttp
 import pytest
 from aiohttp import WSCloseCode
@@ -79,7 +81,10 @@ async def test_shutdown_closes_websockets_with_going_away(settings: Settings) ->
         ws = await session.ws_connect(server.make_url(f"/app/{key}?protocol=7"))
         first = await ws.receive_json()
         assert first["event"] == "pusher:connection_established"
-        await server.close()
+        # The client keeps reading while the server shuts down, as a browser would, so it
+        # can answer the server's close frame.
+        shutdown = asyncio.create_task(server.close())
         closing = await ws.receive()
+        await shutdown
         assert closing.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
         assert ws.close_code == WSCloseCode.GOING_AWAY

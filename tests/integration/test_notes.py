@@ -35,7 +35,7 @@ from store.validation import NOTES_MAX
 from tests.conftest import SettingsFactory
 from web import keys
 from web.auth import COOKIE_NAME, session_token_for
-from web.notes import NOTES, setup_notes
+from web.notes import NOTES
 from web.notes import service as service_module
 from web.notes.document import fingerprint, notes_text
 
@@ -47,10 +47,7 @@ WAIT_S = 15.0
 
 
 def build_app(settings: Settings) -> web.Application:
-    app = create_app(settings)
-    if "notes-socket" not in app.router:  # until the composition root registers the notes
-        setup_notes(app)
-    return app
+    return create_app(settings)
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], what: str) -> None:

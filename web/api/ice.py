@@ -15,8 +15,12 @@ from web.auth import require_user
 
 async def get_ice_servers(request: web.Request) -> web.Response:
     email = await require_user(request)
-    turn = request.app[keys.SETTINGS].turn
-    return web.json_response({"iceServers": ice_servers(turn, email)})
+    settings = request.app[keys.SETTINGS]
+    relay = {
+        "mode": settings.relay.mode,
+        "connectTimeoutMs": int(settings.relay.connect_timeout_s * 1000),
+    }
+    return web.json_response({"iceServers": ice_servers(settings.turn, email), "relay": relay})
 
 
 def setup(app: web.Application) -> None:

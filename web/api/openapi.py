@@ -524,10 +524,96 @@ PATHS: JsonDict = {
                 "200": _json(
                     {
                         "type": "object",
-                        "properties": {"iceServers": {"type": "array", "items": {}}},
+                        "properties": {
+                            "iceServers": {"type": "array", "items": {}},
+                            "relay": {
+                                "type": "object",
+                                "properties": {
+                                    "mode": {"enum": ["auto", "always", "never"]},
+                                    "connectTimeoutMs": {"type": "integer"},
+                                },
+                            },
+                        },
                     },
-                    "RTCIceServer list",
+                    "RTCIceServer list and the media-relay fallback policy",
                 ),
+                **_COMMON_ERRORS,
+            },
+        }
+    },
+    "/api/relay/sessions/{session_id}/offer": {
+        "post": {
+            "summary": "Join the media relay: a complete SDP offer in, the answer out",
+            "security": _SIGNED_IN,
+            "parameters": [
+                {"name": "session_id", "in": "path", "required": True, "schema": {"type": "string"}}
+            ],
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["sdp"],
+                            "properties": {"sdp": {"type": "string"}, "type": {"const": "offer"}},
+                        }
+                    }
+                },
+            },
+            "responses": {
+                "200": _json(
+                    {
+                        "type": "object",
+                        "properties": {"sdp": {"type": "string"}, "type": {"const": "answer"}},
+                    },
+                    "The relay's answer",
+                ),
+                "400": _error("Missing or malformed SDP"),
+                "403": _error("Not a participant"),
+                "404": _error("Unknown session"),
+                "409": _error("Two participants are already relayed"),
+                "503": _error("The relay is at its session limit"),
+                **_COMMON_ERRORS,
+            },
+        }
+    },
+    "/api/relay/sessions/{session_id}/leave": {
+        "post": {
+            "summary": "Leave the media relay (closes this participant's server connection)",
+            "security": _SIGNED_IN,
+            "parameters": [
+                {"name": "session_id", "in": "path", "required": True, "schema": {"type": "string"}}
+            ],
+            "responses": {
+                "200": _json(
+                    {"type": "object", "properties": {"left": {"type": "boolean"}}},
+                    "Whether a connection was closed",
+                ),
+                "403": _error("Not a participant"),
+                "404": _error("Unknown session"),
+                **_COMMON_ERRORS,
+            },
+        }
+    },
+    "/api/auth/loadtest": {
+        "post": {
+            "summary": "Load-test sign-in: Bearer auth.loadtest_token, @loadtest.invalid only",
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["email"],
+                            "properties": {"email": {"type": "string"}},
+                        }
+                    }
+                },
+            },
+            "responses": {
+                "200": {"description": "A session token for the test address"},
+                "401": _error("Missing or wrong load-test token"),
+                "404": _error("Load-test sign-in is disabled"),
                 **_COMMON_ERRORS,
             },
         }

@@ -11,8 +11,8 @@ import json
 import re
 
 from aiohttp import web
-from signaling.auth import sign_channel
 
+from signaling.auth import sign_channel
 from store.validation import ValidationError, check_fields, is_session_id
 from web import keys
 from web.api.errors import ApiError, forbidden

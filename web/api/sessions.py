@@ -22,6 +22,7 @@ from web.api.discover import bookable_mentor
 from web.api.errors import ApiError, forbidden
 from web.api.jsonio import query_pairs, read_json_object
 from web.auth import require_user
+from web.metrics import record_booking
 from web.notes import NOTES
 from web.serialize import JsonDict, session_json
 
@@ -98,6 +99,7 @@ async def create_session(request: web.Request) -> web.Response:
         saved = await store.create_session(session)
     except Conflict as exc:
         raise ApiError(409, "That time is already booked", "scheduledAt") from exc
+    record_booking(request.app)
     log.info("session.booked", session_id=saved.session_id, mentor=mentor.email, mentee=email)
     (body_json,) = await sessions_json(store, [saved])
     return web.json_response({"session": body_json}, status=201)

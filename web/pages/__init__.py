@@ -21,4 +21,3 @@ def setup_page_routes(app: web.Application) -> None:
     router.add_get("/mentoring/book/{mentor_email}", handlers.book, name="page_book")
     router.add_get("/mentoring/schedule", handlers.schedule)
     router.add_get("/mentoring/sessions", handlers.sessions, name="page_sessions")
-    router.add_get("/mentoring/session/{session_id}", handlers.session_room, name="page_session")

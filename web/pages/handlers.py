@@ -129,7 +129,8 @@ async def sessions(request: web.Request) -> web.Response:
     return render(request, "sessions.html", context)
 
 
-async def session_room(request: web.Request) -> web.Response:
+async def session_details(request: web.Request) -> web.Response:
+    """Details of a session (the room page shows this once the session is over)."""
     viewer = await signed_in_viewer(request)
     session_id = request.match_info["session_id"]
     store = request.app[keys.STORE]

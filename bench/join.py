@@ -1,0 +1,249 @@
+"""Time to join a call: from opening the session room to the first decoded frame of the other
+participant's video, in real Chromium with fake cameras, over loopback.
+
+The mentor waits in the room; the mentee opens it again and again (a fresh page each run).
+Each figure is the page's own clock: ``performance.mark("room:first-remote-frame")``, set
+by the room when the remote video element presents its first frame, measured from the
+navigation start. The baseline, in the same browser, is two RTCPeerConnections inside one
+page wired to each other directly (no page load, no server, no signaling): the floor that
+WebRTC itself imposes here.
+
+    python -m bench.join [--runs 12]
+
+Prints p50 and p95 (and the ratio to the baseline); never fails on time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import socket
+import statistics
+import tempfile
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from aiohttp import web
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+
+from config.loader import build_settings
+from panamia.app import create_app
+from store.models import Session
+from web import keys
+from web.auth import COOKIE_NAME, session_token_for
+
+CHROMIUM = Path("/usr/bin/chromium")
+LAUNCH_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--use-fake-ui-for-media-stream",
+    "--use-fake-device-for-media-stream",
+    "--allow-loopback-in-peer-connection",
+]
+MENTOR = "bench.mentor@example.org"
+MENTEE = "bench.mentee@example.org"
+FIRST_FRAME = """() => new Promise((resolve) => {
+  const check = () => {
+    const [mark] = performance.getEntriesByName('room:first-remote-frame');
+    if (mark) resolve(mark.startTime); else setTimeout(check, 5);
+  };
+  check();
+})"""
+
+BASELINE = """async () => {
+  const started = performance.now();
+  const stream = await navigator.mediaDevices.getUserMedia({
+    audio: true, video: { width: { ideal: 640 }, height: { ideal: 480 } } });
+  const a = new RTCPeerConnection({ iceServers: [] });
+  const b = new RTCPeerConnection({ iceServers: [] });
+  a.onicecandidate = (e) => e.candidate && b.addIceCandidate(e.candidate);
+  b.onicecandidate = (e) => e.candidate && a.addIceCandidate(e.candidate);
+  const video = document.createElement('video');
+  video.muted = true; video.autoplay = true; video.playsInline = true;
+  document.body.append(video);
+  const frame = new Promise((resolve) => video.requestVideoFrameCallback(() => resolve()));
+  b.ontrack = (e) => {
+    if (e.track.kind === 'video') video.srcObject = new MediaStream([e.track]);
+  };
+  for (const track of stream.getTracks()) a.addTrack(track, stream);
+  await a.setLocalDescription();
+  await b.setRemoteDescription(a.localDescription);
+  await b.setLocalDescription();
+  await a.setRemoteDescription(b.localDescription);
+  await frame;
+  const elapsed = performance.now() - started;
+  a.close(); b.close(); video.remove();
+  for (const track of stream.getTracks()) track.stop();
+  return elapsed;
+}"""
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """Linear interpolation between closest ranks (numpy's default)."""
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * fraction
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def build_app(data_dir: Path, port: int) -> web.Application:
+    url = f"http://127.0.0.1:{port}"
+    settings = build_settings(
+        {
+            "http": {"host": "127.0.0.1", "port": port, "public_url": url},
+            "store": {"data_dir": str(data_dir)},
+            "auth": {"dev_login": True},
+            "relay": {"mode": "never"},
+            "log": {"level": "warning"},
+        }
+    )
+    return create_app(settings)
+
+
+async def book(app: web.Application) -> str:
+    store = app[keys.STORE]
+    await store.ensure_profile(MENTOR, "Bench Mentor")
+    await store.ensure_profile(MENTEE, "Bench Mentee")
+    session_id = uuid.uuid4().hex
+    tomorrow = datetime.now(UTC) + timedelta(days=1)
+    start = tomorrow.replace(hour=15, minute=0, second=0, microsecond=0)
+    await store.create_session(
+        Session(
+            session_id=session_id,
+            mentor_email=MENTOR,
+            mentee_email=MENTEE,
+            scheduled_at=start,
+            duration=60,
+            topic="Join benchmark",
+        )
+    )
+    return session_id
+
+
+async def context_for(
+    browser: Browser, app: web.Application, url: str, email: str
+) -> BrowserContext:
+    context = await browser.new_context(viewport={"width": 1280, "height": 800})
+    token = session_token_for(app, email)
+    await context.add_cookies([{"name": COOKIE_NAME, "value": token, "url": url}])
+    return context
+
+
+async def join_once(
+    context: BrowserContext, room: str, mentor: Page, milestones: list[dict[str, float]]
+) -> float:
+    page = await context.new_page()
+    await page.goto(room)
+    elapsed = float(await asyncio.wait_for(page.evaluate(FIRST_FRAME), 30))
+    milestones.append(
+        dict(
+            await page.evaluate(
+                """() => {
+                  const nav = performance.getEntriesByType('navigation')[0];
+                  return [['page loaded (DOMContentLoaded)', nav.domContentLoadedEventEnd],
+                    ...performance.getEntriesByType('mark')
+                      .filter((m) => m.name.startsWith('room:'))
+                      .map((m) => [m.name.slice(5), m.startTime])];
+                }"""
+            )
+        )
+    )
+    await page.close(run_before_unload=True)
+    # The mentor has seen the page go (client-bye / presence) before the next run starts.
+    await mentor.wait_for_function(
+        "() => panamiaRoom.call.remoteEpoch === null"
+        " && !document.querySelector('#remote-overlay').hidden",
+        timeout=15_000,
+    )
+    return elapsed
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def run(runs: int) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with tempfile.TemporaryDirectory(prefix="panamia-bench-") as tmp:
+        runner = web.AppRunner(build_app(Path(tmp), port), shutdown_timeout=2)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        try:
+            app = runner.app
+            session_id = await book(app)
+            room = f"{url}/mentoring/session/{session_id}"
+            async with async_playwright() as playwright:
+                browser = await playwright.chromium.launch(
+                    executable_path=str(CHROMIUM), args=LAUNCH_ARGS
+                )
+                try:
+                    await measure(browser, app, url, room, runs)
+                finally:
+                    await browser.close()
+        finally:
+            await runner.cleanup()
+
+
+async def measure(browser: Browser, app: web.Application, url: str, room: str, runs: int) -> None:
+    mentor_ctx = await context_for(browser, app, url, MENTOR)
+    mentee_ctx = await context_for(browser, app, url, MENTEE)
+    mentor = await mentor_ctx.new_page()
+    await mentor.goto(room)
+    await mentor.wait_for_function("() => panamiaRoom.signaling.isReady()")
+
+    await join_once(mentee_ctx, room, mentor, [])  # warm-up: caches, first getUserMedia
+    milestones: list[dict[str, float]] = []
+    joins = [await join_once(mentee_ctx, room, mentor, milestones) for _ in range(runs)]
+
+    probe = await mentee_ctx.new_page()
+    await probe.goto(url + "/signin")
+    await probe.evaluate(BASELINE)  # warm-up
+    baseline = [float(await probe.evaluate(BASELINE)) for _ in range(runs)]
+    await probe.close()
+
+    def line(name: str, values: list[float]) -> str:
+        p50, p95 = percentile(values, 0.5), percentile(values, 0.95)
+        return (
+            f"{name:<34} p50 {p50:7.1f} ms   p95 {p95:7.1f} ms   min {min(values):6.1f}"
+            f"   max {max(values):6.1f}   mean {statistics.fmean(values):6.1f}"
+        )
+
+    print(f"join: open room -> first decoded remote frame, {runs} runs (after 1 warm-up)")
+    print("  runs (ms): " + ", ".join(f"{v:.0f}" for v in joins))
+    print(line("room join (page + hub + P2P)", joins))
+    print(line("baseline (in-page loopback pair)", baseline))
+    ratio = percentile(joins, 0.5) / percentile(baseline, 0.5)
+    print(f"ratio p50 room/baseline: {ratio:.2f}x")
+    print("median time of each milestone after opening the room (ms):")
+    names = sorted(
+        {n for m in milestones for n in m},
+        key=lambda n: statistics.median(m[n] for m in milestones if n in m),
+    )
+    for name in names:
+        values = [m[name] for m in milestones if name in m]
+        print(f"  {name:<32} {statistics.median(values):7.0f}")
+    await mentor_ctx.close()
+    await mentee_ctx.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=12, help="measured joins (at least 10)")
+    args = parser.parse_args()
+    if not CHROMIUM.exists():
+        raise SystemExit("chromium is not installed (apt-get install chromium)")
+    asyncio.run(run(max(10, args.runs)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,29 @@
+"""Media relay: server-side aiortc peers for participants who cannot reach each other.
+
+Wiring (the web layer / composition root):
+
+* ``manager = relay.manager.RelayManager(settings.relay, ice_servers)`` — ``ice_servers`` is
+  an explicit ``list[aiortc.RTCIceServer]`` (``[]`` when there is no STUN/TURN; include the
+  TURN server so UDP-blocked clients reach the relay through TURN over TCP). Close it on
+  shutdown with ``await manager.close()``.
+* ``app.router.add_routes(relay.api.make_relay_routes(manager, authorize))`` where
+  ``authorize(request, session_id) -> participant_id`` raises ``web.HTTPForbidden`` (or
+  ``HTTPUnauthorized``) unless the signed-in user is a participant of the session:
+
+  - ``POST /api/relay/sessions/{session_id}/offer`` ``{"sdp", "type": "offer"}`` ->
+    ``{"sdp", "type": "answer"}``. Non-trickle: send the offer after ICE gathering completes.
+    Offer one audio and one video m-line, ``sendrecv``: the participant publishes on them and
+    receives the other participant's media on the same ones. Errors: 400 (``field`` sdp or
+    type), 409 two participants already relayed, 503 ``relay.max_sessions`` reached.
+  - ``POST /api/relay/sessions/{session_id}/leave`` -> ``{"left": bool}``.
+* When a call ends, ``await manager.end(session_id)``; ``manager.stats()`` gives sessions,
+  peer_connections, streams and totals for metrics.
+
+Media is forwarded without decoding (see :mod:`relay.forward`); only when the two
+participants share no codec is it decoded and re-encoded. This package imports ``config``
+only.
+"""
+
+from relay.errors import BadOffer, RelayError, RelayFull, SessionBusy
+
+__all__ = ["BadOffer", "RelayError", "RelayFull", "SessionBusy"]

@@ -1,0 +1,78 @@
+"""HTTP surface of the relay: POST an offer, get the answer; leave.
+
+The web layer mounts these routes and injects ``authorize(request, session_id)``, which
+returns the signed-in participant's id or raises ``web.HTTPUnauthorized``/``HTTPForbidden``
+(it alone knows users and sessions).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from relay.errors import BadOffer, RelayFull, SessionBusy
+from relay.manager import MAX_OFFER_BYTES, RelayManager
+
+Authorize = Callable[[web.Request, str], Awaitable[str]]
+
+OFFER_PATH = "/api/relay/sessions/{session_id}/offer"
+LEAVE_PATH = "/api/relay/sessions/{session_id}/leave"
+
+
+def _error(status: int, message: str, field: str | None = None) -> web.Response:
+    body: dict[str, str] = {"error": message}
+    if field is not None:
+        body["field"] = field
+    return web.json_response(body, status=status)
+
+
+async def _read_json(request: web.Request) -> dict[str, Any] | web.Response:
+    if request.content_length is not None and request.content_length > 2 * MAX_OFFER_BYTES:
+        return _error(400, "the request body is too large", "sdp")
+    try:
+        raw = await request.read()
+        body = json.loads(raw) if raw else None
+    except (ValueError, UnicodeDecodeError):
+        return _error(400, "the request body is not valid JSON")
+    if not isinstance(body, dict):
+        return _error(400, "the request body must be a JSON object")
+    return body
+
+
+def make_relay_routes(manager: RelayManager, authorize: Authorize) -> list[web.RouteDef]:
+    """Route definitions for ``app.router.add_routes``."""
+
+    async def offer(request: web.Request) -> web.Response:
+        session_id = request.match_info["session_id"]
+        participant_id = await authorize(request, session_id)
+        body = await _read_json(request)
+        if isinstance(body, web.Response):
+            return body
+        sdp = body.get("sdp")
+        kind = body.get("type", "offer")
+        if not isinstance(sdp, str) or not sdp.strip():
+            return _error(400, "an SDP offer is required", "sdp")
+        if len(sdp.encode()) > MAX_OFFER_BYTES:
+            return _error(400, "the SDP offer is too large", "sdp")
+        if kind != "offer":
+            return _error(400, 'the description type must be "offer"', "type")
+        try:
+            answer_sdp, answer_type = await manager.answer(session_id, participant_id, sdp, kind)
+        except RelayFull as exc:
+            return web.json_response({"error": str(exc)}, status=503, headers={"Retry-After": "30"})
+        except SessionBusy as exc:
+            return _error(409, str(exc))
+        except BadOffer as exc:
+            return _error(400, str(exc), "sdp")
+        return web.json_response({"sdp": answer_sdp, "type": answer_type})
+
+    async def leave(request: web.Request) -> web.Response:
+        session_id = request.match_info["session_id"]
+        participant_id = await authorize(request, session_id)
+        left = await manager.leave(session_id, participant_id)
+        return web.json_response({"left": left})
+
+    return [web.post(OFFER_PATH, offer), web.post(LEAVE_PATH, leave)]

@@ -1,0 +1,139 @@
+"""RelayManager: the relayed sessions of this node, their capacity and their counters."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+import structlog
+from aiortc import RTCIceServer
+
+from config.settings import RelaySettings
+from relay.errors import BadOffer, RelayFull
+from relay.forward import TASK_PREFIX, Counters
+from relay.room import Room
+
+log = structlog.get_logger(__name__)
+
+MAX_OFFER_BYTES = 64 * 1024
+"""A real offer is a few kilobytes; anything far larger is not one."""
+
+
+class RelayManager:
+    """Rooms per session id.
+
+    ``ice_servers`` is passed as is to every server peer connection: give an explicit list
+    (aiortc falls back to a public STUN server when it gets none) and include the TURN
+    server so clients that cannot send UDP can still reach the relay through it.
+    ``peer_timeout_s`` removes a participant whose connection is not up by then.
+    """
+
+    def __init__(
+        self,
+        settings: RelaySettings,
+        ice_servers: list[RTCIceServer],
+        *,
+        peer_timeout_s: float = 30.0,
+    ) -> None:
+        self.settings = settings
+        self._ice_servers = list(ice_servers)
+        self._peer_timeout_s = peer_timeout_s
+        self._rooms: dict[str, Room] = {}
+        self._closing: set[asyncio.Task[None]] = set()
+        self.counters = Counters()
+        self.sessions_started = 0
+        self.closed = False
+
+    async def answer(
+        self, session_id: str, participant_id: str, offer_sdp: str, offer_type: str = "offer"
+    ) -> tuple[str, str]:
+        """Answer a participant's complete (non-trickle) offer; returns ``(sdp, type)``.
+
+        A participant that answers again (a reconnect) replaces its previous connection.
+        Raises RelayFull, SessionBusy or BadOffer.
+        """
+        if self.closed:
+            raise RelayFull("the relay is shutting down")
+        if offer_type != "offer":
+            raise BadOffer('the description type must be "offer"')
+        if not offer_sdp.strip() or len(offer_sdp.encode()) > MAX_OFFER_BYTES:
+            raise BadOffer("the offer is empty or too large")
+        room = self._rooms.get(session_id)
+        if room is None:
+            if len(self._rooms) >= self.settings.max_sessions:
+                raise RelayFull(
+                    f"this relay already carries {self.settings.max_sessions} sessions; "
+                    "try again later"
+                )
+            room = Room(
+                session_id,
+                self._ice_servers,
+                self.counters,
+                self._peer_timeout_s,
+                self._room_empty,
+            )
+            self._rooms[session_id] = room
+            self.sessions_started += 1
+        description = await room.join(participant_id, offer_sdp, offer_type)
+        return description.sdp, description.type
+
+    async def leave(self, session_id: str, participant_id: str) -> bool:
+        """Close one participant's connection; False when it had none."""
+        room = self._rooms.get(session_id)
+        if room is None:
+            return False
+        return await room.leave(participant_id)
+
+    async def end(self, session_id: str) -> bool:
+        """The call ended: close every connection of the session."""
+        room = self._rooms.pop(session_id, None)
+        if room is None:
+            return False
+        await room.close()
+        return True
+
+    async def close(self) -> None:
+        """Close everything (application shutdown)."""
+        self.closed = True
+        rooms = list(self._rooms.values())
+        self._rooms.clear()
+        for room in rooms:
+            await room.close()
+        for task in list(self._closing):
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    def has_participant(self, session_id: str, participant_id: str) -> bool:
+        room = self._rooms.get(session_id)
+        return room is not None and participant_id in room.participants
+
+    def stats(self) -> dict[str, Any]:
+        """Gauges and totals for metrics.
+
+        ``streams`` counts media streams being forwarded (kind x direction with a
+        publisher attached); ``transcoding`` those that had to be re-encoded.
+        """
+        rooms = list(self._rooms.values())
+        return {
+            "sessions": len(rooms),
+            "peer_connections": sum(len(room.participants) for room in rooms),
+            "streams": sum(room.streams for room in rooms),
+            "transcoding": sum(room.transcoding for room in rooms),
+            "max_sessions": self.settings.max_sessions,
+            "sessions_started": self.sessions_started,
+            "frames_in": self.counters.frames_in,
+            "frames_forwarded": self.counters.frames_forwarded,
+            "frames_dropped": self.counters.frames_dropped,
+            "frames_transcoded": self.counters.frames_transcoded,
+            "keyframe_requests": self.counters.keyframe_requests,
+        }
+
+    def _room_empty(self, room: Room) -> None:
+        if self._rooms.get(room.session_id) is room:
+            del self._rooms[room.session_id]
+        task = asyncio.get_running_loop().create_task(
+            room.close(), name=f"{TASK_PREFIX}close:{room.session_id}"
+        )
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)

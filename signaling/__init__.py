@@ -1,0 +1,1 @@
+"""Pusher-protocol-compatible signaling hub: websocket endpoint, HTTP API, bus, webhooks."""

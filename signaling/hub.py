@@ -1,0 +1,527 @@
+"""The hub: connections, channels, subscriptions, presence, client events and fan-out.
+
+Each connection has a bounded outbox drained by its own writer (see ``signaling.ws``): the hub
+only appends ready-made frame text to outboxes, so one slow client can never stall a channel;
+a client whose outbox is full is disconnected with close code 4101.
+
+A frame is serialised once per event and the same text goes to every subscriber. Events reach
+subscribers on this node directly and other nodes through the bus; presence members and channel
+occupancy are kept in the bus so they are right across the cluster.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import structlog
+
+from config.settings import PusherSettings, Secret
+from signaling import protocol as p
+from signaling.auth import verify_channel, verify_request, verify_user
+from signaling.bus import Bus, NodeLoss
+from signaling.webhooks import WebhookPolicy, Webhooks
+from store.models import ChatMessage
+
+log = structlog.get_logger(__name__)
+
+EVENTS_TOPIC = "channel-events"
+CHAT_CHANNEL_PREFIX = "presence-session-"
+CHAT_EVENT = "client-chat-message"
+MAX_CHAT_TEXT = 4000
+
+
+class ChatStore(Protocol):
+    """The one thing the hub needs from the store: keep chat messages."""
+
+    async def add_chat_message(self, message: ChatMessage) -> ChatMessage: ...
+
+
+@dataclass(frozen=True)
+class HubLimits:
+    """Protocol limits and timers; the defaults are Pusher's."""
+
+    pong_timeout_s: float = 30.0
+    """After pinging a silent client, close it (4201) if nothing arrives within this time."""
+    client_events_per_s: float = 10.0
+    client_event_burst: int = 10
+    max_client_event_bytes: int = p.MAX_CLIENT_EVENT_BYTES
+    max_presence_members: int = p.MAX_PRESENCE_MEMBERS
+    max_channels_per_connection: int = 100
+    sweep_interval_s: float = 1.0
+    """How often idle connections are checked."""
+    webhooks: WebhookPolicy = field(default_factory=WebhookPolicy)
+
+
+class Connection:
+    """One client connection as the hub sees it. ``signaling.ws`` pumps its outbox."""
+
+    __slots__ = (
+        "_on_close",
+        "channels",
+        "close_code",
+        "close_reason",
+        "direct",
+        "last_seen",
+        "max_outbox",
+        "outbox",
+        "pending",
+        "ping_sent",
+        "socket_id",
+        "tokens",
+        "tokens_at",
+        "wakeup",
+    )
+
+    def __init__(self, socket_id: str, max_outbox: int, burst: int) -> None:
+        self.socket_id = socket_id
+        self.max_outbox = max_outbox
+        self.outbox: deque[str] = deque()
+        self.wakeup = asyncio.Event()
+        self.channels: dict[str, str | None] = {}
+        """Subscribed channel -> presence user_id (None on other channels)."""
+        self.pending: set[str] = set()
+        self.close_code: int | None = None
+        self.close_reason = ""
+        self.last_seen = time.monotonic()
+        self.ping_sent: float | None = None
+        self.tokens = float(burst)
+        self.tokens_at = self.last_seen
+        self._on_close: Callable[[Connection], None] | None = None
+        self.direct: Callable[[str], bool] | None = None
+        """Writes a frame at once when the socket can take it (set by signaling.ws); frames go
+        through the outbox when it cannot, or when older frames are still queued."""
+
+    @property
+    def closed(self) -> bool:
+        return self.close_code is not None
+
+    def on_close(self, callback: Callable[[Connection], None]) -> None:
+        self._on_close = callback
+
+    def push(self, frame: str) -> bool:
+        """Queue a frame; disconnect the client (4101) when its outbox is full."""
+        if self.close_code is not None:
+            return False
+        if not self.outbox and self.direct is not None and self.direct(frame):
+            return True
+        if len(self.outbox) >= self.max_outbox:
+            self.close(p.CloseCode.SLOW_CLIENT, "Client too slow: outbox full")
+            return False
+        self.outbox.append(frame)
+        if not self.wakeup.is_set():
+            self.wakeup.set()
+        return True
+
+    def close(self, code: int, reason: str) -> None:
+        if self.close_code is not None:
+            return
+        self.close_code = code
+        self.close_reason = reason
+        self.outbox.clear()
+        self.wakeup.set()
+        if self._on_close is not None:
+            self._on_close(self)
+
+
+class Hub:
+    def __init__(
+        self,
+        settings: PusherSettings,
+        secret: Secret,
+        bus: Bus,
+        store: ChatStore,
+        limits: HubLimits | None = None,
+    ) -> None:
+        self.settings = settings
+        self.limits = limits or HubLimits()
+        self._secret = secret
+        self.bus = bus
+        self._store = store
+        self._conns: dict[str, Connection] = {}
+        self._channels: dict[str, set[Connection]] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._sweeper: asyncio.Task[None] | None = None
+        self.webhooks = Webhooks(
+            settings.webhook_urls, settings.key, secret.reveal(), self.limits.webhooks
+        )
+        self._stats = {"messages_in": 0, "messages_out": 0, "client_events_rejected": 0}
+
+    # --- life cycle ---------------------------------------------------------------------
+    async def start(self) -> None:
+        await self.bus.subscribe(EVENTS_TOPIC, self._on_bus_message)
+        self.bus.on_node_lost(self._on_node_lost)
+        await self.webhooks.start()
+        self._sweeper = asyncio.create_task(self._sweep(), name="hub-sweeper")
+
+    async def close(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+        for conn in list(self._conns.values()):
+            conn.close(p.CloseCode.RECONNECT, "Server shutting down")
+            await self.disconnect(conn)
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=5)
+        await self.webhooks.close()
+
+    def stats(self) -> dict[str, int]:
+        return {
+            "connections": len(self._conns),
+            "channels": len(self._channels),
+            **self._stats,
+        }
+
+    # --- connections --------------------------------------------------------------------
+    def connect(self) -> Connection:
+        socket_id = p.new_socket_id()
+        while socket_id in self._conns:
+            socket_id = p.new_socket_id()
+        conn = Connection(socket_id, self.settings.max_outbox, self.limits.client_event_burst)
+        self._conns[socket_id] = conn
+        conn.push(p.connection_established(socket_id, self.settings.activity_timeout_s))
+        return conn
+
+    async def disconnect(self, conn: Connection) -> None:
+        """Forget a connection: leave its channels (member_removed, channel_vacated)."""
+        if self._conns.pop(conn.socket_id, None) is None:
+            return
+        if not conn.closed:
+            conn.close(1000, "")
+        for channel in list(conn.channels):
+            await self._leave(conn, channel)
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # --- inbound frames -----------------------------------------------------------------
+    async def handle(self, conn: Connection, text: str) -> None:
+        """Act on one text frame from a client. Bad frames get an error frame, never a crash."""
+        self._stats["messages_in"] += 1
+        conn.last_seen = time.monotonic()
+        conn.ping_sent = None
+        try:
+            frame = p.parse_frame(text)
+        except p.ProtocolError as exc:
+            conn.push(p.error(str(exc)))
+            return
+        event = frame.event
+        try:
+            if event == "pusher:ping":
+                conn.push(p.pong())
+            elif event == "pusher:pong":
+                pass
+            elif event == "pusher:subscribe":
+                await self._subscribe(conn, p.parse_subscribe(frame.data))
+            elif event == "pusher:unsubscribe":
+                await self._unsubscribe(conn, frame.data)
+            elif event == "pusher:signin":
+                self._signin(conn, frame.data)
+            elif event.startswith("client-"):
+                self._client_event(conn, frame)
+            else:
+                conn.push(p.error(f"Unsupported event '{event[:64]}'"))
+        except p.ProtocolError as exc:
+            conn.push(p.error(str(exc)))
+
+    async def _subscribe(self, conn: Connection, sub: p.Subscribe) -> None:
+        channel = sub.channel
+        kind = p.channel_kind(channel)
+        if kind is not p.ChannelKind.PUBLIC:
+            channel_data = sub.channel_data if kind is p.ChannelKind.PRESENCE else None
+            if not verify_channel(
+                self.settings.key,
+                self._secret.reveal(),
+                conn.socket_id,
+                channel,
+                sub.auth,
+                channel_data,
+            ):
+                conn.push(
+                    p.subscription_error(
+                        channel,
+                        "AuthError",
+                        "Invalid signature: expected HMAC-SHA256 of "
+                        f"'{conn.socket_id}:{channel}"
+                        f"{':<channel_data>' if channel_data is not None else ''}'",
+                        401,
+                    )
+                )
+                return
+        if channel in conn.pending:
+            return
+        if channel in conn.channels:
+            await self._resend_succeeded(conn, channel)
+            return
+        if len(conn.channels) >= self.limits.max_channels_per_connection:
+            conn.push(p.subscription_error(channel, "LimitReached", "Too many channels", 403))
+            return
+        conn.pending.add(channel)
+        try:
+            if kind is p.ChannelKind.PRESENCE:
+                await self._join_presence(conn, channel, sub.channel_data)
+            else:
+                self._register(conn, channel, None)
+                conn.push(p.subscription_succeeded(channel))
+            if channel in conn.channels:
+                await self._occupy(channel, +1)
+        finally:
+            conn.pending.discard(channel)
+        if conn.closed and channel in conn.channels:
+            await self._leave(conn, channel)
+
+    async def _join_presence(
+        self, conn: Connection, channel: str, channel_data: str | None
+    ) -> None:
+        try:
+            member = p.parse_channel_data(channel_data)
+        except p.ProtocolError as exc:
+            conn.push(p.subscription_error(channel, "AuthError", str(exc), 400))
+            return
+        info = p.encode(member.user_info)
+        joined = await self.bus.presence_join(
+            channel, conn.socket_id, member.user_id, info, self.limits.max_presence_members
+        )
+        if joined.full:
+            conn.push(
+                p.subscription_error(
+                    channel,
+                    "LimitReached",
+                    f"Presence channel is full ({self.limits.max_presence_members} members)",
+                    403,
+                )
+            )
+            return
+        self._register(conn, channel, member.user_id)
+        conn.push(p.subscription_succeeded(channel, await self._members(channel)))
+        if joined.added:
+            frame = p.member_added(channel, member.user_id, member.user_info)
+            self._broadcast(channel, frame, exclude=conn.socket_id)
+            self.webhooks.emit("member_added", channel=channel, user_id=member.user_id)
+
+    async def _members(self, channel: str) -> dict[str, Any]:
+        members = await self.bus.presence_members(channel)
+        return {uid: json.loads(info) for uid, info in members.items()}
+
+    async def _resend_succeeded(self, conn: Connection, channel: str) -> None:
+        if p.channel_kind(channel) is p.ChannelKind.PRESENCE:
+            conn.push(p.subscription_succeeded(channel, await self._members(channel)))
+        else:
+            conn.push(p.subscription_succeeded(channel))
+
+    def _register(self, conn: Connection, channel: str, user_id: str | None) -> None:
+        conn.channels[channel] = user_id
+        self._channels.setdefault(channel, set()).add(conn)
+
+    async def _occupy(self, channel: str, delta: int) -> None:
+        count = await self.bus.occupancy_add(channel, delta)
+        if delta > 0 and count == delta:
+            self.webhooks.emit("channel_occupied", channel=channel)
+        elif delta < 0 and count == 0:
+            self.webhooks.emit("channel_vacated", channel=channel)
+
+    async def _unsubscribe(self, conn: Connection, data: Any) -> None:
+        channel = data.get("channel") if isinstance(data, dict) else None
+        if not p.is_valid_channel_name(channel):
+            raise p.ProtocolError("pusher:unsubscribe needs a valid channel")
+        assert isinstance(channel, str)
+        await self._leave(conn, channel)
+
+    async def _leave(self, conn: Connection, channel: str) -> None:
+        if channel not in conn.channels:
+            return
+        user_id = conn.channels.pop(channel)
+        local = self._channels.get(channel)
+        if local is not None:
+            local.discard(conn)
+            if not local:
+                del self._channels[channel]
+        if user_id is not None:
+            gone = await self.bus.presence_leave(channel, conn.socket_id)
+            if gone is not None:
+                self._broadcast(channel, p.member_removed(channel, gone))
+                self.webhooks.emit("member_removed", channel=channel, user_id=gone)
+        await self._occupy(channel, -1)
+
+    def _signin(self, conn: Connection, data: Any) -> None:
+        """``pusher:signin`` (user authentication): answer signin_success or refuse (4009)."""
+        if not isinstance(data, dict):
+            raise p.ProtocolError("pusher:signin needs a data object")
+        user_data = data.get("user_data")
+        if not isinstance(user_data, str) or not verify_user(
+            self.settings.key, self._secret.reveal(), conn.socket_id, user_data, data.get("auth")
+        ):
+            conn.push(p.error("Invalid signin signature", p.CloseCode.UNAUTHORIZED))
+            conn.close(p.CloseCode.UNAUTHORIZED, "Invalid signin signature")
+            return
+        conn.push(p.signin_success(user_data))
+
+    # --- client events ------------------------------------------------------------------
+    def _reject(self, conn: Connection, message: str, code: int | None = None) -> None:
+        self._stats["client_events_rejected"] += 1
+        conn.push(p.error(message, code))
+
+    def _take_token(self, conn: Connection) -> bool:
+        now = time.monotonic()
+        limits = self.limits
+        conn.tokens = min(
+            float(limits.client_event_burst),
+            conn.tokens + (now - conn.tokens_at) * limits.client_events_per_s,
+        )
+        conn.tokens_at = now
+        if conn.tokens < 1:
+            return False
+        conn.tokens -= 1
+        return True
+
+    def _client_event(self, conn: Connection, frame: p.Frame) -> None:
+        channel = frame.channel
+        if channel is None or channel not in conn.channels:
+            self._reject(conn, "Client event rejected: not subscribed to the channel")
+            return
+        if not p.allows_client_events(channel):
+            self._reject(
+                conn, "Client event rejected: only private and presence channels allow them"
+            )
+            return
+        if not self._take_token(conn):
+            self._reject(
+                conn,
+                "Client event rejected due to rate limit "
+                f"({self.limits.client_events_per_s:g} per second)",
+                p.CloseCode.CLIENT_EVENT_RATE_LIMIT,
+            )
+            return
+        if p.data_size(frame.raw_data) > self.limits.max_client_event_bytes:
+            self._reject(
+                conn,
+                f"Client event rejected: data larger than {self.limits.max_client_event_bytes}"
+                " bytes",
+            )
+            return
+        user_id = conn.channels[channel]
+        text = p.channel_event(channel, frame.event, frame.raw_data, user_id)
+        self._broadcast(channel, text, exclude=conn.socket_id)
+        if self.webhooks.enabled:
+            raw = frame.raw_data
+            fields: dict[str, Any] = {
+                "channel": channel,
+                "event": frame.event,
+                "data": raw if isinstance(raw, str) else p.encode(raw),
+                "socket_id": conn.socket_id,
+            }
+            if user_id is not None:
+                fields["user_id"] = user_id
+            self.webhooks.emit("client_event", **fields)
+        if (
+            user_id is not None
+            and frame.event == CHAT_EVENT
+            and channel.startswith(CHAT_CHANNEL_PREFIX)
+        ):
+            self._spawn(self._store_chat(channel, user_id, frame.data))
+
+    async def _store_chat(self, channel: str, user_id: str, data: Any) -> None:
+        if isinstance(data, str):
+            with contextlib.suppress(ValueError):
+                data = json.loads(data)
+        if not isinstance(data, dict):
+            return
+        text = data.get("text", data.get("message"))
+        if not isinstance(text, str) or not text.strip():
+            return
+        members = await self.bus.presence_members(channel)
+        name = ""
+        with contextlib.suppress(ValueError, TypeError, AttributeError):
+            info = json.loads(members.get(user_id, "null"))
+            if isinstance(info, dict) and isinstance(info.get("name"), str):
+                name = info["name"]
+        message = ChatMessage(
+            session_id=channel.removeprefix(CHAT_CHANNEL_PREFIX),
+            sender=user_id,
+            text=text[:MAX_CHAT_TEXT],
+            sender_name=name,
+        )
+        try:
+            await self._store.add_chat_message(message)
+        except Exception:
+            log.exception("hub.chat_store_failed", channel=channel)
+
+    # --- fan-out ------------------------------------------------------------------------
+    def _deliver_local(self, channel: str, frame: str, exclude: str | None) -> None:
+        subscribers = self._channels.get(channel)
+        if not subscribers:
+            return
+        sent = 0
+        for conn in tuple(subscribers):
+            if conn.socket_id != exclude and conn.push(frame):
+                sent += 1
+        self._stats["messages_out"] += sent
+
+    def _broadcast(self, channel: str, frame: str, exclude: str | None = None) -> None:
+        """Send a frame to a channel's subscribers on every node, in order."""
+        self._deliver_local(channel, frame, exclude)
+        self.bus.publish(EVENTS_TOPIC, f"{channel}\n{exclude or ''}\n{frame}".encode())
+
+    def _on_bus_message(self, payload: bytes) -> None:
+        try:
+            channel, exclude, frame = payload.decode().split("\n", 2)
+        except ValueError:
+            log.warning("hub.bad_bus_message")
+            return
+        self._deliver_local(channel, frame, exclude or None)
+
+    async def _on_node_lost(self, loss: NodeLoss) -> None:
+        for channel, user_id in loss.removed_members:
+            self._broadcast(channel, p.member_removed(channel, user_id))
+            self.webhooks.emit("member_removed", channel=channel, user_id=user_id)
+        for channel in loss.vacated:
+            self.webhooks.emit("channel_vacated", channel=channel)
+
+    # --- HTTP API -----------------------------------------------------------------------
+    def verify_api_request(
+        self, method: str, path: str, params: dict[str, str], body: bytes
+    ) -> None:
+        """Check an HTTP API request's signature (raises ``signaling.auth.RequestAuthError``)."""
+        verify_request(self.settings.key, self._secret.reveal(), method, path, params, body)
+
+    async def trigger(
+        self, channels: Iterable[str], event: str, data: Any, socket_id: str | None = None
+    ) -> None:
+        """Publish a server event (HTTP API) to channels, except to ``socket_id``."""
+        for channel in channels:
+            self._broadcast(channel, p.channel_event(channel, event, data), socket_id)
+
+    async def occupied(self) -> dict[str, int]:
+        """Channel -> subscription count, cluster-wide."""
+        return await self.bus.occupancy()
+
+    async def members(self, channel: str) -> dict[str, Any]:
+        return await self._members(channel)
+
+    # --- liveness -----------------------------------------------------------------------
+    async def _sweep(self) -> None:
+        while True:
+            await asyncio.sleep(self.limits.sweep_interval_s)
+            self.check_activity(time.monotonic())
+
+    def check_activity(self, now: float) -> None:
+        """Ping connections silent for activity_timeout; close those that never answer."""
+        idle = self.settings.activity_timeout_s
+        pong_timeout = self.limits.pong_timeout_s
+        ping = p.ping()
+        for conn in list(self._conns.values()):
+            if conn.ping_sent is not None:
+                if now - conn.ping_sent > pong_timeout:
+                    conn.close(p.CloseCode.PONG_NOT_RECEIVED, "Pong reply not received")
+            elif now - conn.last_seen > idle:
+                conn.ping_sent = now
+                conn.push(ping)

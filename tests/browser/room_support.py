@@ -1,0 +1,106 @@
+"""Helpers for the session-room journeys: a live server with the room page, booked sessions,
+signed-in browser contexts and checks on the video elements."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from aiohttp import web
+from playwright.async_api import Browser, BrowserContext, Page
+
+from config.settings import Settings
+from panamia.app import create_app
+from store.models import Session
+from tests.browser.support import LiveServer, PageErrors
+from tests.support.procs import free_port
+from web.auth import COOKIE_NAME, session_token_for
+
+MENTOR = "ana.mentor@example.org"
+MENTEE = "ben.mentee@example.org"
+OUTSIDER = "carla.outsider@example.org"
+NAMES = {MENTOR: "Ana Ruiz", MENTEE: "Ben Okafor", OUTSIDER: "Carla Diaz"}
+
+REMOTE_DECODING = """() => {
+  const video = document.querySelector('#remote-video');
+  return Boolean(video) && video.videoWidth > 0
+    && video.getVideoPlaybackQuality().totalVideoFrames > 0;
+}"""
+
+FRAMES = "() => document.querySelector('#remote-video').getVideoPlaybackQuality().totalVideoFrames"
+
+
+@asynccontextmanager
+async def running_server(settings_for: Callable[[str, int], Settings]) -> AsyncIterator[LiveServer]:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    runner = web.AppRunner(create_app(settings_for(url, port)), shutdown_timeout=2)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        yield LiveServer(url, runner.app)
+    finally:
+        await runner.cleanup()
+
+
+async def book_session(server: LiveServer, topic: str = "Portfolio review") -> str:
+    store = server.store
+    for email, name in NAMES.items():
+        await store.ensure_profile(email, name)
+    session_id = uuid.uuid4().hex
+    start = (datetime.now(UTC) + timedelta(days=2)).replace(
+        hour=15, minute=0, second=0, microsecond=0
+    )
+    await store.create_session(
+        Session(
+            session_id=session_id,
+            mentor_email=MENTOR,
+            mentee_email=MENTEE,
+            scheduled_at=start,
+            duration=60,
+            topic=topic,
+        )
+    )
+    return session_id
+
+
+def room_url(server: LiveServer, session_id: str, query: str = "") -> str:
+    return f"{server.url}/mentoring/session/{session_id}{query}"
+
+
+async def signed_in_context(
+    browser: Browser, server: LiveServer, errors: PageErrors | None, email: str | None
+) -> BrowserContext:
+    """A browser profile holding ``email``'s session cookie (signed out for None)."""
+    context = await browser.new_context(
+        viewport={"width": 1360, "height": 900}, locale="en-US", timezone_id="UTC"
+    )
+    context.set_default_timeout(15_000)
+    if errors is not None:
+        errors.watch(context)
+    if email is not None:
+        token = session_token_for(server.app, email)
+        await context.add_cookies([{"name": COOKIE_NAME, "value": token, "url": server.url}])
+    return context
+
+
+async def wait_for_remote_video(page: Page, timeout_ms: int = 20_000) -> None:
+    """The other participant's video decodes frames, and keeps decoding."""
+    await page.wait_for_function(REMOTE_DECODING, timeout=timeout_ms)
+    frames = await page.evaluate(FRAMES)
+    await page.wait_for_function(f"() => ({FRAMES})() > {frames}", timeout=timeout_ms)
+
+
+async def eventually(check: Callable[[], Awaitable[Any]], timeout_s: float = 15.0) -> Any:
+    """Poll ``check`` until it returns something truthy (state outside the page)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while True:
+        value = await check()
+        if value or loop.time() > deadline:
+            return value
+        await asyncio.sleep(0.1)

@@ -1,0 +1,92 @@
+"""The room on the media relay: forced with ?relay=always, and reached automatically when the
+direct connection does not come up in time (auto mode)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+from playwright.async_api import Browser, expect
+
+from tests.browser.room_support import (
+    MENTEE,
+    MENTOR,
+    book_session,
+    room_url,
+    running_server,
+    signed_in_context,
+    wait_for_remote_video,
+)
+from tests.browser.support import LiveServer, PageErrors, Shots
+from tests.conftest import SettingsFactory
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+async def relay_server(make_settings: SettingsFactory) -> AsyncIterator[LiveServer]:
+    def settings_for(url: str, port: int):  # type: ignore[no-untyped-def]
+        # A direct connection can never come up within 1 ms: auto mode must fall back.
+        return make_settings(
+            http={"host": "127.0.0.1", "port": port, "public_url": url},
+            relay={"mode": "auto", "connect_timeout_s": 0.001},
+        )
+
+    async with running_server(settings_for) as server:
+        yield server
+
+
+async def _call_on_relay(
+    browser: Browser, server: LiveServer, errors: PageErrors, shots: Shots, query: str
+) -> None:
+    session_id = await book_session(server, topic="Relay check")
+    url = room_url(server, session_id, query)
+    mentor_ctx = await signed_in_context(browser, server, errors, MENTOR)
+    mentee_ctx = await signed_in_context(browser, server, errors, MENTEE)
+    mentor = await mentor_ctx.new_page()
+    mentee = await mentee_ctx.new_page()
+    await asyncio.gather(mentor.goto(url), mentee.goto(url))
+    for page in (mentor, mentee):
+        await wait_for_remote_video(page, timeout_ms=30_000)
+        await expect(page.locator("#path-badge")).to_have_attribute("data-path", "relay")
+        await expect(page.locator("#path-name")).to_have_text("relay")
+        assert await page.evaluate("() => panamiaRoom.call.pc === null")
+    await shots(mentee, "mentee-on-relay")
+    await mentee.get_by_role("button", name="End call").click()
+    await expect(mentor.locator("#remote-overlay")).to_be_visible()
+    await mentor_ctx.close()
+    await mentee_ctx.close()
+    assert errors.messages == []
+
+
+async def test_relay_always_carries_the_call(
+    browser: Browser, relay_server: LiveServer, page_errors: PageErrors, shots: Shots
+) -> None:
+    await _call_on_relay(browser, relay_server, page_errors, shots, "?relay=always")
+
+
+async def test_auto_mode_moves_both_sides_to_the_relay(
+    browser: Browser, relay_server: LiveServer, page_errors: PageErrors, shots: Shots
+) -> None:
+    await _call_on_relay(browser, relay_server, page_errors, shots, "")
+
+
+async def test_relay_never_stays_peer_to_peer(
+    browser: Browser, relay_server: LiveServer, page_errors: PageErrors
+) -> None:
+    """With the relay ruled out, even a tiny fallback timer leaves the call direct."""
+    session_id = await book_session(relay_server, topic="Direct only")
+    url = room_url(relay_server, session_id, "?relay=never")
+    mentor_ctx = await signed_in_context(browser, relay_server, page_errors, MENTOR)
+    mentee_ctx = await signed_in_context(browser, relay_server, page_errors, MENTEE)
+    mentor = await mentor_ctx.new_page()
+    mentee = await mentee_ctx.new_page()
+    await asyncio.gather(mentor.goto(url), mentee.goto(url))
+    for page in (mentor, mentee):
+        await wait_for_remote_video(page)
+        await expect(page.locator("#path-badge")).to_have_attribute("data-path", "direct")
+        assert await page.evaluate("() => panamiaRoom.call.onRelay") is False
+    await mentor_ctx.close()
+    await mentee_ctx.close()
+    assert page_errors.messages == []

@@ -1,0 +1,249 @@
+"""Two real aiortc peers that only ever talk to the relay see and hear each other."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import av
+import pytest
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+
+from bench._media import (
+    BrowserLikeVideoTrack,
+    ColourVideoTrack,
+    ToneAudioTrack,
+    honour_keyframe_requests,
+    loopback_host_addresses,
+    mean_colour,
+    offer,
+)
+from config.settings import RelaySettings
+from relay.forward import TASK_PREFIX
+from relay.manager import RelayManager
+
+RED = (200, 40, 40)
+BLUE = (40, 40, 200)
+
+
+@pytest.fixture(autouse=True)
+def loopback(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Everything runs on one machine: let aioice offer 127.0.0.1."""
+    import aioice.ice
+
+    monkeypatch.setattr(aioice.ice, "get_host_addresses", loopback_host_addresses)
+
+
+@pytest.fixture
+async def manager() -> AsyncIterator[RelayManager]:
+    relay = RelayManager(RelaySettings(max_sessions=4), [])
+    yield relay
+    await relay.close()
+
+
+@dataclass
+class Peer:
+    """A participant's browser stand-in: publishes, and records what it receives."""
+
+    pc: RTCPeerConnection
+    video: list[av.VideoFrame] = field(default_factory=list)
+    audio: list[av.AudioFrame] = field(default_factory=list)
+    first_video_at: float | None = None
+    readers: list[asyncio.Task[None]] = field(default_factory=list)
+
+    async def close(self) -> None:
+        await self.pc.close()
+        for task in self.readers:
+            task.cancel()
+        await asyncio.gather(*self.readers, return_exceptions=True)
+
+
+def make_peer(
+    video: MediaStreamTrack, audio: MediaStreamTrack | None = None, audio_mline: bool = True
+) -> Peer:
+    peer = Peer(RTCPeerConnection(RTCConfiguration(iceServers=[])))
+    sender = peer.pc.addTrack(video)
+    if isinstance(video, BrowserLikeVideoTrack):
+        honour_keyframe_requests(sender, video)
+    if audio is not None:
+        peer.pc.addTrack(audio)
+    elif audio_mline:
+        peer.pc.addTransceiver("audio", direction="recvonly")
+
+    async def read(track: MediaStreamTrack) -> None:
+        try:
+            while True:
+                frame: Any = await track.recv()
+                if track.kind == "video":
+                    if peer.first_video_at is None:
+                        peer.first_video_at = time.monotonic()
+                    if len(peer.video) < 300:
+                        peer.video.append(frame)
+                elif len(peer.audio) < 300:
+                    peer.audio.append(frame)
+        except MediaStreamError:
+            pass
+
+    @peer.pc.on("track")
+    def on_track(track: MediaStreamTrack) -> None:
+        peer.readers.append(asyncio.ensure_future(read(track)))
+
+    return peer
+
+
+async def join(relay: RelayManager, session: str, name: str, peer: Peer) -> None:
+    sdp, kind = await offer(peer.pc)
+    answer_sdp, answer_type = await relay.answer(session, name, sdp, kind)
+    await peer.pc.setRemoteDescription(RTCSessionDescription(answer_sdp, answer_type))
+
+
+async def until(condition: Any, timeout: float = 20.0) -> None:
+    """Poll ``condition`` (a sanity bound, not a performance assertion)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        await asyncio.sleep(0.05)
+
+
+def close_to(colour: tuple[int, int, int], expected: tuple[int, int, int]) -> bool:
+    return all(abs(a - b) < 40 for a, b in zip(colour, expected, strict=True))
+
+
+def relay_tasks() -> list[asyncio.Task[Any]]:
+    return [
+        task
+        for task in asyncio.all_tasks()
+        if task.get_name().startswith(TASK_PREFIX) and not task.done()
+    ]
+
+
+def decoder_threads() -> int:
+    return sum(1 for t in threading.enumerate() if t.name.endswith("-decoder"))
+
+
+async def test_two_peers_without_a_direct_path_exchange_video_and_audio(
+    manager: RelayManager,
+) -> None:
+    threads_before = decoder_threads()
+    alice = make_peer(ColourVideoTrack(RED), ToneAudioTrack(440))
+    bob = make_peer(ColourVideoTrack(BLUE), ToneAudioTrack(660))
+    await join(manager, "s1", "alice", alice)
+    await join(manager, "s1", "bob", bob)
+
+    await until(lambda: len(alice.video) >= 10 and len(bob.video) >= 10)
+    await until(lambda: len(alice.audio) >= 10 and len(bob.audio) >= 10)
+
+    # Each decodes the other's picture, not its own.
+    assert close_to(mean_colour(alice.video[-1]), BLUE), mean_colour(alice.video[-1])
+    assert close_to(mean_colour(bob.video[-1]), RED), mean_colour(bob.video[-1])
+    assert (bob.video[-1].width, bob.video[-1].height) == (320, 240)
+    assert alice.audio[-1].sample_rate == 48000
+
+    stats = manager.stats()
+    assert stats["sessions"] == 1
+    assert stats["peer_connections"] == 2
+    assert stats["streams"] == 4
+    assert stats["transcoding"] == 0
+    assert stats["frames_forwarded"] > 20
+
+    assert await manager.leave("s1", "alice")
+    assert manager.stats()["peer_connections"] == 1
+    assert await manager.leave("s1", "bob")
+    await alice.close()
+    await bob.close()
+    await until(lambda: not relay_tasks(), timeout=5)
+
+    stats = manager.stats()
+    assert (stats["sessions"], stats["peer_connections"], stats["streams"]) == (0, 0, 0)
+    assert decoder_threads() == threads_before
+
+
+async def test_a_late_subscriber_gets_a_keyframe_at_once(manager: RelayManager) -> None:
+    camera = BrowserLikeVideoTrack(RED)
+    alice = make_peer(camera)
+    await join(manager, "late", "alice", alice)
+    await asyncio.sleep(2.5)  # alice publishes with nobody to receive it
+    keyframes_before = camera.keyframes
+    assert keyframes_before == 1  # only the first one: the publisher behaves like a browser
+
+    bob = make_peer(ColourVideoTrack(BLUE))
+    joined = time.monotonic()
+    await join(manager, "late", "bob", bob)
+    await until(lambda: bob.first_video_at is not None and len(bob.video) >= 5, timeout=10)
+    assert bob.first_video_at is not None
+    waited = bob.first_video_at - joined
+    print(f"\nlate subscriber: first decoded frame {waited * 1000:.0f} ms after joining")
+
+    assert camera.keyframes > keyframes_before  # the relay asked the publisher for one
+    assert close_to(mean_colour(bob.video[0]), RED)
+    assert waited < 3.0  # sanity bound; the figure above is what matters
+
+    await manager.end("late")
+    await alice.close()
+    await bob.close()
+    assert manager.stats()["peer_connections"] == 0
+    await until(lambda: not relay_tasks(), timeout=5)
+
+
+async def test_a_participant_without_microphone_still_gets_the_other_side(
+    manager: RelayManager,
+) -> None:
+    """bob joins first and offers video only; alice arrives later with both."""
+    bob = make_peer(ColourVideoTrack(BLUE), audio_mline=False)
+    await join(manager, "nomic", "bob", bob)
+    alice = make_peer(ColourVideoTrack(RED), ToneAudioTrack(440))
+    await join(manager, "nomic", "alice", alice)
+    await until(lambda: len(alice.video) >= 5 and len(bob.video) >= 5)
+    assert close_to(mean_colour(alice.video[-1]), BLUE)
+    assert close_to(mean_colour(bob.video[-1]), RED)
+    assert manager.stats()["streams"] == 2  # video both ways; bob has no audio m-line
+    assert not alice.audio and not bob.audio
+    await manager.end("nomic")
+    await alice.close()
+    await bob.close()
+
+
+async def test_a_participant_who_never_connects_is_removed() -> None:
+    relay = RelayManager(RelaySettings(max_sessions=2), [], peer_timeout_s=0.5)
+    silent = make_peer(ColourVideoTrack(RED))
+    sdp, kind = await offer(silent.pc)
+    await relay.answer("s", "alice", sdp, kind)  # the answer is never applied
+    assert relay.stats()["peer_connections"] == 1
+    await until(lambda: relay.stats()["sessions"] == 0, timeout=10)
+    assert relay.stats()["peer_connections"] == 0
+    await until(lambda: not relay_tasks(), timeout=5)
+    await silent.close()
+    await relay.close()
+
+
+async def test_peers_with_no_common_codec_are_transcoded(manager: RelayManager) -> None:
+    """alice offers H.264 only, bob VP8 only: the relay decodes and re-encodes."""
+
+    def only(peer: Peer, mime: str) -> None:
+        for transceiver in peer.pc.getTransceivers():
+            if transceiver.kind == "video":
+                caps = transceiver.receiver.getCapabilities("video")
+                assert caps is not None
+                transceiver.setCodecPreferences(
+                    [c for c in caps.codecs if c.mimeType in (mime, "video/rtx")]
+                )
+
+    alice = make_peer(ColourVideoTrack(RED))
+    bob = make_peer(ColourVideoTrack(BLUE))
+    only(alice, "video/H264")
+    only(bob, "video/VP8")
+    await join(manager, "mixed", "alice", alice)
+    await join(manager, "mixed", "bob", bob)
+    await until(lambda: len(alice.video) >= 5 and len(bob.video) >= 5, timeout=30)
+    assert close_to(mean_colour(bob.video[-1]), RED)
+    assert close_to(mean_colour(alice.video[-1]), BLUE)
+    assert manager.stats()["transcoding"] == 2
+    await manager.end("mixed")
+    await alice.close()
+    await bob.close()

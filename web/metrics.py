@@ -1,0 +1,135 @@
+"""GET /metrics: the server's figures in the Prometheus text format.
+
+Each app gets its own ``CollectorRegistry`` (never the process-wide default one), so several
+apps in one process, as in tests, keep separate figures. Gauges and counters of the hub and
+the relay are read from those objects at scrape time, so they cost nothing between scrapes.
+
+Wiring (``panamia/app.py``): ``setup_metrics(app)`` in ``create_app``;
+``register_relay_stats(app, relay.stats)`` once the relay exists; ``record_booking(app)``
+where a booking is stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, ProcessCollector
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.exposition import generate_latest
+from prometheus_client.registry import Collector
+
+from web import keys
+
+StatsSource = Callable[[], Mapping[str, float]]
+
+
+@dataclass
+class MetricsState:
+    registry: CollectorRegistry
+    bookings: Counter
+    relay_stats: StatsSource | None = None
+
+
+METRICS: web.AppKey[MetricsState] = web.AppKey("metrics", MetricsState)
+
+# (hub stats key, metric name, kind, help)
+HUB_METRICS: tuple[tuple[str, str, str, str], ...] = (
+    ("connections", "panamia_hub_connections", "gauge", "Open websocket connections"),
+    ("channels", "panamia_hub_channels", "gauge", "Channels with at least one subscriber"),
+    ("messages_in", "panamia_hub_messages_in", "counter", "Frames received from clients"),
+    ("messages_out", "panamia_hub_messages_out", "counter", "Frames sent to clients"),
+    (
+        "client_events_rejected",
+        "panamia_hub_client_events_rejected",
+        "counter",
+        "Client events refused (rate limit, size, channel type, not subscribed)",
+    ),
+)
+RELAY_METRICS: tuple[tuple[str, str, str], ...] = (
+    ("sessions", "panamia_relay_sessions", "Sessions whose media goes through this node"),
+    ("peer_connections", "panamia_relay_peer_connections", "Relay peer connections"),
+    ("streams", "panamia_relay_streams", "Media streams forwarded by the relay"),
+    (
+        "transcoding",
+        "panamia_relay_transcoding_streams",
+        "Relayed streams re-encoded because the two sides share no codec",
+    ),
+)
+
+
+class HubCollector(Collector):
+    """Reads ``hub.stats()`` (a mapping of the keys in HUB_METRICS) when scraped."""
+
+    def __init__(self, app: web.Application) -> None:
+        self._app = app
+
+    def collect(self) -> Iterator[Metric]:
+        hub = self._app.get(keys.HUB)
+        stats_of = getattr(hub, "stats", None)
+        if hub is None or not callable(stats_of):
+            return
+        stats = stats_of()
+        for key, name, kind, text in HUB_METRICS:
+            value = stats.get(key)
+            if value is None:
+                continue
+            if kind == "gauge":
+                gauge = GaugeMetricFamily(name, text)
+                gauge.add_metric([], float(value))
+                yield gauge
+            else:
+                counter = CounterMetricFamily(name, text)
+                counter.add_metric([], float(value))
+                yield counter
+
+
+class RelayCollector(Collector):
+    """Reads the relay's ``stats()`` once :func:`register_relay_stats` named it."""
+
+    def __init__(self, state: MetricsState) -> None:
+        self._state = state
+
+    def collect(self) -> Iterator[Metric]:
+        source = self._state.relay_stats
+        stats = source() if source is not None else {}
+        for key, name, text in RELAY_METRICS:
+            family = GaugeMetricFamily(name, text)
+            family.add_metric([], float(stats.get(key, 0)))
+            yield family
+
+
+def setup_metrics(app: web.Application) -> None:
+    """Create the app's registry and collectors and serve them at GET /metrics."""
+    registry = CollectorRegistry(auto_describe=True)
+    ProcessCollector(registry=registry)
+    bookings = Counter(
+        "panamia_bookings_created", "Sessions booked since the process started", registry=registry
+    )
+    state = MetricsState(registry=registry, bookings=bookings)
+    registry.register(HubCollector(app))
+    registry.register(RelayCollector(state))
+    app[METRICS] = state
+    app.router.add_get("/metrics", metrics_handler)
+
+
+def register_relay_stats(app: web.Application, stats: StatsSource) -> None:
+    """Name the callable returning the relay's {"sessions", "peer_connections", "streams"}.
+
+    Safe to call while the app starts (it changes state made in :func:`setup_metrics`).
+    """
+    state = app.get(METRICS)
+    if state is not None:
+        state.relay_stats = stats
+
+
+def record_booking(app: web.Application) -> None:
+    state = app.get(METRICS)
+    if state is not None:
+        state.bookings.inc()
+
+
+async def metrics_handler(request: web.Request) -> web.Response:
+    body = generate_latest(request.app[METRICS].registry)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

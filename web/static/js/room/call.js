@@ -1,0 +1,650 @@
+// The video call: peer-to-peer WebRTC with the perfect-negotiation pattern, trickle ICE,
+// ICE restarts, path detection and the fallback to our media relay.
+//
+// Roles: the mentee is polite (on glare it rolls back and accepts the other offer), the
+// mentor impolite (it ignores an incoming offer while it has one of its own pending). The
+// mentor starts every negotiation: when it hears client-hello from a page it has not seen
+// before (a new "epoch") it offers; a hello from a page it knows makes it restart ICE. A
+// page answers a hello from an unknown epoch with its own hello, so whichever of the two
+// joined last, both learn about each other.
+//
+// Relay: in "always" mode the call goes straight to the media relay. In "auto" mode, when
+// ICE does not connect within relay.connectTimeoutMs (or fails), this side sends client-path
+// and both sides POST their own offer to /api/relay/sessions/{id}/offer (non-trickle: after
+// ICE gathering completes) and use the answer. "never" keeps retrying peer to peer.
+
+const HELLO_RETRY_MS = 2000;
+const OFFER_PATIENCE_MS = 1500;
+const DISCONNECTED_GRACE_MS = 2000;
+const STATS_INTERVAL_MS = 2000;
+const RELAY_GATHER_LIMIT_MS = 2500;
+const RELAY_CONNECT_LIMIT_MS = 4000;
+const UDP_BLOCKED_MESSAGE =
+  "This network blocks UDP; ask the operator to enable TURN over TCP/TLS.";
+
+/** Milestones of joining, as performance marks (the join benchmark reads them). */
+export function mark(name) {
+  if (performance.getEntriesByName(`room:${name}`).length === 0) performance.mark(`room:${name}`);
+}
+
+export const PATHS = { none: "not connected", direct: "direct", turn: "TURN", relay: "relay" };
+
+export class Call extends EventTarget {
+  /**
+   * @param {object} config the room config
+   * @param {import("./signaling.js").Signaling} signaling
+   */
+  constructor(config, signaling) {
+    super();
+    this.config = config;
+    this.signaling = signaling;
+    this.me = config.email;
+    this.polite = Boolean(config.polite);
+    this.epoch = Math.floor(Math.random() * 2 ** 31);
+    this.remoteEpoch = null;
+    this.mode = config.relay.mode;
+    this.connectTimeoutMs = config.relay.connectTimeoutMs;
+    this.iceServers = [];
+    this.localStream = null;
+    this.remoteStream = new MediaStream();
+    this.pc = null;
+    this.relayPc = null;
+    this.onRelay = false;
+    this.makingOffer = false;
+    this.offerSentAt = 0;
+    this.ignoreOffer = false;
+    this.settingRemoteAnswer = false;
+    this.everConnected = false;
+    this.peerPresent = false;
+    this.ended = false;
+    this.path = "none";
+    this.timers = { connect: null, disconnected: null, hello: null, stats: null };
+    this.chain = Promise.resolve();
+    this.media = null; // resolves when camera/microphone and ICE servers are known
+  }
+
+  // --- lifecycle ---------------------------------------------------------------------------
+
+  /** Ask for camera and microphone and the ICE servers; signaling may connect meanwhile. */
+  prepare() {
+    this.media = Promise.all([this._openMedia(), this._loadIceServers()]).then(() => {
+      mark("media-ready");
+      this._emit("local", { stream: this.localStream });
+      if (this.mode === "always") {
+        this._enqueue(() => this._moveToRelay("relay mode is always", false));
+      } else {
+        // Get the connection ready while waiting: the mentor's offer (with its candidates
+        // gathered) can then go out the moment the other side says hello.
+        this._enqueue(() => this._ensurePeerConnection());
+      }
+    });
+    return this.media;
+  }
+
+  async _openMedia() {
+    const attempts = [
+      { audio: true, video: { width: { ideal: 640 }, height: { ideal: 480 } } },
+      { audio: true, video: false },
+      { audio: false, video: true },
+    ];
+    let lastError = null;
+    for (const constraints of attempts) {
+      try {
+        this.localStream = await navigator.mediaDevices.getUserMedia(constraints);
+        return;
+      } catch (error) {
+        lastError = error;
+      }
+    }
+    this.localStream = new MediaStream();
+    this._emit("error", {
+      message: `Your camera and microphone are not available (${lastError?.name || "unknown"}); you can still see and hear the other side.`,
+    });
+  }
+
+  async _loadIceServers() {
+    try {
+      const response = await fetch("/api/ice-servers", { credentials: "same-origin" });
+      if (!response.ok) throw new Error(`HTTP ${response.status}`);
+      const body = await response.json();
+      this.iceServers = Array.isArray(body.iceServers) ? body.iceServers : [];
+      const relay = body.relay || {};
+      // The mode comes with the page (it may be overridden there with ?relay=).
+      if (relay.connectTimeoutMs > 0) this.connectTimeoutMs = relay.connectTimeoutMs;
+    } catch (error) {
+      console.warn("room: no ICE servers", error);
+      this.iceServers = [];
+    }
+  }
+
+  /** Run signaling work one piece at a time, in arrival order, once media is ready. */
+  _enqueue(task) {
+    this.chain = this.chain
+      .then(() => this.media)
+      .then(() => (this.ended ? undefined : task()))
+      .catch((error) => console.error("room: call step failed", error));
+    return this.chain;
+  }
+
+  _emit(type, detail = {}) {
+    this.dispatchEvent(new CustomEvent(type, { detail }));
+  }
+
+  /**
+   * Queue a signaling event. Call steps never wait for it to go out (the hub's rate limit
+   * can hold it back a little); the queue keeps the order.
+   */
+  _send(event, body, isStale = null) {
+    return this.signaling.signal(event, { ...body, from: this.me, epoch: this.epoch }, isStale);
+  }
+
+  // --- signaling input ---------------------------------------------------------------------
+
+  /** Both channels are (re)subscribed: announce ourselves; restart ICE if it had dropped. */
+  onSignalingReady(rejoin) {
+    this._sayHello();
+    if (rejoin) {
+      this._enqueue(async () => {
+        if (!this.onRelay && this.pc && !this._iceUp()) await this._repair("rejoined the room");
+      });
+    }
+  }
+
+  _sayHello() {
+    if (this.ended) return;
+    this._send("client-hello", {});
+  }
+
+  onPresence(peerPresent) {
+    this.peerPresent = peerPresent;
+    clearInterval(this.timers.hello);
+    this.timers.hello = null;
+    if (peerPresent && this.remoteEpoch === null) {
+      // The other page is in the room but we have not heard its hello: ask again until we do.
+      this.timers.hello = setInterval(() => {
+        if (this.remoteEpoch !== null || !this.peerPresent || this.ended) {
+          clearInterval(this.timers.hello);
+          this.timers.hello = null;
+          return;
+        }
+        if (this.signaling.isReady()) this._sayHello();
+      }, HELLO_RETRY_MS);
+    }
+    if (!peerPresent) {
+      // Keep the connection: the other side may only have lost its websocket, and the media
+      // still flows. A closed tab ends ICE; a new page load arrives with a new epoch.
+      clearTimeout(this.timers.connect);
+      this.timers.connect = null;
+      this._emit("peer", { present: false, how: "left the room" });
+    }
+  }
+
+  onSignal(event, data) {
+    if (!data || data.from === this.me) return;
+    this._enqueue(() => this._handle(event, data));
+  }
+
+  async _handle(event, data) {
+    switch (event) {
+      case "client-hello":
+        return this._onHello(data);
+      case "client-offer":
+        return this._onDescription(data, data.offer);
+      case "client-answer":
+        return this._onDescription(data, data.answer);
+      case "client-ice-candidate":
+        return this._onCandidate(data);
+      case "client-path":
+        if (data.path === "relay" && this.mode !== "never") {
+          return this._moveToRelay(`the other side asked: ${data.reason || "relay"}`, false);
+        }
+        return undefined;
+      case "client-bye":
+        if (data.epoch === undefined || data.epoch === this.remoteEpoch) this._peerLeft();
+        return undefined;
+      default:
+        return undefined;
+    }
+  }
+
+  async _onHello(data) {
+    mark("hello-received");
+    const fresh = data.epoch !== this.remoteEpoch;
+    if (fresh) {
+      this._adoptEpoch(data.epoch);
+      this._sayHello(); // so a page that joined before us learns our epoch too
+    }
+    this.peerPresent = true;
+    this._emit("peer", { present: true });
+    if (this.onRelay) {
+      // We already moved to the relay: bring the newcomer along.
+      this._send("client-path", { path: "relay", reason: "the call is on the relay" });
+      return;
+    }
+    if (this.mode === "always") return;
+    const existed = this.pc !== null;
+    const pc = this._ensurePeerConnection();
+    this._armConnectTimer("the direct connection did not come up in time");
+    if (!existed || this.polite) {
+      // A new connection: the mentor's tracks fire negotiationneeded and it offers; the
+      // mentee answers whatever offer comes.
+      return;
+    }
+    if (fresh) {
+      // The offer prepared while alone went to nobody: send it now, with the candidates
+      // gathered since (they are in the local description by now).
+      if (pc.signalingState === "have-local-offer" && !this.makingOffer) {
+        this.offerSentAt = performance.now();
+        this._send("client-offer", { offer: plain(pc.localDescription) });
+      }
+      return;
+    }
+    await this._repair("the other side joined again");
+  }
+
+  /** A message from a page we have not seen: the old connection is dead, start over. */
+  _adoptEpoch(epoch) {
+    if (this.remoteEpoch !== null && this.pc) this._closePeerConnection();
+    this.remoteEpoch = epoch;
+    clearInterval(this.timers.hello);
+    this.timers.hello = null;
+  }
+
+  async _onDescription(data, description) {
+    if (!description || !description.type) return;
+    if (this.onRelay || this.mode === "always") return;
+    if (data.epoch !== this.remoteEpoch) {
+      if (description.type !== "offer") return; // an answer to a connection we dropped
+      this._adoptEpoch(data.epoch);
+    }
+    this.peerPresent = true;
+    const pc = this._ensurePeerConnection();
+    if (description.type === "answer" && pc.signalingState !== "have-local-offer") {
+      return; // a second answer to an offer we sent twice
+    }
+    const readyForOffer =
+      !this.makingOffer && (pc.signalingState === "stable" || this.settingRemoteAnswer);
+    const collision = description.type === "offer" && !readyForOffer;
+    this.ignoreOffer = !this.polite && collision;
+    if (this.ignoreOffer) return;
+    this.settingRemoteAnswer = description.type === "answer";
+    try {
+      await pc.setRemoteDescription(description); // rolls back our own offer when polite
+    } finally {
+      this.settingRemoteAnswer = false;
+    }
+    mark(`${description.type}-received`);
+    if (description.type === "offer") {
+      await pc.setLocalDescription();
+      this._send("client-answer", { answer: plain(pc.localDescription) });
+    }
+  }
+
+  async _onCandidate(data) {
+    if (this.onRelay || data.epoch !== this.remoteEpoch || !this.pc) return;
+    try {
+      if (data.candidate) await this.pc.addIceCandidate(data.candidate);
+      else await this.pc.addIceCandidate();
+    } catch (error) {
+      if (!this.ignoreOffer) console.warn("room: bad ICE candidate", error);
+    }
+  }
+
+  // --- the peer-to-peer connection ------------------------------------------------------------
+
+  _ensurePeerConnection() {
+    if (this.pc) return this.pc;
+    // max-bundle: one transport for audio and video, so candidates are gathered once.
+    const pc = new RTCPeerConnection({ iceServers: this.iceServers, bundlePolicy: "max-bundle" });
+    this.pc = pc;
+    this.makingOffer = false;
+    this.ignoreOffer = false;
+    const tracks = this.localStream ? this.localStream.getTracks() : [];
+    for (const track of tracks) pc.addTrack(track, this.localStream);
+    for (const kind of ["audio", "video"]) {
+      if (!tracks.some((track) => track.kind === kind)) {
+        pc.addTransceiver(kind, { direction: "recvonly" });
+      }
+    }
+    pc.ontrack = (event) => this._onRemoteTrack(event.track);
+    pc.onicecandidate = ({ candidate }) => {
+      if (this.pc !== pc || !worthSending(candidate)) return;
+      this._send(
+        "client-ice-candidate",
+        { candidate: candidate ? candidate.toJSON() : null },
+        () => this.pc !== pc, // not worth sending any more once this connection is gone
+      );
+    };
+    pc.onnegotiationneeded = () => this._enqueue(() => this._offer(pc));
+    pc.oniceconnectionstatechange = () => this._onIceState(pc);
+    this._armConnectTimer("the direct connection did not come up in time");
+    this._startStats();
+    return pc;
+  }
+
+  async _offer(pc) {
+    if (this.pc !== pc || this.onRelay) return;
+    // The mentor opens negotiations; the mentee only renegotiates an established call.
+    if (this.polite && !pc.remoteDescription) return;
+    if (pc.signalingState !== "stable") return;
+    try {
+      this.makingOffer = true;
+      await pc.setLocalDescription();
+      this.offerSentAt = performance.now();
+      this._send("client-offer", { offer: plain(pc.localDescription) });
+    } finally {
+      this.makingOffer = false;
+    }
+  }
+
+  /**
+   * Get a stuck or dropped connection going again. The mentor restarts ICE, or re-sends an
+   * offer that may have been lost while the other side was offline; the mentee asks the
+   * mentor to do so with a hello.
+   */
+  async _repair(reason) {
+    if (this.onRelay || this.ended || this.mode === "always") return;
+    if (this.polite) {
+      if (!this._iceUp()) this._sayHello();
+      return;
+    }
+    const pc = this.pc;
+    if (!pc) {
+      this._ensurePeerConnection();
+      return;
+    }
+    if (this.makingOffer) return;
+    if (pc.signalingState === "have-local-offer") {
+      // An answer is probably on its way; re-send only an offer that has waited a while.
+      if (performance.now() - this.offerSentAt > OFFER_PATIENCE_MS) {
+        this.offerSentAt = performance.now();
+        this._send("client-offer", { offer: plain(pc.localDescription) });
+      }
+      return;
+    }
+    if (pc.signalingState !== "stable" || this._iceUp()) return;
+    console.info(`room: restarting ICE (${reason})`);
+    if (pc.remoteDescription) pc.restartIce();
+    else await this._offer(pc);
+  }
+
+  _onIceState(pc) {
+    if (this.pc !== pc) return;
+    const state = pc.iceConnectionState;
+    this._emit("ice", { state });
+    clearTimeout(this.timers.disconnected);
+    this.timers.disconnected = null;
+    if (state === "connected" || state === "completed") {
+      mark("ice-connected");
+      this.everConnected = true;
+      clearTimeout(this.timers.connect);
+      this.timers.connect = null;
+      this._updatePath();
+      return;
+    }
+    if (state === "failed") {
+      if (!this.everConnected && this.mode === "auto" && this.peerPresent) {
+        this._enqueue(() => this._moveToRelay("the direct connection failed", true));
+        return;
+      }
+      this._armConnectTimer("the connection dropped and did not come back");
+      this._enqueue(() => this._repair("ICE failed"));
+      return;
+    }
+    if (state === "disconnected") {
+      // Often a blip; if it lasts, restart ICE (and in auto mode fall back if that fails too).
+      this.timers.disconnected = setTimeout(() => {
+        if (this.pc !== pc || this._iceUp()) return;
+        this._armConnectTimer("the connection dropped and did not come back");
+        this._enqueue(() => this._repair("ICE disconnected"));
+      }, DISCONNECTED_GRACE_MS);
+    }
+  }
+
+  _iceUp() {
+    const state = this.pc?.iceConnectionState;
+    return state === "connected" || state === "completed";
+  }
+
+  _armConnectTimer(reason) {
+    if (this.mode !== "auto" || this.timers.connect !== null || !this.peerPresent) return;
+    this.timers.connect = setTimeout(() => {
+      this.timers.connect = null;
+      if (this.onRelay || this.ended || this._iceUp() || !this.peerPresent) return;
+      this._enqueue(() => this._moveToRelay(reason, true));
+    }, this.connectTimeoutMs);
+  }
+
+  _closePeerConnection() {
+    clearTimeout(this.timers.connect);
+    clearTimeout(this.timers.disconnected);
+    this.timers.connect = null;
+    this.timers.disconnected = null;
+    const pc = this.pc;
+    this.pc = null;
+    if (pc) {
+      pc.ontrack = null;
+      pc.onicecandidate = null;
+      pc.onnegotiationneeded = null;
+      pc.oniceconnectionstatechange = null;
+      pc.close();
+    }
+    this.everConnected = false;
+    this._clearRemote();
+  }
+
+  /** The other side ended the call: drop the connection; a new page of theirs starts over. */
+  _peerLeft() {
+    this.remoteEpoch = null;
+    if (!this.onRelay) {
+      this._closePeerConnection();
+      this._setPath("none");
+      if (this.mode !== "always") this._ensurePeerConnection(); // ready for their return
+    }
+    this._emit("peer", { present: false, how: "left the call" });
+  }
+
+  // --- remote media ------------------------------------------------------------------------------
+
+  _onRemoteTrack(track) {
+    for (const old of this.remoteStream.getTracks()) {
+      if (old.kind === track.kind && old !== track) this.remoteStream.removeTrack(old);
+    }
+    if (!this.remoteStream.getTracks().includes(track)) this.remoteStream.addTrack(track);
+    this._emit("remote", { stream: this.remoteStream, track });
+  }
+
+  _clearRemote() {
+    for (const track of this.remoteStream.getTracks()) this.remoteStream.removeTrack(track);
+    this._emit("remote", { stream: this.remoteStream, track: null });
+  }
+
+  // --- the media relay ---------------------------------------------------------------------------
+
+  async _moveToRelay(reason, tellPeer) {
+    if (this.onRelay || this.ended || this.mode === "never") return;
+    this.onRelay = true;
+    console.info(`room: moving to the media relay (${reason})`);
+    if (tellPeer) this._send("client-path", { path: "relay", reason });
+    this._closePeerConnection();
+    this._emit("relay", { state: "connecting", reason });
+    try {
+      await this._connectRelay();
+    } catch (error) {
+      console.error("room: relay failed", error);
+      this._emit("error", { message: error.message || "The media relay could not be reached." });
+    }
+  }
+
+  async _connectRelay() {
+    const pc = new RTCPeerConnection({ iceServers: this.iceServers });
+    this.relayPc = pc;
+    const tracks = this.localStream ? this.localStream.getTracks() : [];
+    for (const kind of ["audio", "video"]) {
+      const track = tracks.find((t) => t.kind === kind);
+      if (track) pc.addTransceiver(track, { direction: "sendrecv", streams: [this.localStream] });
+      else pc.addTransceiver(kind, { direction: "recvonly" });
+    }
+    pc.ontrack = (event) => this._onRemoteTrack(event.track);
+    const localTypes = new Set();
+    pc.onicecandidate = ({ candidate }) => {
+      if (candidate) localTypes.add(candidate.type);
+    };
+    pc.oniceconnectionstatechange = () => {
+      const state = pc.iceConnectionState;
+      this._emit("ice", { state });
+      if (state === "connected" || state === "completed") this._setPath("relay");
+    };
+    await pc.setLocalDescription();
+    await gatheringDone(pc, RELAY_GATHER_LIMIT_MS);
+    const response = await fetch(`/api/relay/sessions/${encodeURIComponent(this.config.sessionId)}/offer`, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(plain(pc.localDescription)),
+    });
+    if (!response.ok) {
+      const body = await response.json().catch(() => ({}));
+      if (body.code === "relay_full") throw new Error("The media relay is full right now; try again in a few minutes.");
+      throw new Error(body.error || `The media relay refused the call (HTTP ${response.status}).`);
+    }
+    const answer = await response.json();
+    if (this.relayPc !== pc || this.ended) return;
+    await pc.setRemoteDescription({ type: "answer", sdp: answer.sdp });
+    setTimeout(() => {
+      if (this.relayPc !== pc || this.ended) return;
+      const state = pc.iceConnectionState;
+      if (state !== "connected" && state !== "completed") {
+        const message = localTypes.has("relay")
+          ? "The media relay cannot be reached from this network."
+          : UDP_BLOCKED_MESSAGE;
+        this._emit("error", { message });
+      }
+    }, RELAY_CONNECT_LIMIT_MS);
+  }
+
+  // --- path detection ------------------------------------------------------------------------------
+
+  _startStats() {
+    if (this.timers.stats !== null) return;
+    this.timers.stats = setInterval(() => this._updatePath(), STATS_INTERVAL_MS);
+  }
+
+  async _updatePath() {
+    if (this.onRelay) return;
+    const pc = this.pc;
+    if (!pc || !this._iceUp()) {
+      this._setPath("none");
+      return;
+    }
+    const path = await selectedPath(pc);
+    if (this.pc === pc && !this.onRelay && path) this._setPath(path);
+  }
+
+  _setPath(path) {
+    if (this.path === path) return;
+    this.path = path;
+    this._emit("path", { path, label: PATHS[path] });
+  }
+
+  // --- controls ------------------------------------------------------------------------------------
+
+  setMicrophone(on) {
+    for (const track of this.localStream?.getAudioTracks() || []) track.enabled = on;
+  }
+
+  setCamera(on) {
+    for (const track of this.localStream?.getVideoTracks() || []) track.enabled = on;
+  }
+
+  hasTrack(kind) {
+    return Boolean(this.localStream?.getTracks().some((track) => track.kind === kind));
+  }
+
+  /** The page is going away (reload, tab closed): say goodbye without waiting. */
+  leaveNow() {
+    if (this.ended) return;
+    this.signaling.signalNow("client-bye", { from: this.me, epoch: this.epoch });
+    if (this.onRelay) {
+      navigator.sendBeacon(`/api/relay/sessions/${encodeURIComponent(this.config.sessionId)}/leave`);
+    }
+    this.ended = true;
+  }
+
+  /** Stop every track and connection; tell the other side and the relay. */
+  async end() {
+    if (this.ended) return;
+    const wasOnRelay = this.onRelay;
+    await this._send("client-bye", {}).catch(() => false);
+    this.ended = true;
+    for (const timer of ["connect", "disconnected"]) clearTimeout(this.timers[timer]);
+    for (const timer of ["hello", "stats"]) clearInterval(this.timers[timer]);
+    for (const pc of [this.pc, this.relayPc]) {
+      for (const sender of pc?.getSenders() || []) sender.track?.stop();
+      pc?.close();
+    }
+    this.pc = null;
+    this.relayPc = null;
+    for (const track of this.localStream?.getTracks() || []) track.stop();
+    for (const track of this.remoteStream.getTracks()) track.stop();
+    if (wasOnRelay) {
+      await fetch(`/api/relay/sessions/${encodeURIComponent(this.config.sessionId)}/leave`, {
+        method: "POST",
+        credentials: "same-origin",
+        keepalive: true,
+      }).catch(() => undefined);
+    }
+  }
+}
+
+/** The path of a connected RTCPeerConnection from its selected candidate pair. */
+export async function selectedPath(pc) {
+  const stats = await pc.getStats();
+  let pair = null;
+  stats.forEach((report) => {
+    if (report.type === "transport" && report.selectedCandidatePairId) {
+      pair = stats.get(report.selectedCandidatePairId) || pair;
+    }
+  });
+  if (!pair) {
+    stats.forEach((report) => {
+      if (report.type === "candidate-pair" && report.state === "succeeded" && report.nominated) {
+        pair = pair || report;
+      }
+    });
+  }
+  if (!pair) return null;
+  const local = stats.get(pair.localCandidateId);
+  const remote = stats.get(pair.remoteCandidateId);
+  const types = [local?.candidateType, remote?.candidateType];
+  return types.includes("relay") ? "turn" : "direct";
+}
+
+/**
+ * Active TCP host candidates only connect to a passive TCP candidate on the other side, and
+ * neither browsers nor aiortc offer those; sending them would only eat into the hub's budget
+ * of 10 client events per second.
+ */
+function worthSending(candidate) {
+  return !candidate || !(candidate.protocol === "tcp" && candidate.tcpType === "active");
+}
+
+function plain(description) {
+  return { type: description.type, sdp: description.sdp };
+}
+
+function gatheringDone(pc, limitMs) {
+  if (pc.iceGatheringState === "complete") return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(finish, limitMs);
+    function finish() {
+      clearTimeout(timer);
+      pc.removeEventListener("icegatheringstatechange", check);
+      resolve();
+    }
+    function check() {
+      if (pc.iceGatheringState === "complete") finish();
+    }
+    pc.addEventListener("icegatheringstatechange", check);
+  });
+}
