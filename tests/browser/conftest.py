@@ -14,7 +14,7 @@ from aiohttp import web
 from playwright.async_api import Browser, async_playwright, expect
 
 from panamia.app import create_app
-from tests.browser.support import CHROMIUM, LAUNCH_ARGS, LiveServer, PageErrors, Shots
+from tests.browser.support import CHROMIUM, LAUNCH_ARGS, LiveServer, PageErrors, Shots, close_within
 from tests.conftest import SettingsFactory
 from tests.support.procs import free_port
 
@@ -48,7 +48,9 @@ async def browser() -> AsyncIterator[Browser]:
         try:
             yield chromium
         finally:
-            await chromium.close()
+            # A browser that held fake media devices can fail to acknowledge a graceful
+            # close; leaving the playwright block then stops its driver and the browser.
+            await close_within(chromium.close(), 10)
 
 
 @pytest.fixture

@@ -16,9 +16,11 @@ from playwright.async_api import Browser, BrowserContext, Page
 from config.settings import Settings
 from panamia.app import create_app
 from store.models import Session
-from tests.browser.support import LiveServer, PageErrors
+from tests.browser.support import LiveServer, PageErrors, close_within
 from tests.support.procs import free_port
 from web.auth import COOKIE_NAME, session_token_for
+
+CONTEXT_CLOSE_TIMEOUT_S = 5.0
 
 MENTOR = "ana.mentor@example.org"
 MENTEE = "ben.mentee@example.org"
@@ -104,3 +106,15 @@ async def eventually(check: Callable[[], Awaitable[Any]], timeout_s: float = 15.
         if value or loop.time() > deadline:
             return value
         await asyncio.sleep(0.1)
+
+
+async def leave_and_close(*contexts: BrowserContext) -> None:
+    """Close every page, then the contexts, each given a few seconds.
+
+    After a call through the media relay, Chromium sometimes never answers a page or context
+    close; the browser fixture kills its process at the end, so nothing is left behind."""
+    for context in contexts:
+        for page in context.pages:
+            await close_within(page.close(run_before_unload=False), CONTEXT_CLOSE_TIMEOUT_S)
+    for context in contexts:
+        await close_within(context.close(), CONTEXT_CLOSE_TIMEOUT_S)

@@ -3,12 +3,16 @@ watching and the on-page sign-in."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
+from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
-from playwright.async_api import Browser, BrowserContext, ConsoleMessage, Page, expect
+from playwright.async_api import Browser, BrowserContext, ConsoleMessage, Page, Playwright, expect
 
 from store.base import Store
 from web import keys
@@ -100,3 +104,61 @@ async def sign_in(
     await shots(page, f"{label}-signin-link-sent")
     await page.get_by_role("link", name="Sign in now").click()
     await expect(page).to_have_url(re.compile(re.escape(start_path) + "$"))
+
+
+async def close_within(closing: Coroutine[Any, Any, None], timeout_s: float) -> None:
+    """Wait at most ``timeout_s`` for a Playwright close. Not with ``wait_for``: a cancelled
+    Playwright call can itself wait forever for the browser's answer."""
+    task = asyncio.ensure_future(closing)
+    done, _pending = await asyncio.wait({task}, timeout=timeout_s)
+    if task in done:
+        with contextlib.suppress(Exception):
+            task.result()
+
+
+@contextlib.asynccontextmanager
+async def killable_chromium(playwright: Playwright, user_data_dir: Path) -> AsyncIterator[Browser]:
+    """Debian's Chromium started by us and driven over CDP, so teardown can always end it.
+
+    After a call whose media went through the relay, Chromium sometimes never acknowledges a
+    graceful close; a process we own can be killed instead of hanging the test run.
+    """
+    process = await asyncio.create_subprocess_exec(
+        str(CHROMIUM),
+        "--headless=new",
+        "--remote-debugging-port=0",
+        f"--user-data-dir={user_data_dir}",
+        *LAUNCH_ARGS,
+        "about:blank",
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        endpoint = await asyncio.wait_for(_devtools_endpoint(process), 30)
+        browser = await playwright.chromium.connect_over_cdp(endpoint)
+        try:
+            yield browser
+        finally:
+            await close_within(browser.close(), 5)
+    finally:
+        if process.returncode is None:
+            process.kill()
+        await process.wait()
+
+
+async def _devtools_endpoint(process: asyncio.subprocess.Process) -> str:
+    assert process.stderr is not None
+    while True:
+        line = await process.stderr.readline()
+        if not line:
+            raise RuntimeError("chromium exited before it opened its DevTools endpoint")
+        text = line.decode(errors="replace").strip()
+        if text.startswith("DevTools listening on "):
+            # Keep draining stderr so Chromium never blocks on a full pipe.
+            asyncio.get_running_loop().create_task(_drain(process.stderr))
+            return text.removeprefix("DevTools listening on ")
+
+
+async def _drain(stream: asyncio.StreamReader) -> None:
+    while await stream.readline():
+        pass

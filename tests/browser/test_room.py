@@ -19,6 +19,7 @@ from tests.browser.room_support import (
     OUTSIDER,
     book_session,
     eventually,
+    leave_and_close,
     room_url,
     running_server,
     signed_in_context,
@@ -193,8 +194,7 @@ async def test_two_participants_see_each_other_chat_and_write_notes(
     await expect(mentor.locator("#presence-event")).to_contain_text(f"{NAMES[MENTEE]} left")
     await shots(mentor, "mentor-after-mentee-left")
 
-    await mentor_ctx.close()
-    await mentee_ctx.close()
+    await leave_and_close(mentor_ctx, mentee_ctx)
     assert page_errors.messages == []
 
 
@@ -248,8 +248,7 @@ async def test_the_call_resumes_after_the_hub_connection_drops(
     for page in (mentor, mentee):
         await wait_for_remote_video(page)
         await expect(page.locator("#path-badge")).to_have_attribute("data-path", "direct")
-    await mentor_ctx.close()
-    await mentee_ctx.close()
+    await leave_and_close(mentor_ctx, mentee_ctx)
     assert page_errors.messages == []
 
 

@@ -13,6 +13,7 @@ from tests.browser.room_support import (
     MENTEE,
     MENTOR,
     book_session,
+    leave_and_close,
     room_url,
     running_server,
     signed_in_context,
@@ -55,8 +56,7 @@ async def _call_on_relay(
     await shots(mentee, "mentee-on-relay")
     await mentee.get_by_role("button", name="End call").click()
     await expect(mentor.locator("#remote-overlay")).to_be_visible()
-    await mentor_ctx.close()
-    await mentee_ctx.close()
+    await leave_and_close(mentor_ctx, mentee_ctx)
     assert errors.messages == []
 
 
@@ -87,6 +87,5 @@ async def test_relay_never_stays_peer_to_peer(
         await wait_for_remote_video(page)
         await expect(page.locator("#path-badge")).to_have_attribute("data-path", "direct")
         assert await page.evaluate("() => panamiaRoom.call.onRelay") is False
-    await mentor_ctx.close()
-    await mentee_ctx.close()
+    await leave_and_close(mentor_ctx, mentee_ctx)
     assert page_errors.messages == []
