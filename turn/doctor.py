@@ -16,27 +16,15 @@ from dataclasses import dataclass
 from typing import Literal, Protocol, TextIO
 
 from turn import stun
-from turn.credentials import RevealsSecret, mint, stun_uris, turn_uris
+from turn.credentials import IceSettings, mint, stun_uris, turn_uris
 from turn.uris import IceUri, UriError
 
 Level = Literal["ok", "warn", "fail"]
 DOCTOR_USER = "panamia-doctor"
 
 
-class DoctorSettings(Protocol):
+class DoctorSettings(IceSettings, Protocol):
     """What the self-test reads; ``config.settings.TurnSettings`` has it all."""
-
-    @property
-    def uris(self) -> Sequence[str]: ...
-
-    @property
-    def stun_uris(self) -> Sequence[str]: ...
-
-    @property
-    def shared_secret(self) -> RevealsSecret: ...
-
-    @property
-    def ttl_s(self) -> int: ...
 
     @property
     def external_ip(self) -> str: ...
