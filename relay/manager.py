@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from typing import Any
 
 import structlog
@@ -27,17 +28,18 @@ class RelayManager:
     (aiortc falls back to a public STUN server when it gets none) and include the TURN
     server so clients that cannot send UDP can still reach the relay through it.
     ``peer_timeout_s`` removes a participant whose connection is not up by then.
+    ``ice_servers`` may be a callable, asked for each new room (fresh TURN credentials).
     """
 
     def __init__(
         self,
         settings: RelaySettings,
-        ice_servers: list[RTCIceServer],
+        ice_servers: list[RTCIceServer] | Callable[[], list[RTCIceServer]],
         *,
         peer_timeout_s: float = 30.0,
     ) -> None:
         self.settings = settings
-        self._ice_servers = list(ice_servers)
+        self._ice_servers = ice_servers
         self._peer_timeout_s = peer_timeout_s
         self._rooms: dict[str, Room] = {}
         self._closing: set[asyncio.Task[None]] = set()
@@ -68,7 +70,7 @@ class RelayManager:
                 )
             room = Room(
                 session_id,
-                self._ice_servers,
+                self._current_ice_servers(),
                 self.counters,
                 self._peer_timeout_s,
                 self._room_empty,
@@ -77,6 +79,11 @@ class RelayManager:
             self.sessions_started += 1
         description = await room.join(participant_id, offer_sdp, offer_type)
         return description.sdp, description.type
+
+    def _current_ice_servers(self) -> list[RTCIceServer]:
+        """A callable is asked per new room, so minted TURN credentials are always fresh."""
+        source = self._ice_servers
+        return list(source() if callable(source) else source)
 
     async def leave(self, session_id: str, participant_id: str) -> bool:
         """Close one participant's connection; False when it had none."""

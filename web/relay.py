@@ -51,7 +51,7 @@ async def authorize_participant(request: web.Request, session_id: str) -> str:
 
 def setup_relay(app: web.Application) -> None:
     """Create the node's RelayManager (no I/O yet), mount its routes, close it on shutdown."""
-    manager = RelayManager(app[keys.SETTINGS].relay, relay_ice_servers(app))
+    manager = RelayManager(app[keys.SETTINGS].relay, lambda: relay_ice_servers(app))
     app[keys.RELAY] = manager
     app.router.add_routes(make_relay_routes(manager, authorize_participant))
     register_relay_stats(app, manager.stats)
