@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from aiohttp import web
+from aiohttp.test_utils import TestClient
 from pytest_aiohttp import AiohttpClient, AiohttpServer
 
 from panamia.app import create_app
@@ -25,12 +27,12 @@ def test_relay_peers_get_fresh_turn_credentials_one_url_each(
         make_settings(turn={"uris": ["turn:turn.example.org:3478"], "shared_secret": "s3cret"})
     )
     servers = relay_ice_servers(app)
-    turn = [server for server in servers if server.urls.startswith("turn:")]
+    assert all(isinstance(server.urls, str) for server in servers)  # aiortc reads one URL
+    turn = [server for server in servers if str(server.urls).startswith("turn:")]
     assert {server.urls for server in turn} == {
         "turn:turn.example.org:3478?transport=udp",
         "turn:turn.example.org:3478?transport=tcp",
     }
-    assert all(isinstance(server.urls, str) for server in servers)  # aiortc reads one URL
     assert all(server.username and server.username.endswith(f":{RELAY_USER}") for server in turn)
     assert all(server.credential for server in turn)
 
@@ -60,6 +62,6 @@ async def test_only_participants_reach_the_relay(
     assert (await refused.json())["error"] == "Access denied"
     unknown = await outsider.post("/api/relay/sessions/nosuchsession/offer", json=body)
     assert unknown.status == 404
-    anonymous = await aiohttp_client(server)
+    anonymous: TestClient[web.Request, None] = await aiohttp_client(server)
     assert (await anonymous.post("/api/relay/sessions/relaywiring1/offer", json=body)).status == 401
     assert app[keys.RELAY].stats()["sessions"] == 0
