@@ -277,12 +277,32 @@ PROFILE_FIELDS = (
 )
 
 
+MENTORING_FIELDS = PROFILE_FIELDS[3:]
+
+
+def _flatten_mentoring(body: Mapping[str, object]) -> Mapping[str, object]:
+    """Accept the mentoring fields nested as GET returns them ({"mentoring": {...}}) too."""
+    if "mentoring" not in body:
+        return body
+    nested = body["mentoring"]
+    if not isinstance(nested, Mapping):
+        raise ValidationError("mentoring", "Must be an object")
+    check_fields(nested, MENTORING_FIELDS)
+    flat = {key: value for key, value in body.items() if key != "mentoring"}
+    for key, value in nested.items():
+        if key in flat:
+            raise ValidationError(key, "Given both inside and outside mentoring")
+        flat[key] = value
+    return flat
+
+
 def apply_profile_patch(profile: Profile, body: Mapping[str, object], now: datetime) -> Profile:
     """Validate a profile update (API field names, all optional) and return the new profile.
 
     Fields given are always validated; the mentoring rules are then checked on the result
     whenever mentoring is enabled, so enabling with an empty bio fails on ``bio``.
     """
+    body = _flatten_mentoring(body)
     check_fields(body, PROFILE_FIELDS)
     old = profile.mentoring
     mentoring = MentoringProfile(

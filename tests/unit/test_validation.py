@@ -100,6 +100,26 @@ def test_profile_patch_applies_typed_values() -> None:
     assert m.video_intro_url == "https://video.example.org/ana"
 
 
+def test_profile_patch_accepts_the_mentoring_fields_nested_as_get_returns_them() -> None:
+    nested = v.apply_profile_patch(profile(), {"name": "Ana", "mentoring": GOOD_MENTOR}, NOW)
+    flat = v.apply_profile_patch(profile(), {"name": "Ana", **GOOD_MENTOR}, NOW)
+    assert nested.mentoring == flat.mentoring
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"mentoring": "yes"}, "mentoring"),
+        ({"mentoring": {"name": "Ana"}}, "name"),
+        ({"bio": "A long enough bio.", "mentoring": {"bio": "Another long bio."}}, "bio"),
+        ({"mentoring": {**GOOD_MENTOR, "bio": "short"}}, "bio"),
+        ({"mentoring": {"$set": {"enabled": True}}}, "$set"),
+    ],
+)
+def test_nested_mentoring_errors_name_the_field(body: dict[str, Any], field: str) -> None:
+    assert field_of(v.apply_profile_patch, profile(), body, NOW) == field
+
+
 def test_profile_patch_clears_optional_fields() -> None:
     start = v.apply_profile_patch(profile(), GOOD_MENTOR, NOW)
     cleared = v.apply_profile_patch(start, {"videoIntroUrl": "", "goals": None}, NOW)

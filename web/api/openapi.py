@@ -102,7 +102,8 @@ SCHEMAS: JsonDict = {
         "type": "object",
         "additionalProperties": False,
         "description": "Every field optional. When mentoring is enabled the resulting profile "
-        "must have a bio, expertise and languages.",
+        "must have a bio, expertise and languages. The mentoring fields may also be sent "
+        'nested under "mentoring", as GET returns them.',
         "properties": {
             "name": {"type": "string", "minLength": 1, "maxLength": v.NAME_MAX},
             "avatarUrl": {"type": ["string", "null"], "format": "uri"},
@@ -128,6 +129,11 @@ SCHEMAS: JsonDict = {
             },
             "goals": {"type": ["string", "null"], "maxLength": v.GOALS_MAX},
             "hourlyRate": {"type": "number", "minimum": 0, "maximum": v.HOURLY_RATE_MAX},
+            "mentoring": {
+                "type": "object",
+                "description": "enabled, bio, expertise, languages, videoIntroUrl, goals and "
+                "hourlyRate, nested",
+            },
         },
     },
     "Session": {
