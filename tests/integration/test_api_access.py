@@ -219,6 +219,22 @@ async def test_pusher_auth_bad_form_names_the_field(
     assert (await response.json())["field"] == field
 
 
+async def test_pusher_auth_also_takes_a_json_body(
+    people: tuple[Client, Client, Client, str],
+) -> None:
+    _mentor, mentee, _outsider, session_id = people
+    private = f"private-session-{session_id}"
+    body = {"socket_id": SOCKET_ID, "channel_name": private}
+    response = await mentee.post("/api/pusher/auth", json=body)
+    assert response.status == 200, await response.text()
+    assert await response.json() == {"auth": expected_auth(private)}
+    injected = await mentee.post(
+        "/api/pusher/auth", json={"socket_id": {"$ne": None}, "channel_name": private}
+    )
+    assert injected.status == 400
+    assert (await injected.json())["field"] == "socket_id"
+
+
 async def test_ice_servers_without_turn(people: tuple[Client, Client, Client, str]) -> None:
     response = await people[0].get("/api/ice-servers")
     assert response.status == 200

@@ -29,6 +29,15 @@ def _error(description: str) -> JsonDict:
 
 _SIGNED_IN: list[JsonDict] = [{"cookieAuth": []}, {"bearerAuth": []}]
 _COMMON_ERRORS = {"401": _error("Not signed in")}
+
+_PUSHER_AUTH_FIELDS: JsonDict = {
+    "type": "object",
+    "required": ["socket_id", "channel_name"],
+    "properties": {
+        "socket_id": {"type": "string", "pattern": r"^\d+\.\d+$"},
+        "channel_name": {"type": "string"},
+    },
+}
 _NULLABLE_STR: JsonDict = {"type": ["string", "null"]}
 _TIME: JsonDict = {"type": "string", "format": "date-time"}
 
@@ -488,16 +497,8 @@ PATHS: JsonDict = {
             "requestBody": {
                 "required": True,
                 "content": {
-                    "application/x-www-form-urlencoded": {
-                        "schema": {
-                            "type": "object",
-                            "required": ["socket_id", "channel_name"],
-                            "properties": {
-                                "socket_id": {"type": "string", "pattern": r"^\d+\.\d+$"},
-                                "channel_name": {"type": "string"},
-                            },
-                        }
-                    }
+                    media: {"schema": _PUSHER_AUTH_FIELDS}
+                    for media in ("application/x-www-form-urlencoded", "application/json")
                 },
             },
             "responses": {

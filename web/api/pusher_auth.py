@@ -16,6 +16,7 @@ from signaling.auth import sign_channel
 from store.validation import ValidationError, check_fields, is_session_id
 from web import keys
 from web.api.errors import ApiError, forbidden
+from web.api.jsonio import read_json_object
 from web.auth import require_user
 
 _SOCKET_ID_RE = re.compile(r"\d{1,20}\.\d{1,20}")
@@ -23,11 +24,16 @@ _CHANNEL_RE = re.compile(r"(private|presence)-session-(.{1,64})")
 
 
 async def _form(request: web.Request) -> dict[str, str]:
-    if request.content_type not in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        raise ApiError(400, "Expected a form-encoded body", "socket_id")
-    form = await request.post()
+    """The two fields, form-encoded as pusher-js sends them, or as a JSON object."""
+    items: list[tuple[str, object]]
+    if request.content_type == "application/json":
+        items = list((await read_json_object(request)).items())
+    elif request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        items = list((await request.post()).items())
+    else:
+        raise ApiError(400, "Expected a form-encoded or JSON body", "socket_id")
     fields: dict[str, str] = {}
-    for key, value in form.items():
+    for key, value in items:
         if not isinstance(value, str):
             raise ValidationError(key, "Expected a text field")
         if key in fields:
