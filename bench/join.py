@@ -30,22 +30,10 @@ from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 from config.loader import build_settings
 from panamia.app import create_app
 from store.models import Session
+from tests.browser.support import CHROMIUM, LAUNCH_ARGS
 from web import keys
 from web.auth import COOKIE_NAME, session_token_for
 
-CHROMIUM = Path("/usr/bin/chromium")
-LAUNCH_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--use-fake-ui-for-media-stream",
-    "--use-fake-device-for-media-stream",
-    "--allow-loopback-in-peer-connection",
-]
 MENTOR = "bench.mentor@example.org"
 MENTEE = "bench.mentee@example.org"
 FIRST_FRAME = """() => new Promise((resolve) => {

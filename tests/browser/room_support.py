@@ -112,7 +112,8 @@ async def leave_and_close(*contexts: BrowserContext) -> None:
     """Close every page, then the contexts, each given a few seconds.
 
     After a call through the media relay, Chromium sometimes never answers a page or context
-    close; the browser fixture kills its process at the end, so nothing is left behind."""
+    close; the browser fixture's bounded close and the end of the Playwright block stop the
+    browser, so nothing is left behind."""
     for context in contexts:
         for page in context.pages:
             await close_within(page.close(run_before_unload=False), CONTEXT_CLOSE_TIMEOUT_S)

@@ -6,13 +6,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
-from playwright.async_api import Browser, BrowserContext, ConsoleMessage, Page, Playwright, expect
+from playwright.async_api import Browser, BrowserContext, ConsoleMessage, Page, expect
 
 from store.base import Store
 from web import keys
@@ -114,51 +114,3 @@ async def close_within(closing: Coroutine[Any, Any, None], timeout_s: float) -> 
     if task in done:
         with contextlib.suppress(Exception):
             task.result()
-
-
-@contextlib.asynccontextmanager
-async def killable_chromium(playwright: Playwright, user_data_dir: Path) -> AsyncIterator[Browser]:
-    """Debian's Chromium started by us and driven over CDP, so teardown can always end it.
-
-    After a call whose media went through the relay, Chromium sometimes never acknowledges a
-    graceful close; a process we own can be killed instead of hanging the test run.
-    """
-    process = await asyncio.create_subprocess_exec(
-        str(CHROMIUM),
-        "--headless=new",
-        "--remote-debugging-port=0",
-        f"--user-data-dir={user_data_dir}",
-        *LAUNCH_ARGS,
-        "about:blank",
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        endpoint = await asyncio.wait_for(_devtools_endpoint(process), 30)
-        browser = await playwright.chromium.connect_over_cdp(endpoint)
-        try:
-            yield browser
-        finally:
-            await close_within(browser.close(), 5)
-    finally:
-        if process.returncode is None:
-            process.kill()
-        await process.wait()
-
-
-async def _devtools_endpoint(process: asyncio.subprocess.Process) -> str:
-    assert process.stderr is not None
-    while True:
-        line = await process.stderr.readline()
-        if not line:
-            raise RuntimeError("chromium exited before it opened its DevTools endpoint")
-        text = line.decode(errors="replace").strip()
-        if text.startswith("DevTools listening on "):
-            # Keep draining stderr so Chromium never blocks on a full pipe.
-            asyncio.get_running_loop().create_task(_drain(process.stderr))
-            return text.removeprefix("DevTools listening on ")
-
-
-async def _drain(stream: asyncio.StreamReader) -> None:
-    while await stream.readline():
-        pass
