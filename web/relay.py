@@ -16,6 +16,7 @@ from relay.api import make_relay_routes
 from relay.manager import RelayManager
 from turn.credentials import ice_servers
 from web import keys
+from web.api.sessions import session_of_participant
 from web.auth import require_user
 from web.metrics import register_relay_stats
 
@@ -38,14 +39,9 @@ def relay_ice_servers(app: web.Application) -> list[RTCIceServer]:
 
 
 async def authorize_participant(request: web.Request, session_id: str) -> str:
+    """The signed-in participant of the session (401, 403 or 404 otherwise)."""
     email = await require_user(request)
-    session = await request.app[keys.STORE].get_session(session_id)
-    if session is None:
-        raise web.HTTPNotFound(
-            text='{"error": "Session not found"}', content_type="application/json"
-        )
-    if not session.has_participant(email):
-        raise web.HTTPForbidden(text='{"error": "Access denied"}', content_type="application/json")
+    await session_of_participant(request, session_id, email)
     return email
 
 

@@ -51,7 +51,11 @@ async def sessions_json(store: Store, sessions: list[Session]) -> list[JsonDict]
 
 async def participant_session(request: web.Request, email: str) -> Session:
     """The session in the URL: 404 when unknown, 403 when ``email`` is not a participant."""
-    session_id = request.match_info["sessionId"]
+    return await session_of_participant(request, request.match_info["sessionId"], email)
+
+
+async def session_of_participant(request: web.Request, session_id: str, email: str) -> Session:
+    """Session ``session_id``: 404 when unknown, 403 when ``email`` is not a participant."""
     if not is_session_id(session_id):
         raise ApiError(404, "Session not found", "sessionId")
     session = await request.app[keys.STORE].get_session(session_id)
