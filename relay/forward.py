@@ -1,28 +1,28 @@
-"""Forwarding encoded media from one peer connection to another without re-encoding.
+"""Forwarding media from one peer connection to another without decoding it.
 
 aiortc decodes every received track and re-encodes every sent one. For a relay that is pure
-waste, so this module hooks into two places of aiortc (pinned: aiortc >=1.16,<1.17):
+waste, so this module hooks into aiortc (pinned: aiortc >=1.16,<1.17) at three places:
 
-* **Receiver tap.** ``RTCRtpReceiver._handle_rtp_packet`` RTX-unwraps, NACKs, depayloads and
-  jitter-buffers the incoming RTP, then hands each complete encoded frame to its decoder
-  thread through ``__decoder_queue.put((codec, frame))``. :func:`tap_receiver` swaps that
-  queue (per receiver instance, before ``receive()`` starts the thread) for a
-  :class:`_ReceiverTap` whose ``put`` calls us synchronously on the event loop. Nothing is
-  decoded, nothing crosses threads, and the unread ``RemoteStreamTrack`` never fills up. The
-  idle decoder thread only waits for the stop sentinel.
-* **Sender side.** ``RTCRtpSender`` only packetises what a track's ``recv()`` returns when it
-  is an ``av.Packet`` (``Encoder.pack``), so :class:`ForwardTrack` returns packets. The
-  sender ignores keyframe requests on that path, so :func:`hook_keyframe_requests` replaces
-  the instance's ``_send_keyframe`` to pass PLI/FIR on to the publisher, whose receiver sends
-  an RTCP PLI with ``_send_rtcp_pli``.
+* **Packets in.** Each relay receiver's ``_handle_rtp_packet`` is replaced (per instance) by
+  :meth:`Publication._on_rtp`, which keeps the receiver's duties towards the publisher
+  (statistics for receiver reports, NACK, RTX unwrapping) and hands every packet to the
+  subscribers' :class:`ForwardTrack`. Those whose sender negotiated the same codec send it
+  on at once, rewritten by :class:`relay.rtp.PacketOutlet`.
+* **Feedback out.** A subscriber's PLI/FIR reaches its sender's ``_send_keyframe``, and its
+  REMB the sender's ``_handle_rtcp_packet``; :func:`hook_sender_feedback` passes both on to
+  the publisher (keyframe requests rate-limited), whose receiver sends them as RTCP.
+* **Frames, only for transcoding.** When publisher and subscriber share no codec, aiortc's
+  own receive path runs too, and its depacketised frames reach :class:`ForwardTrack`
+  through a tap that stands in for the receiver's decoder queue
+  (``RTCRtpReceiver.__decoder_queue.put((codec, frame))``, see :func:`tap_receiver`): the
+  track decodes them in a worker thread and its sender encodes as usual. A track without a
+  bound sender hands the encoded frames to aiortc's packetiser as ``av.Packet`` instead.
 
-A subscriber cannot decode anything before a keyframe, so a video :class:`ForwardTrack` drops
-frames until one arrives and asks the publisher for one when it starts, when it overflows and
-while it waits. Requests to a publisher are rate-limited. Queues are bounded: audio drops the
-oldest frame, video drops everything queued and waits for the next keyframe.
-
-Only when the two sides negotiated different codecs does a track decode (in a worker
-thread) and hand ``av`` frames to the sender, which then encodes them as usual.
+A subscriber cannot decode video before a keyframe, so video is dropped until one starts,
+and the publisher is asked for one when a subscriber attaches and while it waits. Frame
+queues are bounded: audio drops the oldest frame, video drops everything queued and waits
+for the next keyframe. The packet path has no queue: a packet is sent before the next one is
+read.
 """
 
 from __future__ import annotations
@@ -30,8 +30,9 @@ from __future__ import annotations
 import asyncio
 import collections
 import queue
+import struct
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
@@ -41,6 +42,25 @@ import structlog
 from aiortc.codecs import get_decoder
 from aiortc.jitterbuffer import JitterFrame
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from aiortc.rtcrtpreceiver import NackGenerator, StreamStatistics
+from aiortc.rtp import (
+    RTCP_PSFB_APP,
+    RtcpPsfbPacket,
+    RtpPacket,
+    pack_remb_fci,
+    unpack_remb_fci,
+    unwrap_rtx,
+)
+
+from relay.fastpath import (
+    ONE_BYTE_PROFILE,
+    FastRoute,
+    RtpHeader,
+    extension_ids,
+    one_byte_extension,
+    rtp_layout,
+)
+from relay.rtp import NOT_CONNECTED, SENT, PacketOutlet, ntp_now, starts_keyframe
 
 log = structlog.get_logger(__name__)
 
@@ -59,17 +79,31 @@ TASK_PREFIX = "relay-"
 _TAP_ATTRIBUTE = "_RTCRtpReceiver__decoder_queue"
 _THREAD_ATTRIBUTE = "_RTCRtpReceiver__decoder_thread"
 _RTX_ATTRIBUTE = "_RTCRtpReceiver__rtx_ssrc"
+_CODECS_ATTRIBUTE = "_RTCRtpReceiver__codecs"
+_STREAMS_ATTRIBUTE = "_RTCRtpReceiver__remote_streams"
+_RTCP_SSRC_ATTRIBUTE = "_RTCRtpReceiver__rtcp_ssrc"
+
+_SEQ_TS = struct.Struct("!HI")
+
+REMB_INTERVAL_S = 0.5
+"""A subscriber's bitrate estimate goes to the publisher at most this often (unless it drops)."""
 
 
 @dataclass
 class Counters:
     """Totals for metrics, shared by every publication and track of one manager."""
 
+    packets_in: int = 0
+    packets_forwarded: int = 0
+    packets_dropped: int = 0
+    packets_fast: int = 0
+    """Packets received and forwarded within the datagram callback (:mod:`relay.fastpath`)."""
     frames_in: int = 0
     frames_forwarded: int = 0
     frames_dropped: int = 0
     frames_transcoded: int = 0
     keyframe_requests: int = 0
+    bitrate_reports: int = 0
 
 
 def is_keyframe(mime_type: str, data: bytes) -> bool:
@@ -144,35 +178,90 @@ def is_tapped(receiver: Any) -> bool:
     return isinstance(getattr(receiver, _TAP_ATTRIBUTE, None), _ReceiverTap)
 
 
-def hook_keyframe_requests(sender: Any, on_request: Callable[[], None]) -> None:
-    """Call ``on_request`` when the remote side of ``sender`` sends a PLI or FIR.
+def hook_sender_feedback(
+    sender: Any,
+    on_keyframe_request: Callable[[], None],
+    on_bitrate: Callable[[int], Awaitable[None]] | None = None,
+) -> None:
+    """Pass the remote side's PLI/FIR and REMB for ``sender`` on to the callbacks.
 
-    aiortc's own handler only flags its encoder, which the packet path never uses; it is
-    still called so that a transcoding sender produces a keyframe too.
+    aiortc's own handlers only steer its encoder, which the packet path never uses; they
+    still run, so that a transcoding sender produces a keyframe and follows the bitrate.
     """
-    original = sender._send_keyframe
+    original_keyframe = sender._send_keyframe
 
     def send_keyframe() -> None:
-        original()
-        on_request()
+        original_keyframe()
+        on_keyframe_request()
 
     sender._send_keyframe = send_keyframe
+    if on_bitrate is None:
+        return
+    original_rtcp = sender._handle_rtcp_packet
+
+    async def handle_rtcp(packet: Any) -> None:
+        await original_rtcp(packet)
+        if isinstance(packet, RtcpPsfbPacket) and packet.fmt == RTCP_PSFB_APP:
+            try:
+                bitrate, ssrcs = unpack_remb_fci(packet.fci)
+            except ValueError:
+                return
+            if sender._ssrc in ssrcs:
+                await on_bitrate(bitrate)
+
+    sender._handle_rtcp_packet = handle_rtcp
 
 
 class Publication:
-    """What one participant publishes on one receiver, fanned out to subscriber tracks."""
+    """What one participant publishes on one receiver, fanned out to subscriber tracks.
 
-    def __init__(self, kind: str, receiver: Any, counters: Counters, label: str = "") -> None:
+    The receiver's ``_handle_rtp_packet`` is replaced per instance by :meth:`_on_rtp`: a
+    subscriber whose sender negotiated the publisher's codec gets each packet rewritten and
+    sent at once (:mod:`relay.rtp`). The relay keeps what a receiver owes its publisher:
+    reception statistics for its RTCP receiver reports, NACKs for packets lost on the way
+    in (the publisher's retransmissions are unwrapped and forwarded like any packet), PLIs,
+    and REMB, which is the subscriber's own estimate passed on. aiortc's full receive path
+    (bandwidth estimator, depayloader, jitter buffer, then the frame tap) runs only while a
+    subscriber needs decoded frames because the two sides share no codec.
+    """
+
+    def __init__(
+        self,
+        kind: str,
+        receiver: Any,
+        counters: Counters,
+        label: str = "",
+        routes: dict[int, FastRoute] | None = None,
+    ) -> None:
         self.kind = kind
         self.label = label
+        self._routes = routes
+        """The connection's fast-path routes (:mod:`relay.fastpath`), keyed by SSRC."""
+        self.media_payload_type: int | None = None
+        self._mime = ""
+        self._level_id = 0
         self._receiver = receiver
         self._counters = counters
         self._subscribers: set[ForwardTrack] = set()
+        self._fanout: tuple[ForwardTrack, ...] = ()
         self._last_request = float("-inf")
+        self._last_bitrate: tuple[float, int] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self.closed = False
         self.frames = 0
+        self.packets = 0
+        self.media_ssrcs: set[int] = set()
+        for name in (_CODECS_ATTRIBUTE, _RTX_ATTRIBUTE, _STREAMS_ATTRIBUTE):
+            if not hasattr(receiver, name):
+                raise RuntimeError(f"this aiortc version's RTCRtpReceiver has no {name}")
+        self._codecs: dict[int, Any] = getattr(receiver, _CODECS_ATTRIBUTE)
+        self._rtx_ssrc: dict[int, int] = getattr(receiver, _RTX_ATTRIBUTE)
+        self._streams: dict[int, StreamStatistics] = getattr(receiver, _STREAMS_ATTRIBUTE)
+        self._nack = NackGenerator() if kind == "video" else None
+        self._needs_frames = False
         tap_receiver(receiver, self._on_frame)
+        self._full_path = receiver._handle_rtp_packet
+        receiver._handle_rtp_packet = self._on_rtp
 
     @property
     def subscribers(self) -> int:
@@ -180,11 +269,109 @@ class Publication:
 
     def add(self, track: ForwardTrack) -> None:
         self._subscribers.add(track)
+        self._fanout = tuple(self._subscribers)
 
     def discard(self, track: ForwardTrack) -> None:
         self._subscribers.discard(track)
+        self._fanout = tuple(self._subscribers)
+
+    async def _on_rtp(self, packet: RtpPacket, arrival_time_ms: int) -> None:
+        """Every RTP packet of this receiver (called by aiortc's transport, on the loop)."""
+        codec = self._codecs.get(packet.payload_type)
+        if codec is None:
+            return
+        self.packets += 1
+        counters = self._counters
+        counters.packets_in += 1
+        frames = self._needs_frames
+        if frames:
+            await self._full_path(packet, arrival_time_ms=arrival_time_ms)
+        else:
+            stream = self._streams.get(packet.ssrc)
+            if stream is None:
+                stream = self._streams[packet.ssrc] = StreamStatistics(codec.clockRate)
+            stream.add(packet)
+        if codec.name.lower() == "rtx":
+            original = self._rtx_ssrc.get(packet.ssrc)
+            apt = codec.parameters.get("apt")
+            if original is None or len(packet.payload) < 2 or apt not in self._codecs:
+                return
+            packet = unwrap_rtx(packet, payload_type=apt, ssrc=original)
+            codec = self._codecs[apt]
+        elif packet.ssrc not in self.media_ssrcs:
+            self._learn(packet.ssrc, packet.payload_type, codec)
+        nack = self._nack
+        if not frames and nack is not None and nack.add(packet):
+            await self._receiver._send_rtcp_nack(packet.ssrc, sorted(nack.missing))
+        fanout = self._fanout
+        if not fanout:
+            self._needs_frames = False
+            return
+        mime = codec.mimeType.lower()
+        needs_frames = False
+        ntp = 0
+        for track in fanout:
+            if track.wants_packets(mime):
+                if not ntp:
+                    ntp = ntp_now()
+                await track.forward_packet(packet, mime, ntp)
+            else:
+                needs_frames = True
+        self._needs_frames = needs_frames
+
+    def _learn(self, ssrc: int, payload_type: int, codec: Any) -> None:
+        """A new media SSRC: from now on its packets can take the fast path."""
+        self.media_ssrcs.add(ssrc)
+        self.media_payload_type = payload_type
+        self._mime = codec.mimeType.lower()
+        transport = self._receiver.transport
+        extensions = getattr(transport, "_rtp_header_extensions_map", None)
+        if extensions is not None:
+            self._level_id = extension_ids(extensions).audio_level or 0
+        if self._routes is not None:
+            self._routes[ssrc] = self
+
+    def accepts(self, payload_type: int) -> bool:
+        """Whether a packet of this payload type can take the fast path now."""
+        return (
+            payload_type == self.media_payload_type
+            and not self._needs_frames
+            and not self.closed
+            and self._receiver._enabled
+        )
+
+    def on_plain_rtp(self, plain: bytes) -> None:
+        """The fast path's half of :meth:`_on_rtp`: a decrypted media packet, as bytes."""
+        sequence, timestamp = _SEQ_TS.unpack_from(plain, 2)
+        ssrc = int.from_bytes(plain[8:12], "big")
+        self.packets += 1
+        counters = self._counters
+        counters.packets_in += 1
+        counters.packets_fast += 1
+        header = RtpHeader(sequence, timestamp)
+        stream = self._streams.get(ssrc)
+        if stream is not None:
+            stream.add(header)  # type: ignore[arg-type]
+        nack = self._nack
+        if nack is not None and nack.add(header):  # type: ignore[arg-type]
+            self._spawn(self._receiver._send_rtcp_nack(ssrc, sorted(nack.missing)), "nack")
+        fanout = self._fanout
+        if not fanout:
+            return
+        payload_at, profile, block = rtp_layout(plain)
+        level = None
+        if self._level_id and profile == ONE_BYTE_PROFILE:
+            level = one_byte_extension(block, self._level_id)
+        mime = self._mime
+        ntp = ntp_now()
+        for track in fanout:
+            if track.wants_packets(mime):
+                track.forward_bytes(plain, payload_at, level, mime, ntp)
+            else:
+                self._needs_frames = True  # later packets go through aiortc's full path
 
     def _on_frame(self, codec: Any, frame: JitterFrame) -> None:
+        """A depacketised frame from aiortc's full path (only runs for transcoding)."""
         self.frames += 1
         self._counters.frames_in += 1
         if not self._subscribers:
@@ -199,8 +386,10 @@ class Publication:
             keyframe=is_keyframe(mime, data),
             codec=codec,
         )
-        for track in self._subscribers:
-            track.push(encoded)
+        lower = mime.lower()
+        for track in self._fanout:
+            if not track.wants_packets(lower):
+                track.push(encoded)
 
     def request_keyframe(self) -> None:
         """Ask the publisher for a keyframe (RTCP PLI), at most once per interval."""
@@ -210,27 +399,56 @@ class Publication:
         if now - self._last_request < KEYFRAME_REQUEST_INTERVAL_S:
             return
         self._last_request = now
-        rtx = getattr(self._receiver, _RTX_ATTRIBUTE, {})
-        ssrcs = [
-            source.source
-            for source in self._receiver.getSynchronizationSources()
-            if source.source not in rtx
-        ]
+        ssrcs = sorted(self.media_ssrcs)
+        if not ssrcs:
+            rtx = getattr(self._receiver, _RTX_ATTRIBUTE, {})
+            ssrcs = [
+                source.source
+                for source in self._receiver.getSynchronizationSources()
+                if source.source not in rtx
+            ]
         if not ssrcs:
             return
         self._counters.keyframe_requests += 1
-        task = asyncio.get_running_loop().create_task(
-            self._send_pli(ssrcs), name=f"{TASK_PREFIX}pli{self.label}"
-        )
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._spawn(self._send_pli(ssrcs), "pli")
 
     async def _send_pli(self, ssrcs: list[int]) -> None:
         for ssrc in ssrcs:
             await self._receiver._send_rtcp_pli(ssrc)
 
+    async def forward_bitrate(self, bitrate: int) -> None:
+        """Pass a subscriber's REMB estimate on to the publisher, at most every 0.5 s
+        unless it falls by a fifth or more."""
+        if self.closed or not self.media_ssrcs:
+            return
+        rtcp_ssrc = getattr(self._receiver, _RTCP_SSRC_ATTRIBUTE, None)
+        if rtcp_ssrc is None:
+            return
+        now = time.monotonic()
+        last = self._last_bitrate
+        if last is not None and now - last[0] < REMB_INTERVAL_S and bitrate > last[1] * 0.8:
+            return
+        self._last_bitrate = (now, bitrate)
+        self._counters.bitrate_reports += 1
+        packet = RtcpPsfbPacket(
+            fmt=RTCP_PSFB_APP,
+            ssrc=rtcp_ssrc,
+            media_ssrc=0,
+            fci=pack_remb_fci(bitrate, sorted(self.media_ssrcs)),
+        )
+        await self._receiver._send_rtcp(packet)
+
+    def _spawn(self, coro: Any, what: str) -> None:
+        task = asyncio.get_running_loop().create_task(coro, name=f"{TASK_PREFIX}{what}{self.label}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
     def close(self) -> None:
         self.closed = True
+        if self._routes is not None:
+            for ssrc in self.media_ssrcs:
+                if self._routes.get(ssrc) is self:
+                    del self._routes[ssrc]
         for track in list(self._subscribers):
             track.detach(self)
         for task in list(self._tasks):
@@ -238,11 +456,12 @@ class Publication:
 
 
 class ForwardTrack(MediaStreamTrack):
-    """A sender's track fed with another participant's frames.
+    """A sender's track fed with another participant's media.
 
-    ``recv()`` returns ``av.Packet`` (packetised only by aiortc's sender) or, when the two
-    sides' codecs differ, decoded ``av`` frames. It can outlive publishers: ``attach`` binds
-    it to a new one and timestamps continue where they stopped.
+    While the sender's codec matches the publisher's, media goes packet by packet through
+    :meth:`forward_packet` and the sender's own loop stays parked in ``recv()``. Otherwise
+    ``recv()`` returns decoded ``av`` frames for the sender to encode. A track can outlive
+    publishers: ``attach`` binds it to a new one and numbering continues where it stopped.
     """
 
     def __init__(self, kind: str, counters: Counters) -> None:
@@ -255,8 +474,13 @@ class ForwardTrack(MediaStreamTrack):
         self._wakeup = asyncio.Event()
         self._source: Publication | None = None
         self._gated = kind == "video"
+        self._packet_gated = kind == "video"
+        self._gate_asked = float("-inf")
+        self._frame_mode = False
         self.output_mime: str | None = None
-        """The codec this track's sender negotiated; None until known (then: pass through)."""
+        """The codec this track's sender negotiated; None until known."""
+        self._output_lower: str | None = None
+        self.outlet: PacketOutlet | None = None
         self._offset = 0
         self._last_pts: int | None = None
         self._rebase = False
@@ -273,6 +497,31 @@ class ForwardTrack(MediaStreamTrack):
     def transcoding(self) -> bool:
         return self._decoder is not None
 
+    def bind_sender(self, sender: Any) -> None:
+        """Forward packets through ``sender`` (the sender this track was added to)."""
+        step = 90_000 // 30 if self.kind == "video" else 48_000 // 50
+        self.outlet = PacketOutlet(sender, step)
+
+    def set_output(self, mime_type: str | None, payload_type: int | None) -> None:
+        """The codec and payload type the sender negotiated."""
+        self.output_mime = mime_type
+        self._output_lower = mime_type.lower() if mime_type else None
+        if self.outlet is not None:
+            self.outlet.payload_type = payload_type
+
+    def wants_packets(self, mime_lower: str) -> bool:
+        """Whether media of this codec can go to the sender as packets."""
+        wants = self.outlet is not None and self._output_lower == mime_lower
+        if not wants and not self._frame_mode:
+            self._frame_mode = True
+            self._gated = self.kind == "video"
+        elif wants and self._frame_mode:
+            self._frame_mode = False
+            self._packet_gated = self.kind == "video"
+            self._queue.clear()
+            self._release_decoder()
+        return wants
+
     def attach(self, publication: Publication) -> None:
         """Forward ``publication`` from now on (replacing any previous one)."""
         if self._source is publication:
@@ -282,7 +531,10 @@ class ForwardTrack(MediaStreamTrack):
         self._source = publication
         self._queue.clear()
         self._gated = self.kind == "video"
+        self._packet_gated = self.kind == "video"
         self._rebase = True
+        if self.outlet is not None:
+            self.outlet.restart()
         publication.add(self)
         publication.request_keyframe()
         self._wakeup.set()  # a waiting recv() re-enters the gated wait, which retries
@@ -298,10 +550,64 @@ class ForwardTrack(MediaStreamTrack):
         if self._source is not None:
             self._source.request_keyframe()
 
+    async def forward_bitrate(self, bitrate: int) -> None:
+        """The subscriber's REMB: its publisher should not send more than this."""
+        source = self._source
+        if source is not None and not self._frame_mode:
+            await source.forward_bitrate(bitrate)
+
+    async def forward_packet(self, packet: RtpPacket, mime_lower: str, ntp: int) -> None:
+        """Send one of the publisher's packets on (called on the loop by the publication)."""
+        outlet = self.outlet
+        if outlet is None or self.readyState != "live":
+            return
+        if self._packet_gated:
+            if not starts_keyframe(mime_lower, packet.payload):
+                self._counters.packets_dropped += 1
+                now = time.monotonic()
+                if now - self._gate_asked >= KEYFRAME_RETRY_S:
+                    self._gate_asked = now
+                    self.request_keyframe()
+                return
+            self._packet_gated = False
+            outlet.restart()
+        self._count(await outlet.send(packet, ntp))
+
+    def forward_bytes(
+        self, plain: bytes, payload_at: int, audio_level: bytes | None, mime_lower: str, ntp: int
+    ) -> None:
+        """The fast path's :meth:`forward_packet`: the same gate, then bytes out."""
+        outlet = self.outlet
+        if outlet is None or self.readyState != "live":
+            return
+        if self._packet_gated:
+            if not starts_keyframe(mime_lower, plain[payload_at : payload_at + 64]):
+                self._counters.packets_dropped += 1
+                now = time.monotonic()
+                if now - self._gate_asked >= KEYFRAME_RETRY_S:
+                    self._gate_asked = now
+                    self.request_keyframe()
+                return
+            self._packet_gated = False
+            outlet.restart()
+        self._count(outlet.forward_bytes(plain, payload_at, audio_level, ntp))
+
+    def _count(self, outcome: int) -> None:
+        if outcome == SENT:
+            self._counters.packets_forwarded += 1
+            return
+        self._counters.packets_dropped += 1
+        if outcome == NOT_CONNECTED and self.kind == "video":
+            # The subscriber's DTLS is still coming up: what it missed may be the keyframe,
+            # so wait for the next one and ask for it with the first packet after.
+            self._packet_gated = True
+            self._gate_asked = float("-inf")
+
     def push(self, frame: EncodedFrame) -> None:
         """Queue a frame (called on the event loop by the publication)."""
         if self.readyState != "live":
             return
+        self._frame_mode = True
         if self._gated:
             if not frame.keyframe:
                 self._drop(1)
@@ -332,7 +638,7 @@ class ForwardTrack(MediaStreamTrack):
                 raise MediaStreamError
             if not self._queue:
                 self._wakeup.clear()
-                if not self._gated:
+                if not (self._gated and self._frame_mode):
                     await self._wakeup.wait()
                     continue
                 try:

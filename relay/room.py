@@ -22,13 +22,15 @@ import structlog
 from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription, sdp
 from aiortc.rtcrtpreceiver import RTCRtpReceiver
 
+from relay import fastpath
 from relay.errors import BadOffer, SessionBusy
+from relay.fastpath import FastRoute
 from relay.forward import (
     TASK_PREFIX,
     Counters,
     ForwardTrack,
     Publication,
-    hook_keyframe_requests,
+    hook_sender_feedback,
     is_tapped,
 )
 
@@ -47,11 +49,12 @@ def _codec_preferences(kind: str) -> list[Any]:
     return list(capabilities.codecs) if capabilities is not None else []
 
 
-def _negotiated_mime(transceiver: Any) -> str | None:
+def _negotiated_codec(transceiver: Any) -> tuple[str | None, int | None]:
+    """The media codec (MIME type, payload type) a transceiver's sender will use."""
     for codec in getattr(transceiver, "_codecs", []):
         if codec.mimeType.lower() not in ("video/rtx", "audio/rtx"):
-            return str(codec.mimeType)
-    return None
+            return str(codec.mimeType), int(codec.payloadType)
+    return None, None
 
 
 def offered_kinds(offer_sdp: str) -> tuple[str, ...]:
@@ -83,6 +86,8 @@ class Participant:
         self.counters = counters
         self.outputs: dict[str, ForwardTrack] = {}
         self.publications: dict[str, Publication] = {}
+        self.routes: dict[int, FastRoute] = {}
+        """Media SSRCs this participant publishes, for the fast path (:mod:`relay.fastpath`)."""
         self._extra: list[Publication] = []
         self.closed = False
         self.deadline: asyncio.Task[None] | None = None
@@ -92,9 +97,13 @@ class Participant:
             track = ForwardTrack(kind, counters)
             transceiver = self.pc.addTransceiver(track, direction="sendrecv")
             transceiver.setCodecPreferences(_codec_preferences(kind))
-            hook_keyframe_requests(transceiver.sender, track.request_keyframe)
+            track.bind_sender(transceiver.sender)
+            hook_sender_feedback(transceiver.sender, track.request_keyframe, track.forward_bitrate)
             self.outputs[kind] = track
-            self.publications[kind] = Publication(kind, transceiver.receiver, counters, label)
+            self.publications[kind] = Publication(
+                kind, transceiver.receiver, counters, label, self.routes
+            )
+            fastpath.install(transceiver.receiver.transport, self.routes)
 
     @property
     def connection_state(self) -> str:
@@ -116,7 +125,7 @@ class Participant:
         for transceiver in self.pc.getTransceivers():
             track = self.outputs.get(transceiver.kind)
             if track is not None and transceiver.sender.track is track:
-                track.output_mime = _negotiated_mime(transceiver)
+                track.set_output(*_negotiated_codec(transceiver))
         try:
             await self.pc.setLocalDescription(await self.pc.createAnswer())
         except ValueError as exc:

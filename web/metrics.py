@@ -59,6 +59,23 @@ RELAY_METRICS: tuple[tuple[str, str, str], ...] = (
 )
 
 
+RELAY_COUNTERS: tuple[tuple[str, str, str], ...] = (
+    ("packets_in", "panamia_relay_packets_in", "RTP packets received from publishers"),
+    ("packets_forwarded", "panamia_relay_packets_forwarded", "RTP packets sent to subscribers"),
+    (
+        "packets_dropped",
+        "panamia_relay_packets_dropped",
+        "RTP packets not forwarded (waiting for a keyframe, subscriber not connected yet)",
+    ),
+    (
+        "packets_fast",
+        "panamia_relay_packets_fast",
+        "RTP packets handled within the datagram callback",
+    ),
+    ("keyframe_requests", "panamia_relay_keyframe_requests", "PLIs sent to publishers"),
+)
+
+
 class HubCollector(Collector):
     """Reads ``hub.stats()`` (a mapping of the keys in HUB_METRICS) when scraped."""
 
@@ -98,6 +115,10 @@ class RelayCollector(Collector):
             family = GaugeMetricFamily(name, text)
             family.add_metric([], float(stats.get(key, 0)))
             yield family
+        for key, name, text in RELAY_COUNTERS:
+            counter = CounterMetricFamily(name, text)
+            counter.add_metric([], float(stats.get(key, 0)))
+            yield counter
 
 
 def setup_metrics(app: web.Application) -> None:

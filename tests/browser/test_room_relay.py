@@ -13,6 +13,7 @@ from tests.browser.room_support import (
     MENTEE,
     MENTOR,
     book_session,
+    eventually,
     leave_and_close,
     room_url,
     running_server,
@@ -21,6 +22,7 @@ from tests.browser.room_support import (
 )
 from tests.browser.support import LiveServer, PageErrors, Shots
 from tests.conftest import SettingsFactory
+from web import keys
 
 pytestmark = pytest.mark.browser
 
@@ -53,6 +55,18 @@ async def _call_on_relay(
         await expect(page.locator("#path-badge")).to_have_attribute("data-path", "relay")
         await expect(page.locator("#path-name")).to_have_text("relay")
         assert await page.evaluate("() => panamiaRoom.call.pc === null")
+    # Chromium's media crossed the relay as RTP packets, without decoding, and mostly on the
+    # fast path (aiortc's own path only teaches the routes).
+    relay = server.app[keys.RELAY]
+
+    async def forwarded_enough() -> bool:
+        return bool(relay.stats()["packets_forwarded"] > 200)
+
+    assert await eventually(forwarded_enough)
+    stats = relay.stats()
+    assert stats["transcoding"] == 0
+    assert stats["frames_in"] == 0
+    assert stats["packets_fast"] > stats["packets_in"] / 2, stats
     await shots(mentee, "mentee-on-relay")
     await mentee.get_by_role("button", name="End call").click()
     await expect(mentor.locator("#remote-overlay")).to_be_visible()

@@ -109,12 +109,21 @@ async def test_relay_figures_come_from_the_registered_source(
     aiohttp_client: AiohttpClient, make_settings: Callable[..., Settings]
 ) -> None:
     app = build_app(make_settings())
-    live = {"sessions": 2, "peer_connections": 4, "streams": 8}
+    live = {
+        "sessions": 2,
+        "peer_connections": 4,
+        "streams": 8,
+        "packets_forwarded": 900,
+        "packets_fast": 850,
+    }
     register_relay_stats(app, lambda: live)
     client = await aiohttp_client(app)
     values = await _scrape(client)
     assert (values["panamia_relay_sessions"], values["panamia_relay_streams"]) == (2, 8)
     assert values["panamia_relay_peer_connections"] == 4
+    assert values["panamia_relay_packets_forwarded_total"] == 900
+    assert values["panamia_relay_packets_fast_total"] == 850
+    assert values["panamia_relay_packets_dropped_total"] == 0
     live["streams"] = 6  # read at scrape time, not copied once
     assert (await _scrape(client))["panamia_relay_streams"] == 6
 

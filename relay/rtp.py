@@ -1,0 +1,296 @@
+"""Forwarding at RTP-packet level: a publisher's packets rewritten as a subscriber's stream.
+
+The relay terminates DTLS-SRTP on both legs, so a packet from the publisher arrives here
+decrypted and parsed (aiortc's transport does that). :class:`PacketOutlet` turns it into a
+packet of the subscriber's sender: its SSRC, its negotiated payload type, its MID, its own
+sequence numbers and timestamps (the publisher's shifted by a fixed offset, so gaps and
+reordering survive and a NACK names the same packet on both legs), a fresh abs-send-time,
+and the audio level the publisher measured. The packet goes into the sender's retransmission
+history, so aiortc answers the subscriber's NACKs from it, and into the sender's counters, so
+its RTCP sender reports stay true. Then the subscriber's transport encrypts and sends it.
+Nothing is depayloaded, reassembled, jitter-buffered or repacketised.
+
+A subscriber cannot decode video before a keyframe, so video opens at the first packet of a
+keyframe (:func:`starts_keyframe`) and the outlet restarts its numbering there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from typing import Any
+
+import pylibsrtp
+from aioice.ice import StunProtocol
+from aiortc.rtcdtlstransport import State
+from aiortc.rtp import RTP_HISTORY_SIZE, RtpPacket
+
+from relay.fastpath import HEADER, ForwardedPacket, extension_ids
+
+DTLS_CONNECTED = State.CONNECTED
+
+NTP_UNIX_OFFSET = 2_208_988_800
+"""Seconds from 1900 (NTP's epoch) to 1970."""
+
+START_WINDOW = 0x1000
+"""For this many sequence numbers after a (re)start, packets from before it are dropped."""
+
+SENT, SKIPPED, NOT_CONNECTED = 0, 1, 2
+"""What :meth:`PacketOutlet.send` did with a packet."""
+
+_HISTORY = "_RTCRtpSender__rtp_history"
+_EXTENSIONS = "_RTCRtpSender__rtp_header_extensions_map"
+_MID = "_RTCRtpSender__mid"
+_NTP = "_RTCRtpSender__ntp_timestamp"
+_RTP_TIMESTAMP = "_RTCRtpSender__rtp_timestamp"
+_OCTETS = "_RTCRtpSender__octet_count"
+_PACKETS = "_RTCRtpSender__packet_count"
+
+
+def ntp_now() -> int:
+    """The current time as a 64-bit NTP timestamp (aiortc's clock goes through datetime)."""
+    return int((time.time() + NTP_UNIX_OFFSET) * 4_294_967_296)
+
+
+def starts_keyframe(mime_type: str, payload: bytes) -> bool:
+    """Whether this RTP payload is the first packet of a frame decodable on its own."""
+    mime = mime_type.lower()
+    if mime == "video/vp8":
+        return _vp8_starts_keyframe(payload)
+    if mime == "video/h264":
+        return _h264_starts_keyframe(payload)
+    return not mime.startswith("video/")
+
+
+def _vp8_starts_keyframe(payload: bytes) -> bool:
+    """RFC 7741: S=1 and partition 0 start the frame; the VP8 header's P bit is 0 on a key frame."""
+    size = len(payload)
+    if size < 2:
+        return False
+    first = payload[0]
+    if not first & 0x10 or first & 0x07:
+        return False
+    position = 1
+    if first & 0x80:  # X: extension byte follows
+        extension = payload[1]
+        position = 2
+        if extension & 0x80:  # I: picture id, 7 or 15 bits
+            if position >= size:
+                return False
+            position += 2 if payload[position] & 0x80 else 1
+        if extension & 0x40:  # L: TL0PICIDX
+            position += 1
+        if extension & 0x30:  # T or K: TID/KEYIDX
+            position += 1
+    return position < size and not payload[position] & 0x01
+
+
+def _h264_starts_keyframe(payload: bytes) -> bool:
+    """RFC 6184: an IDR slice (5) or SPS (7), alone, in a STAP-A, or starting an FU-A."""
+    if not payload:
+        return False
+    nal_type = payload[0] & 0x1F
+    if nal_type in (5, 7):
+        return True
+    if nal_type == 24:  # STAP-A: 16-bit size, then the NAL unit
+        position = 1
+        while position + 2 < len(payload):
+            length = int.from_bytes(payload[position : position + 2], "big")
+            if payload[position + 2] & 0x1F in (5, 7):
+                return True
+            position += 2 + length
+        return False
+    if nal_type == 28 and len(payload) > 1:  # FU-A: start bit and the fragmented type
+        header = payload[1]
+        return bool(header & 0x80) and header & 0x1F in (5, 7)
+    return False
+
+
+class PacketOutlet:
+    """Writes forwarded packets as the stream of one aiortc ``RTCRtpSender``.
+
+    Uses the sender's private history, extension map, MID and report counters (aiortc is
+    pinned; ``tests/unit/test_relay_rtp.py`` covers them). ``payload_type`` is set once the
+    sender's codec is negotiated.
+    """
+
+    def __init__(self, sender: Any, clock_step: int) -> None:
+        for name in (_HISTORY, _EXTENSIONS, _MID, _PACKETS):
+            if not hasattr(sender, name):
+                raise RuntimeError(f"this aiortc version's RTCRtpSender has no {name}")
+        self.sender = sender
+        self.ssrc: int = sender._ssrc
+        self.payload_type: int | None = None
+        self._history: dict[int, RtpPacket] = getattr(sender, _HISTORY)
+        self._extensions = getattr(sender, _EXTENSIONS)
+        self._clock_step = clock_step
+        """One frame (video) or one 20 ms packet (audio) in RTP clock units: the gap left
+        between two publishers' timelines."""
+        self._next_seq = random.getrandbits(16)
+        self._next_ts = random.getrandbits(32)
+        self._last_seq: int | None = None
+        self._seq_offset = 0
+        self._ts_offset = 0
+        self._start: int | None = None
+        self._restart = True
+        self.packets = 0
+        self.octets = 0
+        self._layout: tuple[bytes, int, int] | None = None
+        self._pending: set[asyncio.Future[None]] = set()
+
+    def restart(self) -> None:
+        """The next packet begins a new run (another publisher, or after a keyframe gate)."""
+        self._restart = True
+
+    def _map(self, sequence: int, timestamp: int) -> tuple[int, int] | None:
+        """This sender's sequence number and timestamp for a publisher's packet, or None
+        for a packet from before the current run (a late retransmission)."""
+        if self._restart:
+            self._restart = False
+            self._seq_offset = (self._next_seq - sequence) & 0xFFFF
+            self._ts_offset = (self._next_ts - timestamp) & 0xFFFFFFFF
+            self._start = sequence
+        elif self._start is not None:
+            since_start = (sequence - self._start) & 0xFFFF
+            if since_start >= 0x8000:
+                return None
+            if since_start > START_WINDOW:
+                self._start = None
+        out_seq = (sequence + self._seq_offset) & 0xFFFF
+        out_ts = (timestamp + self._ts_offset) & 0xFFFFFFFF
+        last = self._last_seq
+        if last is None or (out_seq - last) & 0xFFFF < 0x8000:
+            self._last_seq = out_seq
+            self._next_seq = (out_seq + 1) & 0xFFFF
+            self._next_ts = (out_ts + self._clock_step) & 0xFFFFFFFF
+        return out_seq, out_ts
+
+    def rewrite(self, packet: RtpPacket, ntp: int) -> bytes | None:
+        """The packet as this sender's, serialised and stored for retransmission.
+
+        None for a packet from before the current run or when the sender is not
+        negotiated yet.
+        """
+        payload_type = self.payload_type
+        if payload_type is None:
+            return None
+        mapped = self._map(packet.sequence_number, packet.timestamp)
+        if mapped is None:
+            return None
+        out_seq, out_ts = mapped
+        out = RtpPacket(
+            payload_type=payload_type,
+            marker=packet.marker,
+            sequence_number=out_seq,
+            timestamp=out_ts,
+            ssrc=self.ssrc,
+            payload=packet.payload,
+        )
+        out.padding_size = packet.padding_size
+        extensions = out.extensions
+        extensions.abs_send_time = (ntp >> 14) & 0x00FFFFFF
+        extensions.mid = getattr(self.sender, _MID)
+        extensions.audio_level = packet.extensions.audio_level
+        self._history[out_seq % RTP_HISTORY_SIZE] = out
+        return out.serialize(self._extensions)
+
+    def sent(self, size: int, timestamp: int, ntp: int) -> None:
+        """Keep the sender's RTCP sender-report figures true."""
+        sender = self.sender
+        self.packets += 1
+        self.octets += size
+        setattr(sender, _PACKETS, getattr(sender, _PACKETS) + 1)
+        setattr(sender, _OCTETS, getattr(sender, _OCTETS) + size)
+        setattr(sender, _NTP, ntp)
+        setattr(sender, _RTP_TIMESTAMP, timestamp)
+
+    async def send(self, packet: RtpPacket, ntp: int) -> int:
+        """Rewrite and send ``packet``: SENT, SKIPPED (from before this run, or the sender is
+        not negotiated yet) or NOT_CONNECTED (the subscriber's transport is not up)."""
+        data = self.rewrite(packet, ntp)
+        if data is None:
+            return SKIPPED
+        try:
+            await self.sender.transport._send_rtp(data)
+        except ConnectionError:
+            return NOT_CONNECTED
+        self.sent(len(packet.payload), (packet.timestamp + self._ts_offset) & 0xFFFFFFFF, ntp)
+        return SENT
+
+    def _extension_layout(self) -> tuple[bytes, int, int] | None:
+        """(the MID element, abs-send-time ID, audio-level ID) once the sender is negotiated."""
+        if self._layout is None:
+            mid = getattr(self.sender, _MID)
+            if mid is None:
+                return None
+            ids = extension_ids(self._extensions)
+            mid_bytes = str(mid).encode()
+            mid_element = b""
+            if ids.mid and 0 < len(mid_bytes) <= 16 and ids.mid < 15:
+                mid_element = bytes([(ids.mid << 4) | (len(mid_bytes) - 1)]) + mid_bytes
+            self._layout = (mid_element, ids.abs_send_time or 0, ids.audio_level or 0)
+        return self._layout
+
+    def forward_bytes(
+        self, plain: bytes, payload_at: int, audio_level: bytes | None, ntp: int
+    ) -> int:
+        """The byte-level twin of :meth:`send`, for the fast path (no objects, no await).
+
+        ``plain`` is the publisher's decrypted packet, its payload (and any padding) from
+        ``payload_at``; ``audio_level`` the value of its audio-level extension, if any.
+        """
+        payload_type = self.payload_type
+        if payload_type is None:
+            return SKIPPED
+        dtls = self.sender.transport
+        srtp = getattr(dtls, "_tx_srtp", None)
+        if srtp is None or getattr(dtls, "_state", None) is not DTLS_CONNECTED:
+            return NOT_CONNECTED
+        layout = self._extension_layout()
+        if layout is None:  # connected, but aiortc has not started the sender yet
+            return NOT_CONNECTED
+        pair = dtls.transport._connection._nominated.get(1)
+        if pair is None:
+            return NOT_CONNECTED
+        first, second, sequence, timestamp = HEADER.unpack_from(plain)[:4]
+        mapped = self._map(sequence, timestamp)
+        if mapped is None:
+            return SKIPPED
+        out_seq, out_ts = mapped
+        mid_element, abs_id, level_id = layout
+        elements = mid_element
+        if abs_id:
+            elements += bytes([(abs_id << 4) | 2]) + ((ntp >> 14) & 0xFFFFFF).to_bytes(3, "big")
+        if level_id and audio_level is not None:
+            elements += bytes([level_id << 4]) + audio_level[:1]
+        csrc_count = first & 0x0F
+        header = HEADER.pack(
+            0x80 | (first & 0x20) | (0x10 if elements else 0) | csrc_count,
+            (second & 0x80) | payload_type,
+            out_seq,
+            out_ts,
+            self.ssrc,
+        )
+        if csrc_count:
+            header += plain[12 : 12 + 4 * csrc_count]
+        if elements:
+            elements += b"\x00" * (-len(elements) % 4)
+            header += b"\xbe\xde" + (len(elements) // 4).to_bytes(2, "big") + elements
+        out = header + plain[payload_at:]
+        self._history[out_seq % RTP_HISTORY_SIZE] = ForwardedPacket(  # type: ignore[assignment]
+            out_seq, out, self._extensions
+        )
+        try:
+            protected = srtp.protect(out)
+        except pylibsrtp.Error:
+            return SKIPPED
+        protocol = pair.protocol
+        if type(protocol) is StunProtocol:
+            protocol.transport.sendto(protected, pair.remote_addr)
+        else:  # through TURN: let aioice wrap it
+            task = asyncio.ensure_future(protocol.send_data(protected, pair.remote_addr))
+            self._pending.add(task)
+            task.add_done_callback(self._pending.discard)
+        self.sent(len(plain) - payload_at, out_ts, ntp)
+        return SENT
