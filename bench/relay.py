@@ -9,7 +9,9 @@ reports its own CPU time (``/proc/self/stat``) and memory (``/proc/self/status``
 
 Printed per point: relay CPU-seconds per second per stream, RSS per stream above the idle
 process, received frame rate; then streams per core at full frame rate for both relays and
-their ratio. Figures on a shared 2-core machine are noisy: compare within one run.
+their ratio: 1 / the CPU per stream at the largest stream count that held full frame rate,
+and 1 / the slope of a line fitted through the full-rate points (the cost of one more
+stream). Figures on a shared 2-core machine are noisy: compare within one run.
 """
 
 from __future__ import annotations
@@ -262,6 +264,23 @@ def streams_per_core(points: list[Point]) -> tuple[float, Point | None]:
     return 1.0 / best.cpu_per_stream if best.cpu_per_stream > 0 else float("inf"), best
 
 
+def marginal_streams_per_core(points: list[Point]) -> float | None:
+    """1 / the least-squares slope of CPU against streams over the full-rate points.
+
+    The slope is what one more stream costs, without the idle process's own timers; it
+    needs two or more full-rate points.
+    """
+    full = [point for point in points if point.full_rate]
+    if len({point.streams for point in full}) < 2:
+        return None
+    mean_n = sum(point.streams for point in full) / len(full)
+    mean_cpu = sum(point.cpu_per_s for point in full) / len(full)
+    spread = sum((point.streams - mean_n) ** 2 for point in full)
+    slope = sum((point.streams - mean_n) * (point.cpu_per_s - mean_cpu) for point in full)
+    slope /= spread
+    return 1.0 / slope if slope > 0 else None
+
+
 def _print_point(point: Point) -> None:
     print(
         f"{point.mode:<12}{point.streams:>5}{point.cpu_per_s:>10.3f}{point.cpu_per_stream:>12.4f}"
@@ -303,11 +322,22 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         print(f"{name:<12} streams per core at full frame rate: {value:7.1f} {where}")
     ratio = passthrough / transcode if transcode else float("nan")
     print(f"ratio passthrough / transcode: {ratio:.1f}x")
+    marginal = {mode: marginal_streams_per_core(points) for mode, points in results.items()}
+    for name, slope_value in marginal.items():
+        shown = (
+            f"{slope_value:7.1f}"
+            if slope_value is not None
+            else "    n/a (fewer than 2 full-rate points)"
+        )
+        print(f"{name:<12} streams per core from the CPU slope: {shown}")
+    if marginal["passthrough"] and marginal["transcode"]:
+        print(f"ratio from the slopes: {marginal['passthrough'] / marginal['transcode']:.1f}x")
     print("(2 shared cores: figures are noisy; the load generator shares the machine)")
     return {
         "points": [point.__dict__ for mode in results.values() for point in mode],
         "streams_per_core": {"passthrough": passthrough, "transcode": transcode},
         "ratio": ratio,
+        "streams_per_core_from_slope": marginal,
     }
 
 

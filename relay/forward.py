@@ -398,7 +398,6 @@ class Publication:
         now = time.monotonic()
         if now - self._last_request < KEYFRAME_REQUEST_INTERVAL_S:
             return
-        self._last_request = now
         ssrcs = sorted(self.media_ssrcs)
         if not ssrcs:
             rtx = getattr(self._receiver, _RTX_ATTRIBUTE, {})
@@ -408,7 +407,8 @@ class Publication:
                 if source.source not in rtx
             ]
         if not ssrcs:
-            return
+            return  # nothing received yet: its first packets will bring a keyframe anyway
+        self._last_request = now
         self._counters.keyframe_requests += 1
         self._spawn(self._send_pli(ssrcs), "pli")
 
@@ -533,10 +533,13 @@ class ForwardTrack(MediaStreamTrack):
         self._gated = self.kind == "video"
         self._packet_gated = self.kind == "video"
         self._rebase = True
+        self._gate_asked = float("-inf")
         if self.outlet is not None:
             self.outlet.restart()
         publication.add(self)
-        publication.request_keyframe()
+        if self.outlet is None or self.outlet.ready():
+            # Otherwise the first packet after the subscriber's transport is up asks.
+            publication.request_keyframe()
         self._wakeup.set()  # a waiting recv() re-enters the gated wait, which retries
 
     def detach(self, publication: Publication | None = None) -> None:
@@ -561,16 +564,10 @@ class ForwardTrack(MediaStreamTrack):
         outlet = self.outlet
         if outlet is None or self.readyState != "live":
             return
-        if self._packet_gated:
-            if not starts_keyframe(mime_lower, packet.payload):
-                self._counters.packets_dropped += 1
-                now = time.monotonic()
-                if now - self._gate_asked >= KEYFRAME_RETRY_S:
-                    self._gate_asked = now
-                    self.request_keyframe()
-                return
-            self._packet_gated = False
-            outlet.restart()
+        if self._packet_gated and not self._gate_opens(
+            outlet, starts_keyframe(mime_lower, packet.payload)
+        ):
+            return
         self._count(await outlet.send(packet, ntp))
 
     def forward_bytes(
@@ -580,17 +577,34 @@ class ForwardTrack(MediaStreamTrack):
         outlet = self.outlet
         if outlet is None or self.readyState != "live":
             return
-        if self._packet_gated:
-            if not starts_keyframe(mime_lower, plain[payload_at : payload_at + 64]):
-                self._counters.packets_dropped += 1
-                now = time.monotonic()
-                if now - self._gate_asked >= KEYFRAME_RETRY_S:
-                    self._gate_asked = now
-                    self.request_keyframe()
-                return
-            self._packet_gated = False
-            outlet.restart()
+        if self._packet_gated and not self._gate_opens(
+            outlet, starts_keyframe(mime_lower, plain[payload_at : payload_at + 64])
+        ):
+            return
         self._count(outlet.forward_bytes(plain, payload_at, audio_level, ntp))
+
+    def _gate_opens(self, outlet: PacketOutlet, keyframe_start: bool) -> bool:
+        """Whether a packet passes the closed video gate (and so opens it).
+
+        Only a keyframe's first packet opens it, and only once the subscriber can receive:
+        a keyframe sent into a transport still coming up is lost. While it waits with a
+        transport up, the subscriber asks the publisher for a keyframe every so often; the
+        first ask comes with the first packet after the transport is up.
+        """
+        if not outlet.ready():
+            self._counters.packets_dropped += 1
+            self._gate_asked = float("-inf")
+            return False
+        if not keyframe_start:
+            self._counters.packets_dropped += 1
+            now = time.monotonic()
+            if now - self._gate_asked >= KEYFRAME_RETRY_S:
+                self._gate_asked = now
+                self.request_keyframe()
+            return False
+        self._packet_gated = False
+        outlet.restart()
+        return True
 
     def _count(self, outcome: int) -> None:
         if outcome == SENT:

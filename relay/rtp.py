@@ -218,6 +218,16 @@ class PacketOutlet:
         self.sent(len(packet.payload), (packet.timestamp + self._ts_offset) & 0xFFFFFFFF, ntp)
         return SENT
 
+    def ready(self) -> bool:
+        """Whether the subscriber's transport is up and aiortc has started the sender."""
+        if self.payload_type is None or getattr(self.sender, _MID) is None:
+            return False
+        dtls = self.sender.transport
+        return (
+            getattr(dtls, "_tx_srtp", None) is not None
+            and getattr(dtls, "_state", None) is DTLS_CONNECTED
+        )
+
     def _extension_layout(self) -> tuple[bytes, int, int] | None:
         """(the MID element, abs-send-time ID, audio-level ID) once the sender is negotiated."""
         if self._layout is None:
