@@ -72,14 +72,26 @@ class ForwardedPacket:
 
 
 def rtp_layout(plain: bytes) -> tuple[int, int, bytes]:
-    """Where the payload starts, the extension profile and the extension block's bytes."""
+    """Where the payload starts, the extension profile and the extension block's bytes.
+
+    Raises ValueError for a packet too short for the header it announces.
+    """
+    size = len(plain)
+    if size < 12:
+        raise ValueError("RTP packet shorter than its fixed header")
     first = plain[0]
     position = 12 + 4 * (first & 0x0F)
     if not first & 0x10:
+        if position > size:
+            raise ValueError("RTP packet shorter than its CSRC list")
         return position, 0, b""
+    if position + 4 > size:
+        raise ValueError("RTP packet shorter than its extension header")
     profile, words = _EXTENSION_HEADER.unpack_from(plain, position)
     position += 4
     end = position + 4 * words
+    if end > size:
+        raise ValueError("RTP packet shorter than its header extensions")
     return end, profile, plain[position:end]
 
 
@@ -120,6 +132,7 @@ def install(dtls_transport: Any, routes: dict[int, FastRoute]) -> bool:
     if getattr(connection, "_relay_fast_path", False):
         return True
     original: Callable[[bytes, int], None] = connection.data_received
+    failures = [0]
 
     def data_received(data: bytes, component: int) -> None:
         # RFC 7983: 128-191 is RTP or RTCP; RTCP packet types are 192-208 in byte 1.
@@ -135,7 +148,9 @@ def install(dtls_transport: Any, routes: dict[int, FastRoute]) -> bool:
                     try:
                         route.on_plain_rtp(plain)
                     except Exception:  # one bad packet must not break the connection
-                        log.exception("relay.fast_path_failed")
+                        failures[0] += 1
+                        if failures[0] == 1:  # once per connection: no log flood
+                            log.exception("relay.fast_path_failed")
                     return
         original(data, component)
 

@@ -342,6 +342,11 @@ class Publication:
 
     def on_plain_rtp(self, plain: bytes) -> None:
         """The fast path's half of :meth:`_on_rtp`: a decrypted media packet, as bytes."""
+        try:
+            payload_at, profile, block = rtp_layout(plain)
+        except ValueError:
+            self._counters.packets_dropped += 1
+            return
         sequence, timestamp = _SEQ_TS.unpack_from(plain, 2)
         ssrc = int.from_bytes(plain[8:12], "big")
         self.packets += 1
@@ -358,7 +363,6 @@ class Publication:
         fanout = self._fanout
         if not fanout:
             return
-        payload_at, profile, block = rtp_layout(plain)
         level = None
         if self._level_id and profile == ONE_BYTE_PROFILE:
             level = one_byte_extension(block, self._level_id)

@@ -224,18 +224,39 @@ async def test_a_participant_who_never_connects_is_removed() -> None:
     await relay.close()
 
 
+def only(peer: Peer, mime: str) -> None:
+    """Let ``peer`` offer one video codec (and its retransmissions)."""
+    for transceiver in peer.pc.getTransceivers():
+        if transceiver.kind == "video":
+            caps = transceiver.receiver.getCapabilities("video")
+            assert caps is not None
+            transceiver.setCodecPreferences(
+                [c for c in caps.codecs if c.mimeType in (mime, "video/rtx")]
+            )
+
+
+async def test_h264_passes_through_as_packets(manager: RelayManager) -> None:
+    """Both offer H.264 only: the relay forwards it packet by packet, decoding nothing."""
+    alice = make_peer(ColourVideoTrack(RED), audio_mline=False)
+    bob = make_peer(ColourVideoTrack(BLUE), audio_mline=False)
+    only(alice, "video/H264")
+    only(bob, "video/H264")
+    await join(manager, "h264", "alice", alice)
+    await join(manager, "h264", "bob", bob)
+    await until(lambda: len(alice.video) >= 10 and len(bob.video) >= 10, timeout=30)
+    assert close_to(mean_colour(bob.video[-1]), RED)
+    assert close_to(mean_colour(alice.video[-1]), BLUE)
+    stats = manager.stats()
+    assert stats["transcoding"] == 0
+    assert stats["frames_in"] == 0
+    assert stats["packets_forwarded"] > 20
+    await manager.end("h264")
+    await alice.close()
+    await bob.close()
+
+
 async def test_peers_with_no_common_codec_are_transcoded(manager: RelayManager) -> None:
     """alice offers H.264 only, bob VP8 only: the relay decodes and re-encodes."""
-
-    def only(peer: Peer, mime: str) -> None:
-        for transceiver in peer.pc.getTransceivers():
-            if transceiver.kind == "video":
-                caps = transceiver.receiver.getCapabilities("video")
-                assert caps is not None
-                transceiver.setCodecPreferences(
-                    [c for c in caps.codecs if c.mimeType in (mime, "video/rtx")]
-                )
-
     alice = make_peer(ColourVideoTrack(RED))
     bob = make_peer(ColourVideoTrack(BLUE))
     only(alice, "video/H264")

@@ -16,6 +16,7 @@ from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 from bench._media import draw, encode_vp8, make_vp8_encoder
 from config.settings import RelaySettings
 from relay.errors import BadOffer, RelayFull
+from relay.fastpath import one_byte_extension, rtp_layout
 from relay.forward import (
     AUDIO_QUEUE_FRAMES,
     VIDEO_QUEUE_FRAMES,
@@ -150,3 +151,29 @@ async def test_capacity_limit_raises_relay_full() -> None:
         await manager.answer("s", "alice", "v=0\r\n", "answer")
     assert manager.stats()["sessions"] == 0
     await manager.close()
+
+
+@pytest.mark.parametrize(
+    "plain",
+    [
+        b"\x80\x60\x00\x01",  # shorter than the fixed header
+        b"\x82\x60" + bytes(10),  # announces 2 CSRCs, has none
+        b"\x90\x60" + bytes(10),  # announces an extension, has no extension header
+        b"\x90\x60" + bytes(10) + b"\xbe\xde\x00\x05" + bytes(4),  # 5 words announced, 1 there
+    ],
+)
+def test_the_fast_path_refuses_packets_shorter_than_their_header(plain: bytes) -> None:
+    with pytest.raises(ValueError):
+        rtp_layout(plain)
+
+
+def test_the_fast_path_finds_payload_and_extensions() -> None:
+    header = b"\x90\xe0\x00\x07" + (90000).to_bytes(4, "big") + (1234).to_bytes(4, "big")
+    block = bytes([0x10, 0x31, 0x22, 0xAB, 0xCD, 0xEF, 0x00, 0x00])  # mid "1", id 2: 3 bytes
+    plain = header + b"\xbe\xde\x00\x02" + block + b"payload"
+    payload_at, profile, found = rtp_layout(plain)
+    assert plain[payload_at:] == b"payload"
+    assert profile == 0xBEDE
+    assert one_byte_extension(found, 1) == b"1"
+    assert one_byte_extension(found, 2) == b"\xab\xcd\xef"
+    assert one_byte_extension(found, 3) is None
