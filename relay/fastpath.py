@@ -19,7 +19,8 @@ from typing import Any, Protocol
 
 import pylibsrtp
 import structlog
-from aiortc.rtp import HeaderExtensionsMap, RtpPacket
+from aioice.ice import StunProtocol
+from aiortc.rtp import RTP_HISTORY_SIZE, HeaderExtensionsMap, RtpPacket
 
 log = structlog.get_logger(__name__)
 
@@ -28,6 +29,8 @@ HEADER = struct.Struct("!BBHII")
 _SEQ_TS = struct.Struct("!HI")
 _EXTENSION_HEADER = struct.Struct("!HH")
 ONE_BYTE_PROFILE = 0xBEDE
+NACK_WINDOW = RTP_HISTORY_SIZE
+"""Packets further back than this are not asked for again (the sender no longer has them)."""
 
 
 class FastRoute(Protocol):
@@ -119,6 +122,73 @@ def extension_ids(extensions: HeaderExtensionsMap) -> Any:
     return getattr(extensions, "_HeaderExtensionsMap__ids")  # noqa: B009 (name-mangled)
 
 
+class LossTracker:
+    """The sequence numbers missing from one stream, for NACKs.
+
+    Does what aiortc's ``NackGenerator`` does, but walks its missing set only when there is
+    one: most packets are one more than the last.
+    """
+
+    __slots__ = ("highest", "missing")
+
+    def __init__(self) -> None:
+        self.highest: int | None = None
+        self.missing: set[int] = set()
+
+    def add(self, sequence: int) -> bool:
+        """Record a packet; True when it revealed a new gap (time to send a NACK)."""
+        highest = self.highest
+        if highest is None:
+            self.highest = sequence
+            return False
+        ahead = (sequence - highest) & 0xFFFF
+        if ahead == 0:
+            return False
+        if ahead >= 0x8000:  # older than the highest: a retransmission or reordering
+            self.missing.discard(sequence)
+            return False
+        self.highest = sequence
+        missed = ahead > 1
+        if missed:
+            first = highest + 1 if ahead <= NACK_WINDOW else highest + ahead - NACK_WINDOW
+            self.missing.update(value & 0xFFFF for value in range(first, highest + ahead))
+        if self.missing:
+            self.missing = {
+                value for value in self.missing if (sequence - value) & 0xFFFF <= NACK_WINDOW
+            }
+        return missed
+
+
+def _bypass_stun_parsing(connection: Any, deliver: Callable[[bytes, int], None]) -> None:
+    """Hand RTP/RTCP datagrams from ``connection``'s sockets straight to ``deliver``.
+
+    aioice first tries to parse every datagram as STUN and takes the ValueError as "data";
+    RFC 7983 tells them apart by the first byte, which is far cheaper.
+    """
+    for protocol in list(connection._protocols):
+        if not isinstance(protocol, StunProtocol) or getattr(protocol, "_relay_fast_path", False):
+            continue
+        candidate = getattr(protocol, "local_candidate", None)
+        if candidate is None:
+            continue
+        original = protocol.datagram_received
+        component = candidate.component
+
+        def datagram_received(
+            data: bytes | str,
+            addr: tuple[Any, ...],
+            original: Callable[[bytes | str, tuple[Any, ...]], None] = original,
+            component: int = component,
+        ) -> None:
+            if isinstance(data, bytes) and data and 127 < data[0] < 192:
+                deliver(data, component)
+            else:
+                original(data, addr)
+
+        protocol.datagram_received = datagram_received  # type: ignore[method-assign]
+        protocol._relay_fast_path = True  # type: ignore[attr-defined]
+
+
 def install(dtls_transport: Any, routes: dict[int, FastRoute]) -> bool:
     """Handle ``dtls_transport``'s SRTP media for the SSRCs in ``routes`` in the callback.
 
@@ -127,14 +197,18 @@ def install(dtls_transport: Any, routes: dict[int, FastRoute]) -> bool:
     connection = getattr(getattr(dtls_transport, "transport", None), "_connection", None)
     if connection is None or not hasattr(connection, "data_received"):
         return False
-    if not hasattr(dtls_transport, "_rx_srtp"):
+    if not hasattr(dtls_transport, "_rx_srtp") or not hasattr(connection, "_protocols"):
         return False
     if getattr(connection, "_relay_fast_path", False):
         return True
     original: Callable[[bytes, int], None] = connection.data_received
     failures = [0]
+    patched = [0]
 
     def data_received(data: bytes, component: int) -> None:
+        if patched[0] != len(connection._protocols):  # gathering or TURN added sockets
+            patched[0] = len(connection._protocols)
+            _bypass_stun_parsing(connection, data_received)
         # RFC 7983: 128-191 is RTP or RTCP; RTCP packet types are 192-208 in byte 1.
         if len(data) > 12 and 127 < data[0] < 192 and not 191 < data[1] < 209:
             srtp = dtls_transport._rx_srtp

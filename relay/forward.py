@@ -42,7 +42,7 @@ import structlog
 from aiortc.codecs import get_decoder
 from aiortc.jitterbuffer import JitterFrame
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
-from aiortc.rtcrtpreceiver import NackGenerator, StreamStatistics
+from aiortc.rtcrtpreceiver import StreamStatistics
 from aiortc.rtp import (
     RTCP_PSFB_APP,
     RtcpPsfbPacket,
@@ -55,6 +55,7 @@ from aiortc.rtp import (
 from relay.fastpath import (
     ONE_BYTE_PROFILE,
     FastRoute,
+    LossTracker,
     RtpHeader,
     extension_ids,
     one_byte_extension,
@@ -257,7 +258,7 @@ class Publication:
         self._codecs: dict[int, Any] = getattr(receiver, _CODECS_ATTRIBUTE)
         self._rtx_ssrc: dict[int, int] = getattr(receiver, _RTX_ATTRIBUTE)
         self._streams: dict[int, StreamStatistics] = getattr(receiver, _STREAMS_ATTRIBUTE)
-        self._nack = NackGenerator() if kind == "video" else None
+        self._nack = LossTracker() if kind == "video" else None
         self._needs_frames = False
         tap_receiver(receiver, self._on_frame)
         self._full_path = receiver._handle_rtp_packet
@@ -301,7 +302,7 @@ class Publication:
         elif packet.ssrc not in self.media_ssrcs:
             self._learn(packet.ssrc, packet.payload_type, codec)
         nack = self._nack
-        if not frames and nack is not None and nack.add(packet):
+        if not frames and nack is not None and nack.add(packet.sequence_number):
             await self._receiver._send_rtcp_nack(packet.ssrc, sorted(nack.missing))
         fanout = self._fanout
         if not fanout:
@@ -358,7 +359,7 @@ class Publication:
         if stream is not None:
             stream.add(header)  # type: ignore[arg-type]
         nack = self._nack
-        if nack is not None and nack.add(header):  # type: ignore[arg-type]
+        if nack is not None and nack.add(sequence):
             self._spawn(self._receiver._send_rtcp_nack(ssrc, sorted(nack.missing)), "nack")
         fanout = self._fanout
         if not fanout:

@@ -16,13 +16,11 @@ keyframe (:func:`starts_keyframe`) and the outlet restarts its numbering there.
 
 from __future__ import annotations
 
-import asyncio
 import random
 import time
 from typing import Any
 
 import pylibsrtp
-from aioice.ice import StunProtocol
 from aiortc.rtcdtlstransport import State
 from aiortc.rtp import RTP_HISTORY_SIZE, RtpPacket
 
@@ -111,7 +109,7 @@ class PacketOutlet:
     """Writes forwarded packets as the stream of one aiortc ``RTCRtpSender``.
 
     Uses the sender's private history, extension map, MID and report counters (aiortc is
-    pinned; ``tests/unit/test_relay_rtp.py`` covers them). ``payload_type`` is set once the
+    pinned; the relay tests cover them). ``payload_type`` is set once the
     sender's codec is negotiated.
     """
 
@@ -137,7 +135,6 @@ class PacketOutlet:
         self.packets = 0
         self.octets = 0
         self._layout: tuple[bytes, int, int] | None = None
-        self._pending: set[asyncio.Future[None]] = set()
 
     def restart(self) -> None:
         """The next packet begins a new run (another publisher, or after a keyframe gate)."""
@@ -295,12 +292,7 @@ class PacketOutlet:
             protected = srtp.protect(out)
         except pylibsrtp.Error:
             return SKIPPED
-        protocol = pair.protocol
-        if type(protocol) is StunProtocol:
-            protocol.transport.sendto(protected, pair.remote_addr)
-        else:  # through TURN: let aioice wrap it
-            task = asyncio.ensure_future(protocol.send_data(protected, pair.remote_addr))
-            self._pending.add(task)
-            task.add_done_callback(self._pending.discard)
+        # What aioice's send_data does; through TURN the transport wraps it in ChannelData.
+        pair.protocol.transport.sendto(protected, pair.remote_addr)
         self.sent(len(plain) - payload_at, out_ts, ntp)
         return SENT

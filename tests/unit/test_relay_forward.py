@@ -16,7 +16,7 @@ from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 from bench._media import draw, encode_vp8, make_vp8_encoder
 from config.settings import RelaySettings
 from relay.errors import BadOffer, RelayFull
-from relay.fastpath import one_byte_extension, rtp_layout
+from relay.fastpath import NACK_WINDOW, LossTracker, one_byte_extension, rtp_layout
 from relay.forward import (
     AUDIO_QUEUE_FRAMES,
     VIDEO_QUEUE_FRAMES,
@@ -161,6 +161,7 @@ async def test_capacity_limit_raises_relay_full() -> None:
         b"\x90\x60" + bytes(10),  # announces an extension, has no extension header
         b"\x90\x60" + bytes(10) + b"\xbe\xde\x00\x05" + bytes(4),  # 5 words announced, 1 there
     ],
+    ids=["fixed-header", "csrc-list", "extension-header", "extension-words"],
 )
 def test_the_fast_path_refuses_packets_shorter_than_their_header(plain: bytes) -> None:
     with pytest.raises(ValueError):
@@ -177,3 +178,26 @@ def test_the_fast_path_finds_payload_and_extensions() -> None:
     assert one_byte_extension(found, 1) == b"1"
     assert one_byte_extension(found, 2) == b"\xab\xcd\xef"
     assert one_byte_extension(found, 3) is None
+
+
+def test_loss_tracker_reports_gaps_and_forgets_what_arrived() -> None:
+    tracker = LossTracker()
+    assert not tracker.add(65533)
+    assert not tracker.add(65534)
+    assert tracker.add(1)  # 65535 and 0 are missing, across the wrap
+    assert tracker.missing == {65535, 0}
+    assert not tracker.add(0)  # a retransmission
+    assert tracker.missing == {65535}
+    assert not tracker.add(2)
+    assert not tracker.add(1)  # a duplicate changes nothing
+    assert tracker.missing == {65535}
+
+
+def test_loss_tracker_asks_only_for_what_a_sender_still_has() -> None:
+    tracker = LossTracker()
+    tracker.add(100)
+    assert tracker.add(100 + 1000)  # a long outage
+    assert len(tracker.missing) == NACK_WINDOW
+    assert min(tracker.missing) == 1100 - NACK_WINDOW
+    tracker.add(1101 + NACK_WINDOW)  # everything missing is now too old
+    assert all((1101 + NACK_WINDOW - value) & 0xFFFF <= NACK_WINDOW for value in tracker.missing)
