@@ -304,21 +304,36 @@ class Publication:
         nack = self._nack
         if not frames and nack is not None and nack.add(packet.sequence_number):
             await self._receiver._send_rtcp_nack(packet.ssrc, sorted(nack.missing))
-        fanout = self._fanout
-        if not fanout:
+        if not self._fanout:
             self._needs_frames = False
             return
-        mime = codec.mimeType.lower()
+        # Rare here (a new SSRC, a retransmission, transcoding): serialise once and share
+        # the fast path's forwarding rather than keep a second, object-based rewriter.
+        plain = packet.serialize(self._receiver.transport._rtp_header_extensions_map)
+        try:
+            payload_at, profile, block = rtp_layout(plain)
+        except ValueError:
+            return
+        self._needs_frames = self._fan_out(
+            plain, payload_at, profile, block, codec.mimeType.lower()
+        )
+
+    def _fan_out(
+        self, plain: bytes, payload_at: int, profile: int, block: bytes, mime: str
+    ) -> bool:
+        """Send a decrypted packet to every subscriber that takes packets of ``mime``;
+        True when some subscriber needs decoded frames instead."""
+        level = None
+        if self._level_id and profile == ONE_BYTE_PROFILE:
+            level = one_byte_extension(block, self._level_id)
+        ntp = ntp_now()
         needs_frames = False
-        ntp = 0
-        for track in fanout:
+        for track in self._fanout:
             if track.wants_packets(mime):
-                if not ntp:
-                    ntp = ntp_now()
-                await track.forward_packet(packet, mime, ntp)
+                track.forward_bytes(plain, payload_at, level, mime, ntp)
             else:
                 needs_frames = True
-        self._needs_frames = needs_frames
+        return needs_frames
 
     def _learn(self, ssrc: int, payload_type: int, codec: Any) -> None:
         """A new media SSRC: from now on its packets can take the fast path."""
@@ -361,19 +376,8 @@ class Publication:
         nack = self._nack
         if nack is not None and nack.add(sequence):
             self._spawn(self._receiver._send_rtcp_nack(ssrc, sorted(nack.missing)), "nack")
-        fanout = self._fanout
-        if not fanout:
-            return
-        level = None
-        if self._level_id and profile == ONE_BYTE_PROFILE:
-            level = one_byte_extension(block, self._level_id)
-        mime = self._mime
-        ntp = ntp_now()
-        for track in fanout:
-            if track.wants_packets(mime):
-                track.forward_bytes(plain, payload_at, level, mime, ntp)
-            else:
-                self._needs_frames = True  # later packets go through aiortc's full path
+        if self._fanout and self._fan_out(plain, payload_at, profile, block, self._mime):
+            self._needs_frames = True  # later packets go through aiortc's full path
 
     def _on_frame(self, codec: Any, frame: JitterFrame) -> None:
         """A depacketised frame from aiortc's full path (only runs for transcoding)."""
@@ -404,13 +408,6 @@ class Publication:
         if now - self._last_request < KEYFRAME_REQUEST_INTERVAL_S:
             return
         ssrcs = sorted(self.media_ssrcs)
-        if not ssrcs:
-            rtx = getattr(self._receiver, _RTX_ATTRIBUTE, {})
-            ssrcs = [
-                source.source
-                for source in self._receiver.getSynchronizationSources()
-                if source.source not in rtx
-            ]
         if not ssrcs:
             return  # nothing received yet: its first packets will bring a keyframe anyway
         self._last_request = now
@@ -464,7 +461,7 @@ class ForwardTrack(MediaStreamTrack):
     """A sender's track fed with another participant's media.
 
     While the sender's codec matches the publisher's, media goes packet by packet through
-    :meth:`forward_packet` and the sender's own loop stays parked in ``recv()``. Otherwise
+    :meth:`forward_bytes` and the sender's own loop stays parked in ``recv()``. Otherwise
     ``recv()`` returns decoded ``av`` frames for the sender to encode. A track can outlive
     publishers: ``attach`` binds it to a new one and numbering continues where it stopped.
     """
@@ -564,21 +561,10 @@ class ForwardTrack(MediaStreamTrack):
         if source is not None and not self._frame_mode:
             await source.forward_bitrate(bitrate)
 
-    async def forward_packet(self, packet: RtpPacket, mime_lower: str, ntp: int) -> None:
-        """Send one of the publisher's packets on (called on the loop by the publication)."""
-        outlet = self.outlet
-        if outlet is None or self.readyState != "live":
-            return
-        if self._packet_gated and not self._gate_opens(
-            outlet, starts_keyframe(mime_lower, packet.payload)
-        ):
-            return
-        self._count(await outlet.send(packet, ntp))
-
     def forward_bytes(
         self, plain: bytes, payload_at: int, audio_level: bytes | None, mime_lower: str, ntp: int
     ) -> None:
-        """The fast path's :meth:`forward_packet`: the same gate, then bytes out."""
+        """Send one of the publisher's decrypted packets on (gated for video until a keyframe)."""
         outlet = self.outlet
         if outlet is None or self.readyState != "live":
             return

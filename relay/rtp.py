@@ -1,13 +1,13 @@
 """Forwarding at RTP-packet level: a publisher's packets rewritten as a subscriber's stream.
 
-The relay terminates DTLS-SRTP on both legs, so a packet from the publisher arrives here
-decrypted and parsed (aiortc's transport does that). :class:`PacketOutlet` turns it into a
-packet of the subscriber's sender: its SSRC, its negotiated payload type, its MID, its own
+The relay terminates DTLS-SRTP on both legs, so a packet from the publisher reaches
+:class:`PacketOutlet` decrypted, as bytes. The outlet rewrites it as a packet of the
+subscriber's sender: its SSRC, its negotiated payload type, its MID, its own
 sequence numbers and timestamps (the publisher's shifted by a fixed offset, so gaps and
 reordering survive and a NACK names the same packet on both legs), a fresh abs-send-time,
 and the audio level the publisher measured. The packet goes into the sender's retransmission
 history, so aiortc answers the subscriber's NACKs from it, and into the sender's counters, so
-its RTCP sender reports stay true. Then the subscriber's transport encrypts and sends it.
+its RTCP sender reports stay true. Then it is encrypted with the subscriber's keys and sent.
 Nothing is depayloaded, reassembled, jitter-buffered or repacketised.
 
 A subscriber cannot decode video before a keyframe, so video opens at the first packet of a
@@ -22,7 +22,7 @@ from typing import Any
 
 import pylibsrtp
 from aiortc.rtcdtlstransport import State
-from aiortc.rtp import RTP_HISTORY_SIZE, RtpPacket
+from aiortc.rtp import RTP_HISTORY_SIZE
 
 from relay.fastpath import HEADER, ForwardedPacket, extension_ids
 
@@ -35,7 +35,7 @@ START_WINDOW = 0x1000
 """For this many sequence numbers after a (re)start, packets from before it are dropped."""
 
 SENT, SKIPPED, NOT_CONNECTED = 0, 1, 2
-"""What :meth:`PacketOutlet.send` did with a packet."""
+"""What :meth:`PacketOutlet.forward_bytes` did with a packet."""
 
 _HISTORY = "_RTCRtpSender__rtp_history"
 _EXTENSIONS = "_RTCRtpSender__rtp_header_extensions_map"
@@ -120,7 +120,7 @@ class PacketOutlet:
         self.sender = sender
         self.ssrc: int = sender._ssrc
         self.payload_type: int | None = None
-        self._history: dict[int, RtpPacket] = getattr(sender, _HISTORY)
+        self._history: dict[int, Any] = getattr(sender, _HISTORY)
         self._extensions = getattr(sender, _EXTENSIONS)
         self._clock_step = clock_step
         """One frame (video) or one 20 ms packet (audio) in RTP clock units: the gap left
@@ -163,35 +163,6 @@ class PacketOutlet:
             self._next_ts = (out_ts + self._clock_step) & 0xFFFFFFFF
         return out_seq, out_ts
 
-    def rewrite(self, packet: RtpPacket, ntp: int) -> bytes | None:
-        """The packet as this sender's, serialised and stored for retransmission.
-
-        None for a packet from before the current run or when the sender is not
-        negotiated yet.
-        """
-        payload_type = self.payload_type
-        if payload_type is None:
-            return None
-        mapped = self._map(packet.sequence_number, packet.timestamp)
-        if mapped is None:
-            return None
-        out_seq, out_ts = mapped
-        out = RtpPacket(
-            payload_type=payload_type,
-            marker=packet.marker,
-            sequence_number=out_seq,
-            timestamp=out_ts,
-            ssrc=self.ssrc,
-            payload=packet.payload,
-        )
-        out.padding_size = packet.padding_size
-        extensions = out.extensions
-        extensions.abs_send_time = (ntp >> 14) & 0x00FFFFFF
-        extensions.mid = getattr(self.sender, _MID)
-        extensions.audio_level = packet.extensions.audio_level
-        self._history[out_seq % RTP_HISTORY_SIZE] = out
-        return out.serialize(self._extensions)
-
     def sent(self, size: int, timestamp: int, ntp: int) -> None:
         """Keep the sender's RTCP sender-report figures true."""
         sender = self.sender
@@ -201,19 +172,6 @@ class PacketOutlet:
         setattr(sender, _OCTETS, getattr(sender, _OCTETS) + size)
         setattr(sender, _NTP, ntp)
         setattr(sender, _RTP_TIMESTAMP, timestamp)
-
-    async def send(self, packet: RtpPacket, ntp: int) -> int:
-        """Rewrite and send ``packet``: SENT, SKIPPED (from before this run, or the sender is
-        not negotiated yet) or NOT_CONNECTED (the subscriber's transport is not up)."""
-        data = self.rewrite(packet, ntp)
-        if data is None:
-            return SKIPPED
-        try:
-            await self.sender.transport._send_rtp(data)
-        except ConnectionError:
-            return NOT_CONNECTED
-        self.sent(len(packet.payload), (packet.timestamp + self._ts_offset) & 0xFFFFFFFF, ntp)
-        return SENT
 
     def ready(self) -> bool:
         """Whether the subscriber's transport is up and aiortc has started the sender."""
@@ -242,7 +200,8 @@ class PacketOutlet:
     def forward_bytes(
         self, plain: bytes, payload_at: int, audio_level: bytes | None, ntp: int
     ) -> int:
-        """The byte-level twin of :meth:`send`, for the fast path (no objects, no await).
+        """Rewrite, store, encrypt and send one packet (no objects, no await): SENT, SKIPPED
+        (from before this run, or the sender is not negotiated) or NOT_CONNECTED.
 
         ``plain`` is the publisher's decrypted packet, its payload (and any padding) from
         ``payload_at``; ``audio_level`` the value of its audio-level extension, if any.
@@ -285,9 +244,7 @@ class PacketOutlet:
             elements += b"\x00" * (-len(elements) % 4)
             header += b"\xbe\xde" + (len(elements) // 4).to_bytes(2, "big") + elements
         out = header + plain[payload_at:]
-        self._history[out_seq % RTP_HISTORY_SIZE] = ForwardedPacket(  # type: ignore[assignment]
-            out_seq, out, self._extensions
-        )
+        self._history[out_seq % RTP_HISTORY_SIZE] = ForwardedPacket(out_seq, out, self._extensions)
         try:
             protected = srtp.protect(out)
         except pylibsrtp.Error:
