@@ -1,8 +1,9 @@
-"""create_app(settings): the one place that picks backends and wires the parts together.
+"""create_app(settings): the one place that builds the services and picks the backends.
 
-``create_app`` does no I/O. Resources open in ``cleanup_ctx`` order (secrets, store, bus,
-hub, then the notes rooms and the relay) and close in reverse, so nothing outlives what it
-depends on.
+``create_app`` does no I/O: it fills the settings, builds the metrics registry and registers
+routes. Every service is built in a ``cleanup_ctx`` here and stored under a ``web.keys`` key;
+they open in order (secrets, store, bus, hub, notes rooms, relay) and close in reverse, so
+nothing outlives what it depends on. Web modules only register routes and read those keys.
 """
 
 from __future__ import annotations
@@ -15,15 +16,18 @@ from pathlib import Path
 import structlog
 from aiohttp import WSCloseCode, web
 
+from config.runtime_secrets import load_or_create
 from config.settings import Settings
-from panamia.secrets import load_or_create
+from panamia.backends import make_bus, make_store
+from panamia.metrics import make_metrics
+from relay.manager import RelayManager
 from signaling.routes import setup_signaling_routes
-from store.base import Store
 from web import keys
 from web.loadtest_auth import setup_loadtest_auth
-from web.metrics import setup_metrics
+from web.metrics import setup_metrics_routes
 from web.notes import setup_notes
-from web.relay import setup_relay
+from web.notes.service import NotesService
+from web.relay import relay_ice_servers, setup_relay
 from web.routes import setup_routes
 
 log = structlog.get_logger("panamia.app")
@@ -35,14 +39,14 @@ def create_app(settings: Settings) -> web.Application:
     app = web.Application(middlewares=[request_context], client_max_size=1024 * 1024)
     app[keys.SETTINGS] = settings
     app[keys.WEBSOCKETS] = weakref.WeakSet()
-    app.cleanup_ctx.append(_secrets_ctx)
-    app.cleanup_ctx.append(_store_ctx)
-    app.cleanup_ctx.append(_bus_ctx)
-    app.cleanup_ctx.append(_hub_ctx)
+    app[keys.METRICS] = make_metrics()
+    app.cleanup_ctx.extend(
+        [_secrets_ctx, _store_ctx, _bus_ctx, _hub_ctx, _notes_ctx, _relay_ctx]
+    )
     app.on_shutdown.append(_close_websockets)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
-    setup_metrics(app)
+    setup_metrics_routes(app)
     setup_notes(app)
     setup_relay(app)
     setup_loadtest_auth(app)
@@ -90,18 +94,6 @@ async def _secrets_ctx(app: web.Application) -> AsyncIterator[None]:
     yield
 
 
-def make_store(settings: Settings) -> Store:
-    """Pick the store backend: MongoDB when a URI is configured, else embedded SQLite."""
-    if settings.store.mongodb_uri:
-        from store.mongo import MongoStore
-
-        return MongoStore(settings.store.mongodb_uri.reveal(), settings.store.mongodb_database)
-    from store.sqlite import SqliteStore
-
-    path = settings.store.sqlite_path or str(Path(settings.store.data_dir) / "panamia.sqlite3")
-    return SqliteStore(path)
-
-
 async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
     store = make_store(app[keys.SETTINGS])
     await store.open()
@@ -114,8 +106,6 @@ async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _bus_ctx(app: web.Application) -> AsyncIterator[None]:
-    from signaling.bus import make_bus
-
     bus = make_bus(app[keys.SETTINGS].bus)
     await bus.start()
     app[keys.BUS] = bus
@@ -138,10 +128,33 @@ async def _hub_ctx(app: web.Application) -> AsyncIterator[None]:
     )
     await hub.start()
     app[keys.HUB] = hub
+    app[keys.METRICS].hub_stats = hub.stats
     try:
         yield
     finally:
         await hub.close()
+
+
+async def _notes_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[keys.SETTINGS]
+    service = NotesService(app[keys.STORE], Path(settings.store.data_dir) / "notes")
+    app[keys.NOTES] = service
+    try:
+        yield
+    finally:
+        await service.close()
+
+
+async def _relay_ctx(app: web.Application) -> AsyncIterator[None]:
+    manager = RelayManager(app[keys.SETTINGS].relay, lambda: relay_ice_servers(app))
+    # Start-up hook: `await manager.start()` goes here (the relay's self-check), before the
+    # manager is published under keys.RELAY.
+    app[keys.RELAY] = manager
+    app[keys.METRICS].relay_stats = manager.stats
+    try:
+        yield
+    finally:
+        await manager.close()
 
 
 async def _close_websockets(app: web.Application) -> None:

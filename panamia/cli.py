@@ -90,7 +90,7 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> int:
 
 
 async def _demo(settings: Settings) -> int:
-    from panamia.app import make_store
+    from panamia.backends import make_store
     from panamia.demo import seed_demo
 
     store = make_store(settings)

@@ -10,6 +10,8 @@ One node (the default) uses :class:`InMemoryBus`. With ``bus.redis_url`` set, ev
 - each node refreshes a heartbeat; when a node stops refreshing for ``node_timeout_s``, another
   node removes its presence members and occupancy and reports them through ``on_node_lost``,
   so the hub can tell clients (``member_removed``) and webhooks (``channel_vacated``).
+
+Which backend a node uses is decided by the composition root (``panamia/backends.py``).
 """
 
 from __future__ import annotations
@@ -23,8 +25,6 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import structlog
-
-from config.settings import BusSettings
 
 log = structlog.get_logger(__name__)
 
@@ -463,8 +463,3 @@ class RedisBus:
         raw = await self._redis.hgetall(self._k("occ"))
         return {k.decode(): int(v) for k, v in raw.items() if int(v) > 0}
 
-
-def make_bus(settings: BusSettings) -> Bus:
-    if settings.redis_url:
-        return RedisBus(settings.redis_url.reveal(), node_timeout_s=settings.node_timeout_s)
-    return InMemoryBus()

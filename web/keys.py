@@ -11,14 +11,29 @@ from signaling.keys import HUB, WEBSOCKETS
 from store.base import Store
 
 if TYPE_CHECKING:
-    from panamia.secrets import RuntimeSecrets
+    from config.runtime_secrets import RuntimeSecrets
     from relay.manager import RelayManager
     from signaling.bus import Bus
+    from web.metrics import MetricsState
+    from web.notes.service import NotesService
 
 SETTINGS = web.AppKey("settings", Settings)
 SECRETS: web.AppKey[RuntimeSecrets] = web.AppKey("secrets")
 STORE = web.AppKey("store", Store)
 BUS: web.AppKey[Bus] = web.AppKey("bus")
 RELAY: web.AppKey[RelayManager] = web.AppKey("relay")
+NOTES: web.AppKey[NotesService] = web.AppKey("notes")
+"""The notes rooms; the REST API's ``update_notes`` calls ``app[NOTES].set_notes_text``."""
+METRICS: web.AppKey[MetricsState] = web.AppKey("metrics")
 
-__all__ = ["BUS", "HUB", "RELAY", "SECRETS", "SETTINGS", "STORE", "WEBSOCKETS"]
+__all__ = [
+    "BUS",
+    "HUB",
+    "METRICS",
+    "NOTES",
+    "RELAY",
+    "SECRETS",
+    "SETTINGS",
+    "STORE",
+    "WEBSOCKETS",
+]

@@ -4,9 +4,10 @@ Each app gets its own ``CollectorRegistry`` (never the process-wide default one)
 apps in one process, as in tests, keep separate figures. Gauges and counters of the hub and
 the relay are read from those objects at scrape time, so they cost nothing between scrapes.
 
-Wiring (``panamia/app.py``): ``setup_metrics(app)`` in ``create_app``;
-``register_relay_stats(app, relay.stats)`` once the relay exists; ``record_booking(app)``
-where a booking is stored.
+This module defines the figures and serves them; the composition root builds the registry
+(``panamia/metrics.py``), stores it under ``keys.METRICS`` and names the hub's and the
+relay's ``stats`` once they exist. Handlers call ``record_booking(app)`` where a booking is
+stored.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, ProcessCollector
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector
@@ -27,12 +28,12 @@ StatsSource = Callable[[], Mapping[str, float]]
 
 @dataclass
 class MetricsState:
+    """An app's registry, its bookings counter, and where the live figures are read from."""
+
     registry: CollectorRegistry
     bookings: Counter
+    hub_stats: StatsSource | None = None
     relay_stats: StatsSource | None = None
-
-
-METRICS: web.AppKey[MetricsState] = web.AppKey("metrics", MetricsState)
 
 # (hub stats key, metric name, kind, help)
 HUB_METRICS: tuple[tuple[str, str, str, str], ...] = (
@@ -77,17 +78,16 @@ RELAY_COUNTERS: tuple[tuple[str, str, str], ...] = (
 
 
 class HubCollector(Collector):
-    """Reads ``hub.stats()`` (a mapping of the keys in HUB_METRICS) when scraped."""
+    """Reads the hub's ``stats()`` (a mapping of the keys in HUB_METRICS) when scraped."""
 
-    def __init__(self, app: web.Application) -> None:
-        self._app = app
+    def __init__(self, state: MetricsState) -> None:
+        self._state = state
 
     def collect(self) -> Iterator[Metric]:
-        hub = self._app.get(keys.HUB)
-        stats_of = getattr(hub, "stats", None)
-        if hub is None or not callable(stats_of):
+        source = self._state.hub_stats
+        if source is None:
             return
-        stats = stats_of()
+        stats = source()
         for key, name, kind, text in HUB_METRICS:
             value = stats.get(key)
             if value is None:
@@ -103,7 +103,7 @@ class HubCollector(Collector):
 
 
 class RelayCollector(Collector):
-    """Reads the relay's ``stats()`` once :func:`register_relay_stats` named it."""
+    """Reads the relay's ``stats()`` once the composition root named it (zeros until then)."""
 
     def __init__(self, state: MetricsState) -> None:
         self._state = state
@@ -121,36 +121,17 @@ class RelayCollector(Collector):
             yield counter
 
 
-def setup_metrics(app: web.Application) -> None:
-    """Create the app's registry and collectors and serve them at GET /metrics."""
-    registry = CollectorRegistry(auto_describe=True)
-    ProcessCollector(registry=registry)
-    bookings = Counter(
-        "panamia_bookings_created", "Sessions booked since the process started", registry=registry
-    )
-    state = MetricsState(registry=registry, bookings=bookings)
-    registry.register(HubCollector(app))
-    registry.register(RelayCollector(state))
-    app[METRICS] = state
+def setup_metrics_routes(app: web.Application) -> None:
+    """Serve ``app[keys.METRICS]`` at GET /metrics."""
     app.router.add_get("/metrics", metrics_handler)
 
 
-def register_relay_stats(app: web.Application, stats: StatsSource) -> None:
-    """Name the callable returning the relay's {"sessions", "peer_connections", "streams"}.
-
-    Safe to call while the app starts (it changes state made in :func:`setup_metrics`).
-    """
-    state = app.get(METRICS)
-    if state is not None:
-        state.relay_stats = stats
-
-
 def record_booking(app: web.Application) -> None:
-    state = app.get(METRICS)
+    state = app.get(keys.METRICS)
     if state is not None:
         state.bookings.inc()
 
 
 async def metrics_handler(request: web.Request) -> web.Response:
-    body = generate_latest(request.app[METRICS].registry)
+    body = generate_latest(request.app[keys.METRICS].registry)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -20,7 +20,8 @@ from tests.conftest import SettingsFactory
 from tests.support.procs import free_port
 from web import keys
 from web.auth import COOKIE_NAME, session_token_for
-from web.notes import NOTES, setup_notes
+from web.keys import NOTES
+from web.notes import setup_notes
 
 pytestmark = pytest.mark.browser
 

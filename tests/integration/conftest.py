@@ -21,8 +21,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from config.settings import Settings
+from panamia.backends import make_bus
 from signaling.auth import sign_channel, sign_request
-from signaling.bus import Bus, make_bus
+from signaling.bus import Bus
 from signaling.hub import Hub, HubLimits
 from signaling.routes import setup_signaling_routes
 from store.sqlite import SqliteStore

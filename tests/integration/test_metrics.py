@@ -17,7 +17,8 @@ from panamia.app import create_app
 from signaling.auth import sign_channel
 from tests.support.apiclient import become_mentor, connect, sign_in, slot
 from tests.support.live_server import LOADTEST_TOKEN, build_app, live_server
-from web.metrics import record_booking, register_relay_stats
+from web import keys
+from web.metrics import record_booking
 
 
 def _values(text: str) -> dict[str, float]:
@@ -116,8 +117,8 @@ async def test_relay_figures_come_from_the_registered_source(
         "packets_forwarded": 900,
         "packets_fast": 850,
     }
-    register_relay_stats(app, lambda: live)
     client = await aiohttp_client(app)
+    app[keys.METRICS].relay_stats = lambda: live  # in place of the started RelayManager's
     values = await _scrape(client)
     assert (values["panamia_relay_sessions"], values["panamia_relay_streams"]) == (2, 8)
     assert values["panamia_relay_peer_connections"] == 4

@@ -35,7 +35,7 @@ from store.validation import NOTES_MAX
 from tests.conftest import SettingsFactory
 from web import keys
 from web.auth import COOKIE_NAME, session_token_for
-from web.notes import NOTES
+from web.keys import NOTES
 from web.notes import service as service_module
 from web.notes.document import fingerprint, notes_text
 

@@ -12,7 +12,8 @@ import pytest
 import redis.asyncio as aioredis
 
 from config.settings import BusSettings, Secret
-from signaling.bus import Bus, InMemoryBus, InMemoryNetwork, NodeLoss, RedisBus, make_bus
+from panamia.backends import make_bus
+from signaling.bus import Bus, InMemoryBus, InMemoryNetwork, NodeLoss, RedisBus
 
 WAIT_S = 10.0
 

@@ -1,9 +1,9 @@
 """Collaborative session notes: Yjs in the browser, pycrdt on the server.
 
-``setup_notes(app)`` registers ``GET /ws/notes/{sessionId}`` (the y-websocket sync protocol)
-and a cleanup context that runs a :class:`~web.notes.service.NotesService` under
-``app[NOTES]``. Call it after the store's cleanup context is registered, so the rooms are
-flushed before the store closes.
+``setup_notes(app)`` registers ``GET /ws/notes/{sessionId}`` (the y-websocket sync protocol).
+The :class:`~web.notes.service.NotesService` it serves is built by the composition root
+(``panamia/app.py``) in a cleanup context after the store's, so the rooms are flushed before
+the store closes, and read here from ``app[keys.NOTES]``.
 
 The socket is for the session's mentor and mentee only. Refusals happen after the upgrade,
 with a close code in the 4400 range that y-websocket treats as final (it stops reconnecting):
@@ -13,9 +13,6 @@ A plain HTTP request gets 400.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import structlog
 from aiohttp import web
 
@@ -23,12 +20,9 @@ from store.base import NotFound
 from store.models import Session
 from web import keys
 from web.auth import current_user, is_cross_site
-from web.notes.service import NotesService
+from web.keys import NOTES
 
 log = structlog.get_logger(__name__)
-
-NOTES = web.AppKey("notes", NotesService)
-"""The notes rooms; the REST API's ``update_notes`` calls ``app[NOTES].set_notes_text``."""
 
 MAX_MESSAGE_BYTES = 256 * 1024
 """Largest single Yjs message accepted from a browser (the notes hold at most 5000
@@ -39,19 +33,11 @@ CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
 
 
+__all__ = ["NOTES", "notes_socket", "set_notes_text", "setup_notes"]
+
+
 def setup_notes(app: web.Application) -> None:
-    app.cleanup_ctx.append(_notes_ctx)
     app.router.add_get("/ws/notes/{sessionId}", notes_socket, name="notes-socket")
-
-
-async def _notes_ctx(app: web.Application) -> AsyncIterator[None]:
-    settings = app[keys.SETTINGS]
-    service = NotesService(app[keys.STORE], Path(settings.store.data_dir) / "notes")
-    app[NOTES] = service
-    try:
-        yield
-    finally:
-        await service.close()
 
 
 async def set_notes_text(app: web.Application, session_id: str, text: str) -> Session:

@@ -1,5 +1,8 @@
 """Secrets the server needs even when the operator set none.
 
+Lives in ``config`` (not ``panamia``) because the web app reads :class:`RuntimeSecrets`
+through ``web.keys`` and must not import the composition root.
+
 In development, an empty ``auth.secret`` or ``pusher.secret`` is generated once and kept in
 the data folder (mode 0600) so sessions and channel signatures survive restarts.
 """

@@ -1,0 +1,33 @@
+"""Which store and bus a node uses, decided from its settings and nowhere else.
+
+The backends themselves live with their protocols (``store/``, ``signaling/bus.py``); the
+choice between them is the composition root's, so it sits here beside ``panamia/app.py``.
+Concrete stores are imported only when chosen, so an embedded node never loads pymongo.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from config.settings import BusSettings, Settings
+from signaling.bus import Bus, InMemoryBus, RedisBus
+from store.base import Store
+
+
+def make_store(settings: Settings) -> Store:
+    """MongoDB when a URI is configured, else the embedded SQLite file."""
+    if settings.store.mongodb_uri:
+        from store.mongo import MongoStore
+
+        return MongoStore(settings.store.mongodb_uri.reveal(), settings.store.mongodb_database)
+    from store.sqlite import SqliteStore
+
+    path = settings.store.sqlite_path or str(Path(settings.store.data_dir) / "panamia.sqlite3")
+    return SqliteStore(path)
+
+
+def make_bus(settings: BusSettings) -> Bus:
+    """Redis pub/sub (cluster mode) when a Redis URL is configured, else in-process."""
+    if settings.redis_url:
+        return RedisBus(settings.redis_url.reveal(), node_timeout_s=settings.node_timeout_s)
+    return InMemoryBus()

@@ -1,0 +1,24 @@
+"""The app's Prometheus registry: one per app, never the process-wide default."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, ProcessCollector
+
+from web.metrics import HubCollector, MetricsState, RelayCollector
+
+
+def make_metrics() -> MetricsState:
+    """A fresh registry with the process, hub, relay and bookings figures.
+
+    The hub and relay collectors report nothing (hub) or zeros (relay) until the app's
+    start-up names their ``stats`` sources in the returned state.
+    """
+    registry = CollectorRegistry(auto_describe=True)
+    ProcessCollector(registry=registry)
+    bookings = Counter(
+        "panamia_bookings_created", "Sessions booked since the process started", registry=registry
+    )
+    state = MetricsState(registry=registry, bookings=bookings)
+    registry.register(HubCollector(state))
+    registry.register(RelayCollector(state))
+    return state
