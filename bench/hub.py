@@ -50,12 +50,7 @@ def hub_app() -> web.Application:
     from signaling.bus import InMemoryBus
     from signaling.hub import Hub, HubLimits
     from signaling.routes import setup_signaling_routes
-    from store.models import ChatMessage
     from web import keys
-
-    class NoChat:
-        async def add_chat_message(self, message: ChatMessage) -> ChatMessage:
-            return message
 
     data_dir = tempfile.mkdtemp(prefix="bench-hub-")
     settings = build_settings(
@@ -76,7 +71,7 @@ def hub_app() -> web.Application:
     async def resources(app: web.Application) -> AsyncIterator[None]:
         bus = InMemoryBus()
         await bus.start()
-        hub = Hub(settings.pusher, settings.pusher.secret, bus, NoChat(), limits)
+        hub = Hub(settings.pusher, settings.pusher.secret, bus, limits)
         await hub.start()
         app[keys.HUB] = hub
         yield

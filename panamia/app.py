@@ -29,6 +29,7 @@ from web.notes import setup_notes
 from web.notes.service import NotesService
 from web.relay import relay_ice_servers, setup_relay
 from web.routes import setup_routes
+from web.session_chat import SessionChat
 
 log = structlog.get_logger("panamia.app")
 
@@ -124,7 +125,7 @@ async def _hub_ctx(app: web.Application) -> AsyncIterator[None]:
         settings=settings.pusher,
         secret=app[keys.SECRETS].pusher_secret,
         bus=app[keys.BUS],
-        store=app[keys.STORE],
+        persisted=SessionChat(app[keys.STORE]),
     )
     await hub.start()
     app[keys.HUB] = hub

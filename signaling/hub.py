@@ -18,7 +18,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import structlog
 
@@ -26,21 +26,12 @@ from config.settings import PusherSettings, Secret
 from signaling import protocol as p
 from signaling.auth import verify_channel, verify_request, verify_user
 from signaling.bus import Bus, NodeLoss
+from signaling.persisted import PersistedChannels, PersistNothing, Sender
 from signaling.webhooks import WebhookPolicy, Webhooks
-from store.models import ChatMessage
 
 log = structlog.get_logger(__name__)
 
 EVENTS_TOPIC = "channel-events"
-CHAT_CHANNEL_PREFIX = "presence-session-"
-CHAT_EVENT = "client-chat-message"
-MAX_CHAT_TEXT = 4000
-
-
-class ChatStore(Protocol):
-    """The one thing the hub needs from the store: keep chat messages."""
-
-    async def add_chat_message(self, message: ChatMessage) -> ChatMessage: ...
 
 
 @dataclass(frozen=True)
@@ -136,14 +127,17 @@ class Hub:
         settings: PusherSettings,
         secret: Secret,
         bus: Bus,
-        store: ChatStore,
         limits: HubLimits | None = None,
+        *,
+        persisted: PersistedChannels | None = None,
     ) -> None:
+        """``persisted`` decides which client events are kept (see ``signaling.persisted``);
+        by default none is."""
         self.settings = settings
         self.limits = limits or HubLimits()
         self._secret = secret
         self.bus = bus
-        self._store = store
+        self._persisted: PersistedChannels = persisted or PersistNothing()
         self._conns: dict[str, Connection] = {}
         self._channels: dict[str, set[Connection]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -408,6 +402,14 @@ class Hub:
                 " bytes",
             )
             return
+        review = self._persisted.review(channel, frame.event, frame.data)
+        if review.refusal is not None:
+            self._reject(
+                conn,
+                f"Client event refused: {review.refusal}",
+                p.CloseCode.CLIENT_EVENT_REFUSED,
+            )
+            return
         user_id = conn.channels[channel]
         text = p.channel_event(channel, frame.event, frame.raw_data, user_id)
         self._broadcast(channel, text, exclude=conn.socket_id)
@@ -422,38 +424,21 @@ class Hub:
             if user_id is not None:
                 fields["user_id"] = user_id
             self.webhooks.emit("client_event", **fields)
-        if (
-            user_id is not None
-            and frame.event == CHAT_EVENT
-            and channel.startswith(CHAT_CHANNEL_PREFIX)
-        ):
-            self._spawn(self._store_chat(channel, user_id, frame.data))
+        if review.keep:
+            self._spawn(self._persist(channel, frame.event, frame.data, user_id))
 
-    async def _store_chat(self, channel: str, user_id: str, data: Any) -> None:
-        if isinstance(data, str):
-            with contextlib.suppress(ValueError):
-                data = json.loads(data)
-        if not isinstance(data, dict):
-            return
-        text = data.get("text", data.get("message"))
-        if not isinstance(text, str) or not text.strip():
-            return
-        members = await self.bus.presence_members(channel)
-        name = ""
-        with contextlib.suppress(ValueError, TypeError, AttributeError):
-            info = json.loads(members.get(user_id, "null"))
-            if isinstance(info, dict) and isinstance(info.get("name"), str):
-                name = info["name"]
-        message = ChatMessage(
-            session_id=channel.removeprefix(CHAT_CHANNEL_PREFIX),
-            sender=user_id,
-            text=text[:MAX_CHAT_TEXT],
-            sender_name=name,
-        )
+    async def _persist(self, channel: str, event: str, data: Any, user_id: str | None) -> None:
+        info: dict[str, Any] = {}
+        if user_id is not None:
+            members = await self.bus.presence_members(channel)
+            with contextlib.suppress(ValueError, TypeError):
+                decoded = json.loads(members.get(user_id, "null"))
+                if isinstance(decoded, dict):
+                    info = decoded
         try:
-            await self._store.add_chat_message(message)
+            await self._persisted.persist(channel, event, data, Sender(user_id, info))
         except Exception:
-            log.exception("hub.chat_store_failed", channel=channel)
+            log.exception("hub.persist_failed", channel=channel, client_event=event)
 
     # --- fan-out ------------------------------------------------------------------------
     def _deliver_local(self, channel: str, frame: str, exclude: str | None) -> None:

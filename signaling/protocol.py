@@ -53,6 +53,9 @@ class CloseCode(IntEnum):
     INACTIVE = 4202
     CLIENT_EVENT_RATE_LIMIT = 4301
     """An error frame, not a close: the connection stays open."""
+    CLIENT_EVENT_REFUSED = 4302
+    """Our choice within Pusher's 4300-4399 "other errors": the app refused a client event
+    it keeps (see ``signaling.persisted``). An error frame, not a close."""
 
 
 class ChannelKind(StrEnum):

@@ -109,6 +109,7 @@ def room_config(
         "polite": role == "mentee",
         "peer": peer,
         "pusherKey": settings.pusher.key,
+        "chatTextMax": rules.CHAT_TEXT_MAX,
         "relay": {
             "mode": relay_mode,
             "connectTimeoutMs": round(settings.relay.connect_timeout_s * 1000),

@@ -71,7 +71,7 @@ def build_hub_app(
         the_bus = bus or make_bus(settings.bus)
         await the_bus.start()
         app[keys.BUS] = the_bus
-        hub = Hub(settings.pusher, settings.pusher.secret, the_bus, store, limits)
+        hub = Hub(settings.pusher, settings.pusher.secret, the_bus, limits)
         await hub.start()
         app[keys.HUB] = hub
         yield

@@ -1,5 +1,6 @@
 """The whole app: participants authorise through POST /api/pusher/auth, chat on the session's
-presence channel is stored by the hub and GET /api/mentoring/sessions/{id}/chat returns it."""
+presence channel is stored by the hub and GET /api/mentoring/sessions/{id}/chat returns it.
+A message that breaks the API's chat rule is refused by the hub: not delivered, not stored."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from panamia.app import create_app
+from signaling.protocol import CloseCode
 from store.models import Session
+from store.validation import CHAT_TEXT_MAX
 from tests.conftest import SettingsFactory
 from tests.integration.conftest import PusherWS, eventually, frame_data
 from web import keys
@@ -81,6 +84,19 @@ async def join(server: TestServer, email: str, channel: str) -> PusherWS:
     return client
 
 
+async def history(server: TestServer, session_id: str) -> list[dict[str, Any]]:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(
+            server.make_url(f"/api/mentoring/sessions/{session_id}/chat"),
+            headers=cookie(server, MENTOR),
+        ) as resp,
+    ):
+        assert resp.status == 200
+        messages: list[dict[str, Any]] = (await resp.json())["messages"]
+        return messages
+
+
 async def test_chat_is_stored_and_listed_for_participants(app_server: TestServer) -> None:
     session_id = await book(app_server)
     channel = f"presence-session-{session_id}"
@@ -93,23 +109,11 @@ async def test_chat_is_stored_and_listed_for_participants(app_server: TestServer
         got = await mentor.expect("client-chat-message", channel)
         assert got["user_id"] == MENTEE
 
-        async def history() -> list[dict[str, Any]]:
-            async with (
-                aiohttp.ClientSession() as http,
-                http.get(
-                    app_server.make_url(f"/api/mentoring/sessions/{session_id}/chat"),
-                    headers=cookie(app_server, MENTOR),
-                ) as resp,
-            ):
-                assert resp.status == 200
-                messages: list[dict[str, Any]] = (await resp.json())["messages"]
-                return messages
-
         async def stored() -> bool:
-            return len(await history()) == 1
+            return len(await history(app_server, session_id)) == 1
 
         await eventually(stored, "chat message stored")
-        (message,) = await history()
+        (message,) = await history(app_server, session_id)
         assert message["text"] == "Hola!"
         assert MENTEE in str(message)
         assert "Mateo Mentee" in str(message)
@@ -132,3 +136,39 @@ async def test_only_participants_get_a_signature(app_server: TestServer) -> None
             assert frame_data(error)["status"] == 401
     finally:
         await client.close()
+
+
+@pytest.mark.parametrize(
+    "data",
+    [{"text": "x" * (CHAT_TEXT_MAX + 1)}, {"text": "   "}, "not an object"],
+    ids=["too-long", "blank", "not-an-object"],
+)
+async def test_a_message_breaking_the_chat_rule_is_refused(
+    app_server: TestServer, data: Any
+) -> None:
+    session_id = await book(app_server)
+    channel = f"presence-session-{session_id}"
+    mentor = await join(app_server, MENTOR, channel)
+    mentee = await join(app_server, MENTEE, channel)
+    try:
+        await mentor.expect("pusher_internal:member_added", channel)
+        await mentee.send("client-chat-message", data, channel=channel)
+        error = frame_data(await mentee.expect("pusher:error"))
+        assert error["code"] == CloseCode.CLIENT_EVENT_REFUSED
+        assert str(CHAT_TEXT_MAX) in error["message"] or "object" in error["message"]
+        # The connection stays usable, and the refused message was neither sent nor kept:
+        # the only chat frame the mentor gets is the message that follows the rule.
+        longest = "y" * CHAT_TEXT_MAX
+        await mentee.send("client-chat-message", {"text": longest}, channel=channel)
+        got = await mentor.expect("client-chat-message", channel)
+        assert got["data"] == {"text": longest}
+        assert [f for f in mentor.frames if f["event"] == "client-chat-message"] == [got]
+
+        async def stored() -> bool:
+            return len(await history(app_server, session_id)) == 1
+
+        await eventually(stored, "the valid message stored")
+        assert [m["text"] for m in await history(app_server, session_id)] == [longest]
+    finally:
+        await mentor.close()
+        await mentee.close()

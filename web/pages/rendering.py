@@ -57,6 +57,7 @@ FORM_RULES: dict[str, Any] = {
     "topicMax": rules.TOPIC_MAX,
     "reasonMin": rules.REASON_MIN,
     "reasonMax": rules.REASON_MAX,
+    "chatTextMax": rules.CHAT_TEXT_MAX,
     "dayStartMinute": rules.BOOKABLE_START_MINUTE,
     "dayEndMinute": rules.BOOKABLE_END_MINUTE,
 }

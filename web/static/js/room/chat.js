@@ -1,8 +1,8 @@
 // Room chat: client-chat-message on presence-session-{id}. The hub stores every message, so
 // the history is loaded from the API on join; messages that arrive while it loads are held
-// back and merged so none shows twice.
+// back and merged so none shows twice. The longest message the server accepts comes with the
+// page (config.chatTextMax), from the same rule the API and the hub apply.
 
-const TEXT_MAX = 2000;
 const SAME_MESSAGE_WINDOW_MS = 30_000;
 
 const timeFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
@@ -15,6 +15,7 @@ export class Chat {
    */
   constructor(config, signaling, els) {
     this.config = config;
+    this.textMax = config.chatTextMax;
     this.signaling = signaling;
     this.els = els;
     this.loaded = false;
@@ -56,7 +57,7 @@ export class Chat {
     const message = {
       from: String(data.from || ""),
       name: String(data.name || data.from || ""),
-      text: data.text.slice(0, TEXT_MAX),
+      text: data.text.slice(0, this.textMax),
       sentAt: data.sentAt || new Date().toISOString(),
     };
     if (!this.loaded) this.held.push(message);
@@ -66,8 +67,8 @@ export class Chat {
   async send() {
     const text = this.els.input.value.trim();
     if (!text) return;
-    if (text.length > TEXT_MAX) {
-      this._error(`A message can be at most ${TEXT_MAX} characters.`);
+    if (text.length > this.textMax) {
+      this._error(`A message can be at most ${this.textMax} characters.`);
       return;
     }
     if (!this.signaling.isReady()) {
