@@ -122,7 +122,7 @@ def serve(kind: str, port: int) -> None:
 
 @contextlib.contextmanager
 def server_process(kind: str) -> Iterator[tuple[int, int]]:
-    from tests.support.procs import free_port, wait_for_port
+    from bench.ports import free_port, wait_for_port
 
     port = free_port()
     proc = subprocess.Popen(

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import socket
 import statistics
 import tempfile
 import uuid
@@ -27,10 +26,11 @@ from pathlib import Path
 from aiohttp import web
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
+from bench.chromium import CHROMIUM, LAUNCH_ARGS
+from bench.ports import free_port
 from config.loader import build_settings
 from panamia.app import create_app
 from store.models import Session
-from tests.browser.support import CHROMIUM, LAUNCH_ARGS
 from web import keys
 from web.auth import COOKIE_NAME, session_token_for
 
@@ -151,12 +151,6 @@ async def join_once(
         timeout=15_000,
     )
     return elapsed
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def run(runs: int) -> None:

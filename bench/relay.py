@@ -33,7 +33,8 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.contrib.media import MediaRelay
 from aiortc.mediastreams import MediaStreamTrack
 
-from bench._media import PacketLoopTrack, encode_vp8_loop, loopback_only, offer
+from bench.media import PacketLoopTrack, encode_vp8_loop, loopback_only, offer
+from bench.ports import free_port
 from config.settings import RelaySettings
 from relay.manager import RelayManager
 
@@ -155,14 +156,6 @@ class Point:
         return self.fps_mean >= FULL_RATE_FPS and self.fps_min >= FULL_RATE_FPS - 1.5
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 async def _connect(
     http: ClientSession, url: str, session: str, participant: str, pc: RTCPeerConnection
 ) -> None:
@@ -176,7 +169,7 @@ async def _connect(
 async def measure(
     mode: str, streams: int, frames: list[bytes], warmup: float, window: float, pin: bool
 ) -> Point:
-    port = _free_port()
+    port = free_port()
     args = ["-m", "bench.relay", "serve", "--mode", mode, "--port", str(port)]
     proc = await asyncio.create_subprocess_exec(
         sys.executable, *args, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE

@@ -14,22 +14,10 @@ from typing import Any
 from aiohttp import web
 from playwright.async_api import Browser, BrowserContext, ConsoleMessage, Page, expect
 
+from bench.chromium import CHROMIUM as CHROMIUM
+from bench.chromium import LAUNCH_ARGS as LAUNCH_ARGS
 from store.base import Store
 from web import keys
-
-CHROMIUM = Path("/usr/bin/chromium")
-LAUNCH_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--use-fake-ui-for-media-stream",
-    "--use-fake-device-for-media-stream",
-    "--allow-loopback-in-peer-connection",
-]
 
 
 @dataclass

@@ -11,7 +11,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
-from bench._media import loopback_host_addresses, offer
+from bench.media import loopback_host_addresses, offer
 from config.settings import RelaySettings
 from relay.api import make_relay_routes
 from relay.manager import RelayManager

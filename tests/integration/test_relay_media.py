@@ -14,7 +14,7 @@ import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-from bench._media import (
+from bench.media import (
     BrowserLikeVideoTrack,
     ColourVideoTrack,
     ToneAudioTrack,

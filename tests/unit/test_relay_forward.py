@@ -13,7 +13,7 @@ from aiortc.jitterbuffer import JitterFrame
 from aiortc.mediastreams import MediaStreamError
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 
-from bench._media import draw, encode_vp8, make_vp8_encoder
+from bench.media import draw, encode_vp8, make_vp8_encoder
 from config.settings import RelaySettings
 from relay.errors import BadOffer, RelayFull
 from relay.fastpath import NACK_WINDOW, LossTracker, one_byte_extension, rtp_layout
