@@ -21,6 +21,7 @@ from config.settings import Settings
 from panamia.backends import make_bus, make_store
 from panamia.metrics import make_metrics
 from relay.manager import RelayManager
+from signaling.hub import Hub
 from signaling.routes import setup_signaling_routes
 from web import keys
 from web.loadtest_auth import setup_loadtest_auth
@@ -41,9 +42,7 @@ def create_app(settings: Settings) -> web.Application:
     app[keys.SETTINGS] = settings
     app[keys.WEBSOCKETS] = weakref.WeakSet()
     app[keys.METRICS] = make_metrics()
-    app.cleanup_ctx.extend(
-        [_secrets_ctx, _store_ctx, _bus_ctx, _hub_ctx, _notes_ctx, _relay_ctx]
-    )
+    app.cleanup_ctx.extend([_secrets_ctx, _store_ctx, _bus_ctx, _hub_ctx, _notes_ctx, _relay_ctx])
     app.on_shutdown.append(_close_websockets)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
@@ -118,8 +117,6 @@ async def _bus_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _hub_ctx(app: web.Application) -> AsyncIterator[None]:
-    from signaling.hub import Hub
-
     settings = app[keys.SETTINGS]
     hub = Hub(
         settings=settings.pusher,
@@ -148,11 +145,12 @@ async def _notes_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def _relay_ctx(app: web.Application) -> AsyncIterator[None]:
     manager = RelayManager(app[keys.SETTINGS].relay, lambda: relay_ice_servers(app))
-    # Start-up hook: `await manager.start()` goes here (the relay's self-check), before the
-    # manager is published under keys.RELAY.
-    app[keys.RELAY] = manager
-    app[keys.METRICS].relay_stats = manager.stats
     try:
+        # --- relay start-up -------------------------------------------------------------
+        # `await manager.start()` goes here: the relay's own start-up checks, before the
+        # manager is published. Inside the try, so a failed start still closes the manager.
+        app[keys.RELAY] = manager
+        app[keys.METRICS].relay_stats = manager.stats
         yield
     finally:
         await manager.close()

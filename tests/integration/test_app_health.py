@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import aiohttp
 import pytest
@@ -88,3 +89,29 @@ async def test_shutdown_closes_websockets_with_going_away(settings: Settings) ->
         await shutdown
         assert closing.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
         assert ws.close_code == WSCloseCode.GOING_AWAY
+
+
+async def test_services_are_built_at_start_up_and_closed_in_reverse(settings: Settings) -> None:
+    app = create_app(settings)
+    runner = aiohttp.web.AppRunner(app, handle_signals=False)
+    await runner.setup()
+    closed: list[str] = []
+    services: dict[str, Any] = {
+        "store": app[keys.STORE],
+        "bus": app[keys.BUS],
+        "hub": app[keys.HUB],
+        "notes": app[keys.NOTES],
+        "relay": app[keys.RELAY],
+    }
+    for name, service in services.items():
+        original = service.close
+
+        async def close(name: str = name, original: Any = original) -> None:
+            closed.append(name)
+            await original()
+
+        service.close = close  # recorded, then the real close
+    metrics = app[keys.METRICS]
+    assert metrics.hub_stats is not None and metrics.relay_stats is not None
+    await runner.cleanup()
+    assert closed == ["relay", "notes", "hub", "bus", "store"]
