@@ -428,14 +428,15 @@ class Hub:
             self._spawn(self._persist(channel, frame.event, frame.data, user_id))
 
     async def _persist(self, channel: str, event: str, data: Any, user_id: str | None) -> None:
-        info: dict[str, Any] = {}
-        if user_id is not None:
-            members = await self.bus.presence_members(channel)
-            with contextlib.suppress(ValueError, TypeError):
-                decoded = json.loads(members.get(user_id, "null"))
-                if isinstance(decoded, dict):
-                    info = decoded
+        """Keep an event the app asked for, with the sender's presence info (its name)."""
         try:
+            info: dict[str, Any] = {}
+            if user_id is not None:
+                members = await self.bus.presence_members(channel)
+                with contextlib.suppress(ValueError, TypeError):
+                    decoded = json.loads(members.get(user_id, "null"))
+                    if isinstance(decoded, dict):
+                        info = decoded
             await self._persisted.persist(channel, event, data, Sender(user_id, info))
         except Exception:
             log.exception("hub.persist_failed", channel=channel, client_event=event)
