@@ -14,13 +14,14 @@ routes: a publication registers its media SSRC the first time aiortc hands it a 
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Protocol
 
 import pylibsrtp
 import structlog
-from aioice.ice import StunProtocol
+from aiortc.rtcdtlstransport import RTCDtlsTransport
 from aiortc.rtp import RTP_HISTORY_SIZE, HeaderExtensionsMap, RtpPacket
+
+from relay import compat
 
 log = structlog.get_logger(__name__)
 
@@ -70,7 +71,7 @@ class ForwardedPacket:
     def serialize(self, extensions_map: HeaderExtensionsMap | None = None) -> bytes:
         return self._data
 
-    def __getattr__(self, name: str) -> Any:
+    def __getattr__(self, name: str) -> object:
         return getattr(self._packet(), name)
 
 
@@ -117,11 +118,6 @@ def one_byte_extension(block: bytes, wanted: int) -> bytes | None:
     return None
 
 
-def extension_ids(extensions: HeaderExtensionsMap) -> Any:
-    """aiortc keeps the negotiated IDs in a private field (aiortc is pinned)."""
-    return getattr(extensions, "_HeaderExtensionsMap__ids")  # noqa: B009 (name-mangled)
-
-
 class LossTracker:
     """The sequence numbers missing from one stream, for NACKs.
 
@@ -159,59 +155,27 @@ class LossTracker:
         return missed
 
 
-def _bypass_stun_parsing(connection: Any, deliver: Callable[[bytes, int], None]) -> None:
-    """Hand RTP/RTCP datagrams from ``connection``'s sockets straight to ``deliver``.
-
-    aioice first tries to parse every datagram as STUN and takes the ValueError as "data";
-    RFC 7983 tells them apart by the first byte, which is far cheaper.
-    """
-    for protocol in list(connection._protocols):
-        if not isinstance(protocol, StunProtocol) or getattr(protocol, "_relay_fast_path", False):
-            continue
-        candidate = getattr(protocol, "local_candidate", None)
-        if candidate is None:
-            continue
-        original = protocol.datagram_received
-        component = candidate.component
-
-        def datagram_received(
-            data: bytes | str,
-            addr: tuple[Any, ...],
-            original: Callable[[bytes | str, tuple[Any, ...]], None] = original,
-            component: int = component,
-        ) -> None:
-            if isinstance(data, bytes) and data and 127 < data[0] < 192:
-                deliver(data, component)
-            else:
-                original(data, addr)
-
-        protocol.datagram_received = datagram_received  # type: ignore[method-assign]
-        protocol._relay_fast_path = True  # type: ignore[attr-defined]
-
-
-def install(dtls_transport: Any, routes: dict[int, FastRoute]) -> bool:
+def install(dtls_transport: RTCDtlsTransport, routes: dict[int, FastRoute]) -> bool:
     """Handle ``dtls_transport``'s SRTP media for the SSRCs in ``routes`` in the callback.
 
     Returns False (and changes nothing) when the installed aioice/aiortc lack the pieces.
     """
-    connection = getattr(getattr(dtls_transport, "transport", None), "_connection", None)
-    if connection is None or not hasattr(connection, "data_received"):
+    connection = compat.ice_connection(dtls_transport)
+    if connection is None:
         return False
-    if not hasattr(dtls_transport, "_rx_srtp") or not hasattr(connection, "_protocols"):
-        return False
-    if getattr(connection, "_relay_fast_path", False):
+    if compat.is_hooked(connection):
         return True
-    original: Callable[[bytes, int], None] = connection.data_received
+    read_rx_srtp = compat.read_rx_srtp
     failures = [0]
     patched = [0]
 
     def data_received(data: bytes, component: int) -> None:
-        if patched[0] != len(connection._protocols):  # gathering or TURN added sockets
-            patched[0] = len(connection._protocols)
-            _bypass_stun_parsing(connection, data_received)
+        if patched[0] != len(protocols):  # gathering or TURN added sockets
+            patched[0] = len(protocols)
+            compat.bypass_stun_parsing(protocols, data_received)
         # RFC 7983: 128-191 is RTP or RTCP; RTCP packet types are 192-208 in byte 1.
         if len(data) > 12 and 127 < data[0] < 192 and not 191 < data[1] < 209:
-            srtp = dtls_transport._rx_srtp
+            srtp = read_rx_srtp(dtls_transport)
             if srtp is not None:
                 route = routes.get(int.from_bytes(data[8:12], "big"))
                 if route is not None and route.accepts(data[1] & 0x7F):
@@ -228,6 +192,7 @@ def install(dtls_transport: Any, routes: dict[int, FastRoute]) -> bool:
                     return
         original(data, component)
 
-    connection.data_received = data_received
-    connection._relay_fast_path = True
+    hook = compat.install_hook(connection, data_received)
+    original = hook.original
+    protocols = hook.protocols
     return True

@@ -14,7 +14,8 @@ waste, so this module hooks into aiortc (pinned: aiortc >=1.16,<1.17) at three p
 * **Frames, only for transcoding.** When publisher and subscriber share no codec, aiortc's
   own receive path runs too, and its depacketised frames reach :class:`ForwardTrack`
   through a tap that stands in for the receiver's decoder queue
-  (``RTCRtpReceiver.__decoder_queue.put((codec, frame))``, see :func:`tap_receiver`): the
+  (``RTCRtpReceiver.__decoder_queue.put((codec, frame))``, see
+  :func:`relay.compat.tap_receiver`): the
   track decodes them in a worker thread and its sender encodes as usual. A track without a
   bound sender hands the encoded frames to aiortc's packetiser as ``av.Packet`` instead.
 
@@ -29,35 +30,40 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import queue
 import struct
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any
 
 import av
 import structlog
 from aiortc.codecs import get_decoder
+from aiortc.codecs.base import Decoder
 from aiortc.jitterbuffer import JitterFrame
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
-from aiortc.rtcrtpreceiver import StreamStatistics
+from aiortc.rtcrtpparameters import RTCRtpCodecParameters
+from aiortc.rtcrtpreceiver import RTCRtpReceiver, StreamStatistics
+from aiortc.rtcrtpsender import RTCRtpSender
 from aiortc.rtp import (
     RTCP_PSFB_APP,
+    AnyRtcpPacket,
     RtcpPsfbPacket,
     RtpPacket,
     pack_remb_fci,
     unpack_remb_fci,
     unwrap_rtx,
 )
+from av.frame import Frame
+from av.packet import Packet
+from av.stream import Stream
 
+from relay import compat
 from relay.fastpath import (
     ONE_BYTE_PROFILE,
     FastRoute,
     LossTracker,
     RtpHeader,
-    extension_ids,
     one_byte_extension,
     rtp_layout,
 )
@@ -76,13 +82,6 @@ AUDIO_QUEUE_FRAMES = 50
 
 TASK_PREFIX = "relay-"
 """Every task this package starts is named with this prefix (tests count them)."""
-
-_TAP_ATTRIBUTE = "_RTCRtpReceiver__decoder_queue"
-_THREAD_ATTRIBUTE = "_RTCRtpReceiver__decoder_thread"
-_RTX_ATTRIBUTE = "_RTCRtpReceiver__rtx_ssrc"
-_CODECS_ATTRIBUTE = "_RTCRtpReceiver__codecs"
-_STREAMS_ATTRIBUTE = "_RTCRtpReceiver__remote_streams"
-_RTCP_SSRC_ATTRIBUTE = "_RTCRtpReceiver__rtcp_ssrc"
 
 _SEQ_TS = struct.Struct("!HI")
 
@@ -137,50 +136,12 @@ class EncodedFrame:
     timestamp: int
     """RTP clock units from the publisher's first frame (aiortc's TimestampMapper)."""
     keyframe: bool
-    codec: Any = field(compare=False)
+    codec: RTCRtpCodecParameters | None = field(compare=False)
     """aiortc's RTCRtpCodecParameters, needed only to build a decoder when transcoding."""
 
 
-class _ReceiverTap:
-    """Stands in for a receiver's decoder queue (see the module docstring)."""
-
-    def __init__(self, on_frame: Callable[[Any, JitterFrame], None]) -> None:
-        self._on_frame = on_frame
-        self._stop: queue.Queue[None] = queue.Queue()
-
-    def put(self, item: tuple[Any, JitterFrame] | None) -> None:
-        if item is None:
-            self._stop.put(None)
-            return
-        codec, frame = item
-        try:
-            self._on_frame(codec, frame)
-        except Exception:  # a bad frame must never break the receiver's RTP handling
-            log.exception("relay.tap_failed")
-
-    def get(self) -> None:
-        return self._stop.get()
-
-
-def tap_receiver(receiver: Any, on_frame: Callable[[Any, JitterFrame], None]) -> None:
-    """Deliver ``receiver``'s encoded frames to ``on_frame`` instead of its decoder.
-
-    Must run before the receiver starts (before DTLS connects); raises RuntimeError if the
-    installed aiortc does not have the expected internals or the receiver already runs.
-    """
-    if not hasattr(receiver, _TAP_ATTRIBUTE) or not hasattr(receiver, _THREAD_ATTRIBUTE):
-        raise RuntimeError("this aiortc version has no receiver decoder queue to tap")
-    if getattr(receiver, _THREAD_ATTRIBUTE) is not None:
-        raise RuntimeError("the receiver already runs; tap it before it connects")
-    setattr(receiver, _TAP_ATTRIBUTE, _ReceiverTap(on_frame))
-
-
-def is_tapped(receiver: Any) -> bool:
-    return isinstance(getattr(receiver, _TAP_ATTRIBUTE, None), _ReceiverTap)
-
-
 def hook_sender_feedback(
-    sender: Any,
+    sender: RTCRtpSender,
     on_keyframe_request: Callable[[], None],
     on_bitrate: Callable[[int], Awaitable[None]] | None = None,
 ) -> None:
@@ -189,28 +150,21 @@ def hook_sender_feedback(
     aiortc's own handlers only steer its encoder, which the packet path never uses; they
     still run, so that a transcoding sender produces a keyframe and follows the bitrate.
     """
-    original_keyframe = sender._send_keyframe
-
-    def send_keyframe() -> None:
-        original_keyframe()
-        on_keyframe_request()
-
-    sender._send_keyframe = send_keyframe
+    compat.wrap_keyframe_request(sender, on_keyframe_request)
     if on_bitrate is None:
         return
-    original_rtcp = sender._handle_rtcp_packet
+    ssrc = compat.SenderInternals(sender).ssrc
 
-    async def handle_rtcp(packet: Any) -> None:
-        await original_rtcp(packet)
+    async def on_rtcp(packet: AnyRtcpPacket) -> None:
         if isinstance(packet, RtcpPsfbPacket) and packet.fmt == RTCP_PSFB_APP:
             try:
                 bitrate, ssrcs = unpack_remb_fci(packet.fci)
             except ValueError:
                 return
-            if sender._ssrc in ssrcs:
+            if ssrc in ssrcs:
                 await on_bitrate(bitrate)
 
-    sender._handle_rtcp_packet = handle_rtcp
+    compat.wrap_rtcp_handler(sender, on_rtcp)
 
 
 class Publication:
@@ -229,7 +183,7 @@ class Publication:
     def __init__(
         self,
         kind: str,
-        receiver: Any,
+        receiver: RTCRtpReceiver,
         counters: Counters,
         label: str = "",
         routes: dict[int, FastRoute] | None = None,
@@ -252,17 +206,15 @@ class Publication:
         self.frames = 0
         self.packets = 0
         self.media_ssrcs: set[int] = set()
-        for name in (_CODECS_ATTRIBUTE, _RTX_ATTRIBUTE, _STREAMS_ATTRIBUTE):
-            if not hasattr(receiver, name):
-                raise RuntimeError(f"this aiortc version's RTCRtpReceiver has no {name}")
-        self._codecs: dict[int, Any] = getattr(receiver, _CODECS_ATTRIBUTE)
-        self._rtx_ssrc: dict[int, int] = getattr(receiver, _RTX_ATTRIBUTE)
-        self._streams: dict[int, StreamStatistics] = getattr(receiver, _STREAMS_ATTRIBUTE)
+        internals = compat.ReceiverInternals(receiver)
+        self._internals = internals
+        self._codecs = internals.codecs
+        self._rtx_ssrc = internals.rtx_ssrc
+        self._streams = internals.streams
         self._nack = LossTracker() if kind == "video" else None
         self._needs_frames = False
-        tap_receiver(receiver, self._on_frame)
-        self._full_path = receiver._handle_rtp_packet
-        receiver._handle_rtp_packet = self._on_rtp
+        compat.tap_receiver(receiver, self._on_frame)
+        self._full_path = internals.replace_rtp_handler(self._on_rtp)
 
     @property
     def subscribers(self) -> int:
@@ -303,13 +255,13 @@ class Publication:
             self._learn(packet.ssrc, packet.payload_type, codec)
         nack = self._nack
         if not frames and nack is not None and nack.add(packet.sequence_number):
-            await self._receiver._send_rtcp_nack(packet.ssrc, sorted(nack.missing))
+            await self._internals.send_nack(packet.ssrc, sorted(nack.missing))
         if not self._fanout:
             self._needs_frames = False
             return
         # Rare here (a new SSRC, a retransmission, transcoding): serialise once and share
         # the fast path's forwarding rather than keep a second, object-based rewriter.
-        plain = packet.serialize(self._receiver.transport._rtp_header_extensions_map)
+        plain = packet.serialize(self._internals.header_extensions())
         try:
             payload_at, profile, block = rtp_layout(plain)
         except ValueError:
@@ -335,15 +287,12 @@ class Publication:
                 needs_frames = True
         return needs_frames
 
-    def _learn(self, ssrc: int, payload_type: int, codec: Any) -> None:
+    def _learn(self, ssrc: int, payload_type: int, codec: RTCRtpCodecParameters) -> None:
         """A new media SSRC: from now on its packets can take the fast path."""
         self.media_ssrcs.add(ssrc)
         self.media_payload_type = payload_type
         self._mime = codec.mimeType.lower()
-        transport = self._receiver.transport
-        extensions = getattr(transport, "_rtp_header_extensions_map", None)
-        if extensions is not None:
-            self._level_id = extension_ids(extensions).audio_level or 0
+        self._level_id = compat.extension_ids(self._internals.header_extensions()).audio_level
         if self._routes is not None:
             self._routes[ssrc] = self
 
@@ -353,7 +302,7 @@ class Publication:
             payload_type == self.media_payload_type
             and not self._needs_frames
             and not self.closed
-            and self._receiver._enabled
+            and self._internals.enabled()
         )
 
     def on_plain_rtp(self, plain: bytes) -> None:
@@ -375,11 +324,11 @@ class Publication:
             stream.add(header)  # type: ignore[arg-type]
         nack = self._nack
         if nack is not None and nack.add(sequence):
-            self._spawn(self._receiver._send_rtcp_nack(ssrc, sorted(nack.missing)), "nack")
+            self._spawn(self._internals.send_nack(ssrc, sorted(nack.missing)), "nack")
         if self._fanout and self._fan_out(plain, payload_at, profile, block, self._mime):
             self._needs_frames = True  # later packets go through aiortc's full path
 
-    def _on_frame(self, codec: Any, frame: JitterFrame) -> None:
+    def _on_frame(self, codec: RTCRtpCodecParameters, frame: JitterFrame) -> None:
         """A depacketised frame from aiortc's full path (only runs for transcoding)."""
         self.frames += 1
         self._counters.frames_in += 1
@@ -416,14 +365,14 @@ class Publication:
 
     async def _send_pli(self, ssrcs: list[int]) -> None:
         for ssrc in ssrcs:
-            await self._receiver._send_rtcp_pli(ssrc)
+            await self._internals.send_pli(ssrc)
 
     async def forward_bitrate(self, bitrate: int) -> None:
         """Pass a subscriber's REMB estimate on to the publisher, at most every 0.5 s
         unless it falls by a fifth or more."""
         if self.closed or not self.media_ssrcs:
             return
-        rtcp_ssrc = getattr(self._receiver, _RTCP_SSRC_ATTRIBUTE, None)
+        rtcp_ssrc = self._internals.rtcp_ssrc()
         if rtcp_ssrc is None:
             return
         now = time.monotonic()
@@ -438,9 +387,9 @@ class Publication:
             media_ssrc=0,
             fci=pack_remb_fci(bitrate, sorted(self.media_ssrcs)),
         )
-        await self._receiver._send_rtcp(packet)
+        await self._internals.send_rtcp(packet)
 
-    def _spawn(self, coro: Any, what: str) -> None:
+    def _spawn(self, coro: Coroutine[object, object, None], what: str) -> None:
         task = asyncio.get_running_loop().create_task(coro, name=f"{TASK_PREFIX}{what}{self.label}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -486,7 +435,7 @@ class ForwardTrack(MediaStreamTrack):
         self._offset = 0
         self._last_pts: int | None = None
         self._rebase = False
-        self._decoder: Any = None
+        self._decoder: Decoder | None = None
         self._decoder_mime: str | None = None
         self.forwarded = 0
         self.dropped = 0
@@ -499,7 +448,7 @@ class ForwardTrack(MediaStreamTrack):
     def transcoding(self) -> bool:
         return self._decoder is not None
 
-    def bind_sender(self, sender: Any) -> None:
+    def bind_sender(self, sender: RTCRtpSender) -> None:
         """Forward packets through ``sender`` (the sender this track was added to)."""
         step = 90_000 // 30 if self.kind == "video" else 48_000 // 50
         self.outlet = PacketOutlet(sender, step)
@@ -637,7 +586,7 @@ class ForwardTrack(MediaStreamTrack):
         self.dropped += count
         self._counters.frames_dropped += count
 
-    async def recv(self) -> Any:
+    async def recv(self) -> Frame | Packet[Stream]:
         while True:
             if self.readyState != "live":
                 raise MediaStreamError
@@ -676,8 +625,11 @@ class ForwardTrack(MediaStreamTrack):
         self._last_pts = pts
         return pts
 
-    async def _decode(self, frame: EncodedFrame, pts: int) -> Any:
+    async def _decode(self, frame: EncodedFrame, pts: int) -> Frame | None:
         """The fallback when publisher and subscriber share no codec."""
+        if frame.codec is None:  # only frames built without aiortc's codec (tests)
+            self._drop(1)
+            return None
         if self._decoder is None or self._decoder_mime != frame.mime_type:
             self._decoder = get_decoder(frame.codec)
             self._decoder_mime = frame.mime_type

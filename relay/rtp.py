@@ -18,15 +18,13 @@ from __future__ import annotations
 
 import random
 import time
-from typing import Any
 
 import pylibsrtp
-from aiortc.rtcdtlstransport import State
+from aiortc.rtcrtpsender import RTCRtpSender
 from aiortc.rtp import RTP_HISTORY_SIZE
 
-from relay.fastpath import HEADER, ForwardedPacket, extension_ids
-
-DTLS_CONNECTED = State.CONNECTED
+from relay.compat import SenderInternals, extension_ids, is_connected, sending_route
+from relay.fastpath import HEADER, ForwardedPacket
 
 NTP_UNIX_OFFSET = 2_208_988_800
 """Seconds from 1900 (NTP's epoch) to 1970."""
@@ -36,14 +34,6 @@ START_WINDOW = 0x1000
 
 SENT, SKIPPED, NOT_CONNECTED = 0, 1, 2
 """What :meth:`PacketOutlet.forward_bytes` did with a packet."""
-
-_HISTORY = "_RTCRtpSender__rtp_history"
-_EXTENSIONS = "_RTCRtpSender__rtp_header_extensions_map"
-_MID = "_RTCRtpSender__mid"
-_NTP = "_RTCRtpSender__ntp_timestamp"
-_RTP_TIMESTAMP = "_RTCRtpSender__rtp_timestamp"
-_OCTETS = "_RTCRtpSender__octet_count"
-_PACKETS = "_RTCRtpSender__packet_count"
 
 
 def ntp_now() -> int:
@@ -108,20 +98,18 @@ def _h264_starts_keyframe(payload: bytes) -> bool:
 class PacketOutlet:
     """Writes forwarded packets as the stream of one aiortc ``RTCRtpSender``.
 
-    Uses the sender's private history, extension map, MID and report counters (aiortc is
-    pinned; the relay tests cover them). ``payload_type`` is set once the
-    sender's codec is negotiated.
+    Uses the sender's private history, extension map, MID and report counters through
+    :class:`relay.compat.SenderInternals`. ``payload_type`` is set once the sender's codec
+    is negotiated.
     """
 
-    def __init__(self, sender: Any, clock_step: int) -> None:
-        for name in (_HISTORY, _EXTENSIONS, _MID, _PACKETS):
-            if not hasattr(sender, name):
-                raise RuntimeError(f"this aiortc version's RTCRtpSender has no {name}")
+    def __init__(self, sender: RTCRtpSender, clock_step: int) -> None:
         self.sender = sender
-        self.ssrc: int = sender._ssrc
+        self._internals = SenderInternals(sender)
+        self.ssrc = self._internals.ssrc
         self.payload_type: int | None = None
-        self._history: dict[int, Any] = getattr(sender, _HISTORY)
-        self._extensions = getattr(sender, _EXTENSIONS)
+        self._history = self._internals.history
+        self._extensions = self._internals.extensions
         self._clock_step = clock_step
         """One frame (video) or one 20 ms packet (audio) in RTP clock units: the gap left
         between two publishers' timelines."""
@@ -165,28 +153,20 @@ class PacketOutlet:
 
     def sent(self, size: int, timestamp: int, ntp: int) -> None:
         """Keep the sender's RTCP sender-report figures true."""
-        sender = self.sender
         self.packets += 1
         self.octets += size
-        setattr(sender, _PACKETS, getattr(sender, _PACKETS) + 1)
-        setattr(sender, _OCTETS, getattr(sender, _OCTETS) + size)
-        setattr(sender, _NTP, ntp)
-        setattr(sender, _RTP_TIMESTAMP, timestamp)
+        self._internals.record_sent(size, timestamp, ntp)
 
     def ready(self) -> bool:
         """Whether the subscriber's transport is up and aiortc has started the sender."""
-        if self.payload_type is None or getattr(self.sender, _MID) is None:
+        if self.payload_type is None or self._internals.mid() is None:
             return False
-        dtls = self.sender.transport
-        return (
-            getattr(dtls, "_tx_srtp", None) is not None
-            and getattr(dtls, "_state", None) is DTLS_CONNECTED
-        )
+        return is_connected(self.sender.transport)
 
     def _extension_layout(self) -> tuple[bytes, int, int] | None:
         """(the MID element, abs-send-time ID, audio-level ID) once the sender is negotiated."""
         if self._layout is None:
-            mid = getattr(self.sender, _MID)
+            mid = self._internals.mid()
             if mid is None:
                 return None
             ids = extension_ids(self._extensions)
@@ -194,7 +174,7 @@ class PacketOutlet:
             mid_element = b""
             if ids.mid and 0 < len(mid_bytes) <= 16 and ids.mid < 15:
                 mid_element = bytes([(ids.mid << 4) | (len(mid_bytes) - 1)]) + mid_bytes
-            self._layout = (mid_element, ids.abs_send_time or 0, ids.audio_level or 0)
+            self._layout = (mid_element, ids.abs_send_time, ids.audio_level)
         return self._layout
 
     def forward_bytes(
@@ -209,16 +189,13 @@ class PacketOutlet:
         payload_type = self.payload_type
         if payload_type is None:
             return SKIPPED
-        dtls = self.sender.transport
-        srtp = getattr(dtls, "_tx_srtp", None)
-        if srtp is None or getattr(dtls, "_state", None) is not DTLS_CONNECTED:
+        route = sending_route(self.sender.transport)
+        if route is None:
             return NOT_CONNECTED
         layout = self._extension_layout()
         if layout is None:  # connected, but aiortc has not started the sender yet
             return NOT_CONNECTED
-        pair = dtls.transport._connection._nominated.get(1)
-        if pair is None:
-            return NOT_CONNECTED
+        srtp, pair = route
         first, second, sequence, timestamp = HEADER.unpack_from(plain)[:4]
         mapped = self._map(sequence, timestamp)
         if mapped is None:

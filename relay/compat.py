@@ -1,0 +1,502 @@
+"""Every private name of aiortc and aioice the relay relies on, and nothing else.
+
+The relay forwards packets without aiortc's decode/encode loop, so it reaches into aiortc's
+senders, receivers, DTLS transport and transceivers, and into aioice's ICE connection. Those
+names are not API: a release may rename them without notice. They are therefore spelt out
+here once, as the constants the accessors below use, and :func:`self_check` verifies that the
+installed versions still have every one of them. :class:`relay.manager.RelayManager` runs it
+at start-up; a failure disables the relay (the rest of the server keeps serving) with a
+message naming the missing attribute and the supported versions.
+
+Hot-path accessors are bound once per sender, receiver or connection (the ``*Internals``
+classes, :data:`read_rx_srtp`); the per-packet code calls them without further lookups.
+"""
+
+from __future__ import annotations
+
+import dis
+import functools
+import importlib.metadata
+import operator
+import queue
+import types
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import pylibsrtp
+import structlog
+from aioice.ice import CandidatePair, Connection, StunProtocol
+from aiortc.jitterbuffer import JitterFrame
+from aiortc.rtcdtlstransport import RTCDtlsTransport, State
+from aiortc.rtcicetransport import RTCIceTransport
+from aiortc.rtcrtpparameters import RTCRtpCodecParameters
+from aiortc.rtcrtpreceiver import RTCRtpReceiver, StreamStatistics
+from aiortc.rtcrtpsender import RTCRtpSender
+from aiortc.rtcrtptransceiver import RTCRtpTransceiver
+from aiortc.rtp import AnyRtcpPacket, HeaderExtensions, HeaderExtensionsMap
+
+log = structlog.get_logger(__name__)
+
+SUPPORTED_VERSIONS = {"aiortc": ">=1.16,<1.17", "aioice": ">=0.13,<0.14"}
+"""The ranges pyproject.toml pins; the names below were read from these releases."""
+
+# RTCRtpSender (name-mangled attributes are set on the instance in aiortc's methods).
+SENDER_HISTORY = "_RTCRtpSender__rtp_history"
+SENDER_EXTENSIONS = "_RTCRtpSender__rtp_header_extensions_map"
+SENDER_MID = "_RTCRtpSender__mid"
+SENDER_NTP_TIMESTAMP = "_RTCRtpSender__ntp_timestamp"
+SENDER_RTP_TIMESTAMP = "_RTCRtpSender__rtp_timestamp"
+SENDER_OCTET_COUNT = "_RTCRtpSender__octet_count"
+SENDER_PACKET_COUNT = "_RTCRtpSender__packet_count"
+SENDER_SSRC = "_ssrc"
+SENDER_SEND_KEYFRAME = "_send_keyframe"
+SENDER_HANDLE_RTCP = "_handle_rtcp_packet"
+# RTCRtpReceiver
+RECEIVER_DECODER_QUEUE = "_RTCRtpReceiver__decoder_queue"
+RECEIVER_DECODER_THREAD = "_RTCRtpReceiver__decoder_thread"
+RECEIVER_RTX_SSRC = "_RTCRtpReceiver__rtx_ssrc"
+RECEIVER_CODECS = "_RTCRtpReceiver__codecs"
+RECEIVER_STREAMS = "_RTCRtpReceiver__remote_streams"
+RECEIVER_RTCP_SSRC = "_RTCRtpReceiver__rtcp_ssrc"
+RECEIVER_ENABLED = "_enabled"
+RECEIVER_HANDLE_RTP = "_handle_rtp_packet"
+RECEIVER_SEND_RTCP = "_send_rtcp"
+RECEIVER_SEND_NACK = "_send_rtcp_nack"
+RECEIVER_SEND_PLI = "_send_rtcp_pli"
+# RTCDtlsTransport, RTCIceTransport, RTCRtpTransceiver, HeaderExtensionsMap
+DTLS_RX_SRTP = "_rx_srtp"
+DTLS_TX_SRTP = "_tx_srtp"
+DTLS_STATE = "_state"
+DTLS_EXTENSIONS = "_rtp_header_extensions_map"
+ICE_CONNECTION = "_connection"
+TRANSCEIVER_CODECS = "_codecs"
+EXTENSIONS_IDS = "_HeaderExtensionsMap__ids"
+# aioice
+CONNECTION_PROTOCOLS = "_protocols"
+CONNECTION_NOMINATED = "_nominated"
+CONNECTION_DATA_RECEIVED = "data_received"
+PROTOCOL_DATAGRAM_RECEIVED = "datagram_received"
+PROTOCOL_LOCAL_CANDIDATE = "local_candidate"
+PROTOCOL_TRANSPORT = "transport"
+
+_HOOKED = "_relay_fast_path"
+"""Our own marker on a hooked aioice connection or socket protocol."""
+
+
+@dataclass(frozen=True, slots=True)
+class Expected:
+    """One name the relay needs ``owner`` (a class) or its instances to have."""
+
+    package: str
+    owner: type
+    name: str
+
+
+EXPECTED: tuple[Expected, ...] = (
+    *(
+        Expected("aiortc", RTCRtpSender, name)
+        for name in (
+            SENDER_HISTORY,
+            SENDER_EXTENSIONS,
+            SENDER_MID,
+            SENDER_NTP_TIMESTAMP,
+            SENDER_RTP_TIMESTAMP,
+            SENDER_OCTET_COUNT,
+            SENDER_PACKET_COUNT,
+            SENDER_SSRC,
+            SENDER_SEND_KEYFRAME,
+            SENDER_HANDLE_RTCP,
+        )
+    ),
+    *(
+        Expected("aiortc", RTCRtpReceiver, name)
+        for name in (
+            RECEIVER_DECODER_QUEUE,
+            RECEIVER_DECODER_THREAD,
+            RECEIVER_RTX_SSRC,
+            RECEIVER_CODECS,
+            RECEIVER_STREAMS,
+            RECEIVER_RTCP_SSRC,
+            RECEIVER_ENABLED,
+            RECEIVER_HANDLE_RTP,
+            RECEIVER_SEND_RTCP,
+            RECEIVER_SEND_NACK,
+            RECEIVER_SEND_PLI,
+        )
+    ),
+    *(
+        Expected("aiortc", RTCDtlsTransport, name)
+        for name in (DTLS_RX_SRTP, DTLS_TX_SRTP, DTLS_STATE, DTLS_EXTENSIONS)
+    ),
+    Expected("aiortc", RTCIceTransport, ICE_CONNECTION),
+    Expected("aiortc", RTCRtpTransceiver, TRANSCEIVER_CODECS),
+    Expected("aiortc", HeaderExtensionsMap, EXTENSIONS_IDS),
+    *(
+        Expected("aiortc", HeaderExtensions, name)
+        for name in ("mid", "abs_send_time", "audio_level")
+    ),
+    *(
+        Expected("aioice", Connection, name)
+        for name in (CONNECTION_PROTOCOLS, CONNECTION_NOMINATED, CONNECTION_DATA_RECEIVED)
+    ),
+    *(
+        Expected("aioice", StunProtocol, name)
+        for name in (PROTOCOL_DATAGRAM_RECEIVED, PROTOCOL_LOCAL_CANDIDATE, PROTOCOL_TRANSPORT)
+    ),
+)
+"""Everything :func:`self_check` verifies; every private name used below is listed here."""
+
+
+def _code_objects(value: object) -> Iterator[types.CodeType]:
+    """The code of a class member (function, property, static or class method), nested too."""
+    if isinstance(value, (staticmethod, classmethod)):
+        value = value.__func__
+    if isinstance(value, property):
+        for accessor in (value.fget, value.fset, value.fdel):
+            if accessor is not None:
+                yield from _code_objects(accessor)
+        return
+    code = getattr(value, "__code__", None)
+    if not isinstance(code, types.CodeType):
+        return
+    pending = [code]
+    while pending:
+        current = pending.pop()
+        yield current
+        pending.extend(const for const in current.co_consts if isinstance(const, types.CodeType))
+
+
+@functools.cache
+def _assigned_attributes(owner: type) -> frozenset[str]:
+    """Attribute names that ``owner``'s own code (any method, MRO included) assigns.
+
+    Instance attributes such as a sender's MID exist only once aiortc's methods have run,
+    so a class is read for the attributes its code stores rather than built and inspected.
+    """
+    names: set[str] = set()
+    for klass in owner.__mro__:
+        for value in vars(klass).values():
+            for code in _code_objects(value):
+                names.update(
+                    str(instruction.argval)
+                    for instruction in dis.get_instructions(code)
+                    if instruction.opname == "STORE_ATTR"
+                )
+    return frozenset(names)
+
+
+def _has(owner: type, name: str) -> bool:
+    if hasattr(owner, name):
+        return True
+    if any(name in vars(klass).get("__annotations__", {}) for klass in owner.__mro__):
+        return True  # declared on the class, assigned by other code (aioice's local_candidate)
+    return name in _assigned_attributes(owner)
+
+
+def installed_versions() -> dict[str, str]:
+    """The installed aiortc and aioice versions ("not installed" when metadata is missing)."""
+    versions: dict[str, str] = {}
+    for package in SUPPORTED_VERSIONS:
+        try:
+            versions[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            versions[package] = "not installed"
+    return versions
+
+
+def self_check(expected: tuple[Expected, ...] | None = None) -> list[str]:
+    """One human-readable problem per expected private name that is missing (empty: all fine).
+
+    Each problem names the class and attribute, the installed version and the supported range.
+    """
+    versions = installed_versions()
+    problems: list[str] = []
+    _assigned_attributes.cache_clear()  # a test may have removed a method since the last run
+    for item in EXPECTED if expected is None else expected:
+        if _has(item.owner, item.name):
+            continue
+        problems.append(
+            f"{item.package} {versions[item.package]}: {item.owner.__module__}."
+            f"{item.owner.__qualname__} has no attribute {item.name!r}; the relay supports "
+            + " and ".join(f"{name} {spec}" for name, spec in SUPPORTED_VERSIONS.items())
+        )
+    return problems
+
+
+# --- Senders -------------------------------------------------------------------------------
+
+
+class SenderInternals:
+    """An ``RTCRtpSender``'s private state, bound once per sender.
+
+    The relay writes forwarded packets into the sender's retransmission history (so aiortc
+    answers NACKs) and its report counters (so its RTCP sender reports stay true).
+    """
+
+    __slots__ = ("extensions", "history", "sender", "ssrc")
+
+    def __init__(self, sender: RTCRtpSender) -> None:
+        self.sender = sender
+        self.ssrc: int = getattr(sender, SENDER_SSRC)
+        self.history: dict[int, object] = getattr(sender, SENDER_HISTORY)
+        self.extensions: HeaderExtensionsMap = getattr(sender, SENDER_EXTENSIONS)
+
+    def mid(self) -> str | None:
+        """The negotiated MID; None until aiortc has started the sender."""
+        mid: str | None = getattr(self.sender, SENDER_MID, None)
+        return mid
+
+    def record_sent(self, size: int, rtp_timestamp: int, ntp_timestamp: int) -> None:
+        """Count one sent packet of ``size`` payload bytes, as aiortc's own send loop does."""
+        sender = self.sender
+        packets: int = getattr(sender, SENDER_PACKET_COUNT)
+        octets: int = getattr(sender, SENDER_OCTET_COUNT)
+        setattr(sender, SENDER_PACKET_COUNT, packets + 1)
+        setattr(sender, SENDER_OCTET_COUNT, octets + size)
+        setattr(sender, SENDER_NTP_TIMESTAMP, ntp_timestamp)
+        setattr(sender, SENDER_RTP_TIMESTAMP, rtp_timestamp)
+
+
+def wrap_keyframe_request(sender: RTCRtpSender, also: Callable[[], None]) -> None:
+    """Call ``also`` after aiortc's own handling of a PLI/FIR for ``sender``."""
+    original: Callable[[], None] = getattr(sender, SENDER_SEND_KEYFRAME)
+
+    def send_keyframe() -> None:
+        original()
+        also()
+
+    setattr(sender, SENDER_SEND_KEYFRAME, send_keyframe)
+
+
+def wrap_rtcp_handler(
+    sender: RTCRtpSender, also: Callable[[AnyRtcpPacket], Awaitable[None]]
+) -> None:
+    """Await ``also`` after aiortc's own handling of each RTCP packet for ``sender``."""
+    original: Callable[[AnyRtcpPacket], Awaitable[None]] = getattr(sender, SENDER_HANDLE_RTCP)
+
+    async def handle_rtcp(packet: AnyRtcpPacket) -> None:
+        await original(packet)
+        await also(packet)
+
+    setattr(sender, SENDER_HANDLE_RTCP, handle_rtcp)
+
+
+# --- Receivers -----------------------------------------------------------------------------
+
+RtpHandler = Callable[..., Awaitable[None]]
+"""aiortc's ``_handle_rtp_packet(packet, arrival_time_ms)`` (called with a keyword)."""
+FrameHandler = Callable[[RTCRtpCodecParameters, JitterFrame], None]
+
+
+class ReceiverInternals:
+    """An ``RTCRtpReceiver``'s private state and RTCP senders, bound once per receiver."""
+
+    __slots__ = ("codecs", "receiver", "rtx_ssrc", "streams")
+
+    def __init__(self, receiver: RTCRtpReceiver) -> None:
+        self.receiver = receiver
+        self.codecs: dict[int, RTCRtpCodecParameters] = getattr(receiver, RECEIVER_CODECS)
+        self.rtx_ssrc: dict[int, int] = getattr(receiver, RECEIVER_RTX_SSRC)
+        self.streams: dict[int, StreamStatistics] = getattr(receiver, RECEIVER_STREAMS)
+
+    def enabled(self) -> bool:
+        enabled: bool = getattr(self.receiver, RECEIVER_ENABLED)
+        return enabled
+
+    def rtcp_ssrc(self) -> int | None:
+        """The SSRC the receiver's RTCP goes out with; None before it is negotiated."""
+        ssrc: int | None = getattr(self.receiver, RECEIVER_RTCP_SSRC, None)
+        return ssrc
+
+    def header_extensions(self) -> HeaderExtensionsMap:
+        """The extension map of the receiver's (bundled) DTLS transport."""
+        extensions: HeaderExtensionsMap = getattr(self.receiver.transport, DTLS_EXTENSIONS)
+        return extensions
+
+    def replace_rtp_handler(self, handler: RtpHandler) -> RtpHandler:
+        """Route every RTP packet of this receiver to ``handler``; returns aiortc's own."""
+        original: RtpHandler = getattr(self.receiver, RECEIVER_HANDLE_RTP)
+        setattr(self.receiver, RECEIVER_HANDLE_RTP, handler)
+        return original
+
+    async def send_nack(self, media_ssrc: int, lost: list[int]) -> None:
+        send: Callable[[int, list[int]], Awaitable[None]] = getattr(
+            self.receiver, RECEIVER_SEND_NACK
+        )
+        await send(media_ssrc, lost)
+
+    async def send_pli(self, media_ssrc: int) -> None:
+        send: Callable[[int], Awaitable[None]] = getattr(self.receiver, RECEIVER_SEND_PLI)
+        await send(media_ssrc)
+
+    async def send_rtcp(self, packet: AnyRtcpPacket) -> None:
+        send: Callable[[AnyRtcpPacket], Awaitable[None]] = getattr(
+            self.receiver, RECEIVER_SEND_RTCP
+        )
+        await send(packet)
+
+
+class _DecoderQueueTap:
+    """Stands in for a receiver's decoder queue: aiortc's receive path puts
+    ``(codec, frame)`` there for its decoder thread; this hands them to a callback instead."""
+
+    def __init__(self, on_frame: FrameHandler) -> None:
+        self._on_frame = on_frame
+        self._stop: queue.Queue[None] = queue.Queue()
+
+    def put(self, item: tuple[RTCRtpCodecParameters, JitterFrame] | None) -> None:
+        if item is None:
+            self._stop.put(None)
+            return
+        codec, frame = item
+        try:
+            self._on_frame(codec, frame)
+        except Exception:  # a bad frame must never break the receiver's RTP handling
+            log.exception("relay.tap_failed")
+
+    def get(self) -> None:
+        return self._stop.get()
+
+
+def tap_receiver(receiver: RTCRtpReceiver, on_frame: FrameHandler) -> None:
+    """Deliver ``receiver``'s depacketised frames to ``on_frame`` instead of its decoder.
+
+    Must run before the receiver starts (before DTLS connects); raises RuntimeError if the
+    receiver lacks the expected internals or already runs.
+    """
+    if not hasattr(receiver, RECEIVER_DECODER_QUEUE) or not hasattr(
+        receiver, RECEIVER_DECODER_THREAD
+    ):
+        raise RuntimeError("this aiortc version has no receiver decoder queue to tap")
+    if getattr(receiver, RECEIVER_DECODER_THREAD) is not None:
+        raise RuntimeError("the receiver already runs; tap it before it connects")
+    setattr(receiver, RECEIVER_DECODER_QUEUE, _DecoderQueueTap(on_frame))
+
+
+def is_tapped(receiver: RTCRtpReceiver) -> bool:
+    return isinstance(getattr(receiver, RECEIVER_DECODER_QUEUE, None), _DecoderQueueTap)
+
+
+# --- Transceivers and header extensions ----------------------------------------------------
+
+
+def transceiver_codecs(transceiver: RTCRtpTransceiver) -> list[RTCRtpCodecParameters]:
+    """The codecs negotiated for a transceiver, preferred first (empty before negotiation)."""
+    codecs: list[RTCRtpCodecParameters] = getattr(transceiver, TRANSCEIVER_CODECS, [])
+    return codecs
+
+
+class ExtensionIds(NamedTuple):
+    """Negotiated one-byte header extension IDs (0 when not negotiated)."""
+
+    mid: int
+    abs_send_time: int
+    audio_level: int
+
+
+def extension_ids(extensions: HeaderExtensionsMap) -> ExtensionIds:
+    ids: HeaderExtensions = getattr(extensions, EXTENSIONS_IDS)
+    return ExtensionIds(ids.mid or 0, ids.abs_send_time or 0, ids.audio_level or 0)
+
+
+# --- DTLS and ICE --------------------------------------------------------------------------
+
+read_rx_srtp: Callable[[RTCDtlsTransport], pylibsrtp.Session | None] = operator.attrgetter(
+    DTLS_RX_SRTP
+)
+"""A DTLS transport's inbound SRTP session (None before the handshake); C-level, per packet."""
+
+
+def sending_route(dtls: RTCDtlsTransport) -> tuple[pylibsrtp.Session, CandidatePair] | None:
+    """The outbound SRTP session and the nominated RTP candidate pair, when the transport is
+    up; None otherwise. Called per forwarded packet: the transport may change at bundling."""
+    srtp: pylibsrtp.Session | None = getattr(dtls, DTLS_TX_SRTP, None)
+    if srtp is None or getattr(dtls, DTLS_STATE, None) is not State.CONNECTED:
+        return None
+    connection = getattr(dtls.transport, ICE_CONNECTION)
+    nominated: dict[int, CandidatePair] = getattr(connection, CONNECTION_NOMINATED)
+    pair = nominated.get(1)
+    if pair is None:
+        return None
+    return srtp, pair
+
+
+def is_connected(dtls: RTCDtlsTransport) -> bool:
+    """Whether SRTP can be sent on ``dtls`` now."""
+    return (
+        getattr(dtls, DTLS_TX_SRTP, None) is not None
+        and getattr(dtls, DTLS_STATE, None) is State.CONNECTED
+    )
+
+
+Deliver = Callable[[bytes, int], None]
+"""aioice's ``Connection.data_received(data, component)``."""
+
+
+@dataclass(frozen=True, slots=True)
+class IceHook:
+    """An aioice connection whose ``data_received`` the relay replaced (see install_hook)."""
+
+    connection: Connection
+    original: Deliver
+    protocols: list[StunProtocol]
+    """The connection's socket protocols: the same list aioice appends to as it gathers."""
+
+
+def ice_connection(dtls: RTCDtlsTransport) -> Connection | None:
+    """The aioice connection under a DTLS transport, if it has the expected internals."""
+    connection = getattr(getattr(dtls, "transport", None), ICE_CONNECTION, None)
+    if not isinstance(connection, Connection) or not hasattr(dtls, DTLS_RX_SRTP):
+        return None
+    if not hasattr(connection, CONNECTION_PROTOCOLS):
+        return None
+    return connection
+
+
+def is_hooked(connection: Connection) -> bool:
+    return bool(getattr(connection, _HOOKED, False))
+
+
+def install_hook(connection: Connection, handler: Deliver) -> IceHook:
+    """Replace ``connection``'s ``data_received`` with ``handler`` (per instance)."""
+    hook = IceHook(
+        connection,
+        getattr(connection, CONNECTION_DATA_RECEIVED),
+        getattr(connection, CONNECTION_PROTOCOLS),
+    )
+    setattr(connection, CONNECTION_DATA_RECEIVED, handler)
+    setattr(connection, _HOOKED, True)
+    return hook
+
+
+def bypass_stun_parsing(protocols: list[StunProtocol], deliver: Deliver) -> None:
+    """Hand RTP/RTCP datagrams from these sockets straight to ``deliver``.
+
+    aioice first tries to parse every datagram as STUN and takes the ValueError as "data";
+    RFC 7983 tells them apart by the first byte, which is far cheaper.
+    """
+    for protocol in list(protocols):
+        if not isinstance(protocol, StunProtocol) or getattr(protocol, _HOOKED, False):
+            continue
+        candidate = getattr(protocol, PROTOCOL_LOCAL_CANDIDATE, None)
+        if candidate is None:
+            continue
+        original: Callable[[bytes | str, tuple[object, ...]], None] = getattr(
+            protocol, PROTOCOL_DATAGRAM_RECEIVED
+        )
+        component: int = candidate.component
+
+        def datagram_received(
+            data: bytes | str,
+            addr: tuple[object, ...],
+            original: Callable[[bytes | str, tuple[object, ...]], None] = original,
+            component: int = component,
+        ) -> None:
+            if isinstance(data, bytes) and data and 127 < data[0] < 192:
+                deliver(data, component)
+            else:
+                original(data, addr)
+
+        setattr(protocol, PROTOCOL_DATAGRAM_RECEIVED, datagram_received)
+        setattr(protocol, _HOOKED, True)
