@@ -23,7 +23,7 @@ Wiring (the web layer / composition root):
 * When a call ends, ``await manager.end(session_id)``; ``manager.stats()`` gives sessions,
   peer_connections, streams and totals for metrics.
 
-Media is forwarded without decoding (see :mod:`relay.forward`); only when the two
+Media is forwarded without decoding (see :mod:`relay.publication`); only when the two
 participants share no codec is it decoded and re-encoded. This package imports ``config``
 only.
 """

@@ -2,25 +2,21 @@
 
 The relay forwards packets without aiortc's decode/encode loop, so it reaches into aiortc's
 senders, receivers, DTLS transport and transceivers, and into aioice's ICE connection. Those
-names are not API: a release may rename them without notice. They are therefore spelt out
-here once, as the constants the accessors below use, and :func:`self_check` verifies that the
-installed versions still have every one of them. :class:`relay.manager.RelayManager` runs it
-at start-up; a failure disables the relay (the rest of the server keeps serving) with a
-message naming the missing attribute and the supported versions.
+names are not API and may change in any release, so each is declared here once (the constants
+the accessors use) and :func:`self_check` verifies the installed versions still have them.
+:meth:`relay.manager.RelayManager.start` runs it: a failure disables the relay, not the
+server, with a message naming the missing attribute and the supported versions.
 
-Hot-path accessors are bound once per sender, receiver or connection (the ``*Internals``
-classes, :data:`read_rx_srtp`); the per-packet code calls them without further lookups.
+Per-packet accessors are bound once per sender, receiver or connection.
 """
 
 from __future__ import annotations
 
-import dis
 import functools
 import importlib.metadata
 import operator
 import queue
-import types
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -36,52 +32,12 @@ from aiortc.rtcrtpsender import RTCRtpSender
 from aiortc.rtcrtptransceiver import RTCRtpTransceiver
 from aiortc.rtp import AnyRtcpPacket, HeaderExtensions, HeaderExtensionsMap
 
+from relay.introspect import defines
+
 log = structlog.get_logger(__name__)
 
 SUPPORTED_VERSIONS = {"aiortc": ">=1.16,<1.17", "aioice": ">=0.13,<0.14"}
 """The ranges pyproject.toml pins; the names below were read from these releases."""
-
-# RTCRtpSender (name-mangled attributes are set on the instance in aiortc's methods).
-SENDER_HISTORY = "_RTCRtpSender__rtp_history"
-SENDER_EXTENSIONS = "_RTCRtpSender__rtp_header_extensions_map"
-SENDER_MID = "_RTCRtpSender__mid"
-SENDER_NTP_TIMESTAMP = "_RTCRtpSender__ntp_timestamp"
-SENDER_RTP_TIMESTAMP = "_RTCRtpSender__rtp_timestamp"
-SENDER_OCTET_COUNT = "_RTCRtpSender__octet_count"
-SENDER_PACKET_COUNT = "_RTCRtpSender__packet_count"
-SENDER_SSRC = "_ssrc"
-SENDER_SEND_KEYFRAME = "_send_keyframe"
-SENDER_HANDLE_RTCP = "_handle_rtcp_packet"
-# RTCRtpReceiver
-RECEIVER_DECODER_QUEUE = "_RTCRtpReceiver__decoder_queue"
-RECEIVER_DECODER_THREAD = "_RTCRtpReceiver__decoder_thread"
-RECEIVER_RTX_SSRC = "_RTCRtpReceiver__rtx_ssrc"
-RECEIVER_CODECS = "_RTCRtpReceiver__codecs"
-RECEIVER_STREAMS = "_RTCRtpReceiver__remote_streams"
-RECEIVER_RTCP_SSRC = "_RTCRtpReceiver__rtcp_ssrc"
-RECEIVER_ENABLED = "_enabled"
-RECEIVER_HANDLE_RTP = "_handle_rtp_packet"
-RECEIVER_SEND_RTCP = "_send_rtcp"
-RECEIVER_SEND_NACK = "_send_rtcp_nack"
-RECEIVER_SEND_PLI = "_send_rtcp_pli"
-# RTCDtlsTransport, RTCIceTransport, RTCRtpTransceiver, HeaderExtensionsMap
-DTLS_RX_SRTP = "_rx_srtp"
-DTLS_TX_SRTP = "_tx_srtp"
-DTLS_STATE = "_state"
-DTLS_EXTENSIONS = "_rtp_header_extensions_map"
-ICE_CONNECTION = "_connection"
-TRANSCEIVER_CODECS = "_codecs"
-EXTENSIONS_IDS = "_HeaderExtensionsMap__ids"
-# aioice
-CONNECTION_PROTOCOLS = "_protocols"
-CONNECTION_NOMINATED = "_nominated"
-CONNECTION_DATA_RECEIVED = "data_received"
-PROTOCOL_DATAGRAM_RECEIVED = "datagram_received"
-PROTOCOL_LOCAL_CANDIDATE = "local_candidate"
-PROTOCOL_TRANSPORT = "transport"
-
-_HOOKED = "_relay_fast_path"
-"""Our own marker on a hooked aioice connection or socket protocol."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,105 +49,71 @@ class Expected:
     name: str
 
 
-EXPECTED: tuple[Expected, ...] = (
-    *(
-        Expected("aiortc", RTCRtpSender, name)
-        for name in (
-            SENDER_HISTORY,
-            SENDER_EXTENSIONS,
-            SENDER_MID,
-            SENDER_NTP_TIMESTAMP,
-            SENDER_RTP_TIMESTAMP,
-            SENDER_OCTET_COUNT,
-            SENDER_PACKET_COUNT,
-            SENDER_SSRC,
-            SENDER_SEND_KEYFRAME,
-            SENDER_HANDLE_RTCP,
-        )
-    ),
-    *(
-        Expected("aiortc", RTCRtpReceiver, name)
-        for name in (
-            RECEIVER_DECODER_QUEUE,
-            RECEIVER_DECODER_THREAD,
-            RECEIVER_RTX_SSRC,
-            RECEIVER_CODECS,
-            RECEIVER_STREAMS,
-            RECEIVER_RTCP_SSRC,
-            RECEIVER_ENABLED,
-            RECEIVER_HANDLE_RTP,
-            RECEIVER_SEND_RTCP,
-            RECEIVER_SEND_NACK,
-            RECEIVER_SEND_PLI,
-        )
-    ),
-    *(
-        Expected("aiortc", RTCDtlsTransport, name)
-        for name in (DTLS_RX_SRTP, DTLS_TX_SRTP, DTLS_STATE, DTLS_EXTENSIONS)
-    ),
-    Expected("aiortc", RTCIceTransport, ICE_CONNECTION),
-    Expected("aiortc", RTCRtpTransceiver, TRANSCEIVER_CODECS),
-    Expected("aiortc", HeaderExtensionsMap, EXTENSIONS_IDS),
-    *(
-        Expected("aiortc", HeaderExtensions, name)
-        for name in ("mid", "abs_send_time", "audio_level")
-    ),
-    *(
-        Expected("aioice", Connection, name)
-        for name in (CONNECTION_PROTOCOLS, CONNECTION_NOMINATED, CONNECTION_DATA_RECEIVED)
-    ),
-    *(
-        Expected("aioice", StunProtocol, name)
-        for name in (PROTOCOL_DATAGRAM_RECEIVED, PROTOCOL_LOCAL_CANDIDATE, PROTOCOL_TRANSPORT)
-    ),
-)
-"""Everything :func:`self_check` verifies; every private name used below is listed here."""
+_expected: list[Expected] = []
 
 
-def _code_objects(value: object) -> Iterator[types.CodeType]:
-    """The code of a class member (function, property, static or class method), nested too."""
-    if isinstance(value, (staticmethod, classmethod)):
-        value = value.__func__
-    if isinstance(value, property):
-        for accessor in (value.fget, value.fset, value.fdel):
-            if accessor is not None:
-                yield from _code_objects(accessor)
-        return
-    code = getattr(value, "__code__", None)
-    if not isinstance(code, types.CodeType):
-        return
-    pending = [code]
-    while pending:
-        current = pending.pop()
-        yield current
-        pending.extend(const for const in current.co_consts if isinstance(const, types.CodeType))
+def _needs(package: str, owner: type, name: str) -> str:
+    """Declare a private name the relay uses: it joins what :func:`self_check` verifies."""
+    _expected.append(Expected(package, owner, name))
+    return name
 
 
-@functools.cache
-def _assigned_attributes(owner: type) -> frozenset[str]:
-    """Attribute names that ``owner``'s own code (any method, MRO included) assigns.
+_sender = functools.partial(_needs, "aiortc", RTCRtpSender)
+_receiver = functools.partial(_needs, "aiortc", RTCRtpReceiver)
+_dtls = functools.partial(_needs, "aiortc", RTCDtlsTransport)
+_ice = functools.partial(_needs, "aiortc", RTCIceTransport)
+_transceiver = functools.partial(_needs, "aiortc", RTCRtpTransceiver)
+_extensions = functools.partial(_needs, "aiortc", HeaderExtensionsMap)
+_connection = functools.partial(_needs, "aioice", Connection)
+_protocol = functools.partial(_needs, "aioice", StunProtocol)
 
-    Instance attributes such as a sender's MID exist only once aiortc's methods have run,
-    so a class is read for the attributes its code stores rather than built and inspected.
-    """
-    names: set[str] = set()
-    for klass in owner.__mro__:
-        for value in vars(klass).values():
-            for code in _code_objects(value):
-                names.update(
-                    str(instruction.argval)
-                    for instruction in dis.get_instructions(code)
-                    if instruction.opname == "STORE_ATTR"
-                )
-    return frozenset(names)
+# RTCRtpSender (name-mangled attributes are set on the instance in aiortc's methods).
+SENDER_HISTORY = _sender("_RTCRtpSender__rtp_history")
+SENDER_EXTENSIONS = _sender("_RTCRtpSender__rtp_header_extensions_map")
+SENDER_MID = _sender("_RTCRtpSender__mid")
+SENDER_NTP_TIMESTAMP = _sender("_RTCRtpSender__ntp_timestamp")
+SENDER_RTP_TIMESTAMP = _sender("_RTCRtpSender__rtp_timestamp")
+SENDER_OCTET_COUNT = _sender("_RTCRtpSender__octet_count")
+SENDER_PACKET_COUNT = _sender("_RTCRtpSender__packet_count")
+SENDER_SSRC = _sender("_ssrc")
+SENDER_SEND_KEYFRAME = _sender("_send_keyframe")
+SENDER_HANDLE_RTCP = _sender("_handle_rtcp_packet")
+# RTCRtpReceiver
+RECEIVER_DECODER_QUEUE = _receiver("_RTCRtpReceiver__decoder_queue")
+RECEIVER_DECODER_THREAD = _receiver("_RTCRtpReceiver__decoder_thread")
+RECEIVER_RTX_SSRC = _receiver("_RTCRtpReceiver__rtx_ssrc")
+RECEIVER_CODECS = _receiver("_RTCRtpReceiver__codecs")
+RECEIVER_STREAMS = _receiver("_RTCRtpReceiver__remote_streams")
+RECEIVER_RTCP_SSRC = _receiver("_RTCRtpReceiver__rtcp_ssrc")
+RECEIVER_ENABLED = _receiver("_enabled")
+RECEIVER_HANDLE_RTP = _receiver("_handle_rtp_packet")
+RECEIVER_SEND_RTCP = _receiver("_send_rtcp")
+RECEIVER_SEND_NACK = _receiver("_send_rtcp_nack")
+RECEIVER_SEND_PLI = _receiver("_send_rtcp_pli")
+# RTCDtlsTransport, RTCIceTransport, RTCRtpTransceiver, HeaderExtensionsMap
+DTLS_RX_SRTP = _dtls("_rx_srtp")
+DTLS_TX_SRTP = _dtls("_tx_srtp")
+DTLS_STATE = _dtls("_state")
+DTLS_EXTENSIONS = _dtls("_rtp_header_extensions_map")
+ICE_CONNECTION = _ice("_connection")
+TRANSCEIVER_CODECS = _transceiver("_codecs")
+EXTENSIONS_IDS = _extensions("_HeaderExtensionsMap__ids")
+# aioice
+CONNECTION_PROTOCOLS = _connection("_protocols")
+CONNECTION_NOMINATED = _connection("_nominated")
+CONNECTION_DATA_RECEIVED = _connection("data_received")
+PROTOCOL_DATAGRAM_RECEIVED = _protocol("datagram_received")
+PROTOCOL_LOCAL_CANDIDATE = _protocol("local_candidate")
+PROTOCOL_TRANSPORT = _protocol("transport")
 
+for field_name in ("mid", "abs_send_time", "audio_level"):  # read from EXTENSIONS_IDS
+    _needs("aiortc", HeaderExtensions, field_name)
 
-def _has(owner: type, name: str) -> bool:
-    if hasattr(owner, name):
-        return True
-    if any(name in vars(klass).get("__annotations__", {}) for klass in owner.__mro__):
-        return True  # declared on the class, assigned by other code (aioice's local_candidate)
-    return name in _assigned_attributes(owner)
+EXPECTED: tuple[Expected, ...] = tuple(_expected)
+"""Everything :func:`self_check` verifies: every private name this module uses."""
+
+_HOOKED = "_relay_fast_path"
+"""Our own marker on a hooked aioice connection or socket protocol."""
 
 
 def installed_versions() -> dict[str, str]:
@@ -212,9 +134,8 @@ def self_check(expected: tuple[Expected, ...] | None = None) -> list[str]:
     """
     versions = installed_versions()
     problems: list[str] = []
-    _assigned_attributes.cache_clear()  # a test may have removed a method since the last run
     for item in EXPECTED if expected is None else expected:
-        if _has(item.owner, item.name):
+        if defines(item.owner, item.name):
             continue
         problems.append(
             f"{item.package} {versions[item.package]}: {item.owner.__module__}."
@@ -222,9 +143,6 @@ def self_check(expected: tuple[Expected, ...] | None = None) -> list[str]:
             + " and ".join(f"{name} {spec}" for name, spec in SUPPORTED_VERSIONS.items())
         )
     return problems
-
-
-# --- Senders -------------------------------------------------------------------------------
 
 
 class SenderInternals:
@@ -282,8 +200,6 @@ def wrap_rtcp_handler(
     setattr(sender, SENDER_HANDLE_RTCP, handle_rtcp)
 
 
-# --- Receivers -----------------------------------------------------------------------------
-
 RtpHandler = Callable[..., Awaitable[None]]
 """aiortc's ``_handle_rtp_packet(packet, arrival_time_ms)`` (called with a keyword)."""
 FrameHandler = Callable[[RTCRtpCodecParameters, JitterFrame], None]
@@ -292,17 +208,23 @@ FrameHandler = Callable[[RTCRtpCodecParameters, JitterFrame], None]
 class ReceiverInternals:
     """An ``RTCRtpReceiver``'s private state and RTCP senders, bound once per receiver."""
 
-    __slots__ = ("codecs", "receiver", "rtx_ssrc", "streams")
+    __slots__ = ("codecs", "receiver", "rtx_ssrc", "send_nack", "send_pli", "send_rtcp", "streams")
 
     def __init__(self, receiver: RTCRtpReceiver) -> None:
         self.receiver = receiver
         self.codecs: dict[int, RTCRtpCodecParameters] = getattr(receiver, RECEIVER_CODECS)
         self.rtx_ssrc: dict[int, int] = getattr(receiver, RECEIVER_RTX_SSRC)
         self.streams: dict[int, StreamStatistics] = getattr(receiver, RECEIVER_STREAMS)
-
-    def enabled(self) -> bool:
-        enabled: bool = getattr(self.receiver, RECEIVER_ENABLED)
-        return enabled
+        self.send_nack: Callable[[int, list[int]], Coroutine[object, object, None]] = getattr(
+            receiver, RECEIVER_SEND_NACK
+        )
+        """``send_nack(media_ssrc, lost)``: RTCP generic NACK to the publisher."""
+        self.send_pli: Callable[[int], Coroutine[object, object, None]] = getattr(
+            receiver, RECEIVER_SEND_PLI
+        )
+        self.send_rtcp: Callable[[AnyRtcpPacket], Awaitable[None]] = getattr(
+            receiver, RECEIVER_SEND_RTCP
+        )
 
     def rtcp_ssrc(self) -> int | None:
         """The SSRC the receiver's RTCP goes out with; None before it is negotiated."""
@@ -319,22 +241,6 @@ class ReceiverInternals:
         original: RtpHandler = getattr(self.receiver, RECEIVER_HANDLE_RTP)
         setattr(self.receiver, RECEIVER_HANDLE_RTP, handler)
         return original
-
-    async def send_nack(self, media_ssrc: int, lost: list[int]) -> None:
-        send: Callable[[int, list[int]], Awaitable[None]] = getattr(
-            self.receiver, RECEIVER_SEND_NACK
-        )
-        await send(media_ssrc, lost)
-
-    async def send_pli(self, media_ssrc: int) -> None:
-        send: Callable[[int], Awaitable[None]] = getattr(self.receiver, RECEIVER_SEND_PLI)
-        await send(media_ssrc)
-
-    async def send_rtcp(self, packet: AnyRtcpPacket) -> None:
-        send: Callable[[AnyRtcpPacket], Awaitable[None]] = getattr(
-            self.receiver, RECEIVER_SEND_RTCP
-        )
-        await send(packet)
 
 
 class _DecoderQueueTap:
@@ -378,9 +284,6 @@ def is_tapped(receiver: RTCRtpReceiver) -> bool:
     return isinstance(getattr(receiver, RECEIVER_DECODER_QUEUE, None), _DecoderQueueTap)
 
 
-# --- Transceivers and header extensions ----------------------------------------------------
-
-
 def transceiver_codecs(transceiver: RTCRtpTransceiver) -> list[RTCRtpCodecParameters]:
     """The codecs negotiated for a transceiver, preferred first (empty before negotiation)."""
     codecs: list[RTCRtpCodecParameters] = getattr(transceiver, TRANSCEIVER_CODECS, [])
@@ -400,8 +303,8 @@ def extension_ids(extensions: HeaderExtensionsMap) -> ExtensionIds:
     return ExtensionIds(ids.mid or 0, ids.abs_send_time or 0, ids.audio_level or 0)
 
 
-# --- DTLS and ICE --------------------------------------------------------------------------
-
+read_enabled: Callable[[RTCRtpReceiver], bool] = operator.attrgetter(RECEIVER_ENABLED)
+"""Whether a receiver is enabled (aiortc drops its packets when not); C-level, per packet."""
 read_rx_srtp: Callable[[RTCDtlsTransport], pylibsrtp.Session | None] = operator.attrgetter(
     DTLS_RX_SRTP
 )
@@ -424,10 +327,8 @@ def sending_route(dtls: RTCDtlsTransport) -> tuple[pylibsrtp.Session, CandidateP
 
 def is_connected(dtls: RTCDtlsTransport) -> bool:
     """Whether SRTP can be sent on ``dtls`` now."""
-    return (
-        getattr(dtls, DTLS_TX_SRTP, None) is not None
-        and getattr(dtls, DTLS_STATE, None) is State.CONNECTED
-    )
+    connected = getattr(dtls, DTLS_STATE, None) is State.CONNECTED
+    return connected and getattr(dtls, DTLS_TX_SRTP, None) is not None
 
 
 Deliver = Callable[[bytes, int], None]
@@ -436,9 +337,8 @@ Deliver = Callable[[bytes, int], None]
 
 @dataclass(frozen=True, slots=True)
 class IceHook:
-    """An aioice connection whose ``data_received`` the relay replaced (see install_hook)."""
+    """An aioice connection's ``data_received`` before the relay replaced it (install_hook)."""
 
-    connection: Connection
     original: Deliver
     protocols: list[StunProtocol]
     """The connection's socket protocols: the same list aioice appends to as it gathers."""
@@ -447,11 +347,9 @@ class IceHook:
 def ice_connection(dtls: RTCDtlsTransport) -> Connection | None:
     """The aioice connection under a DTLS transport, if it has the expected internals."""
     connection = getattr(getattr(dtls, "transport", None), ICE_CONNECTION, None)
-    if not isinstance(connection, Connection) or not hasattr(dtls, DTLS_RX_SRTP):
-        return None
-    if not hasattr(connection, CONNECTION_PROTOCOLS):
-        return None
-    return connection
+    if isinstance(connection, Connection) and hasattr(dtls, DTLS_RX_SRTP):
+        return connection if hasattr(connection, CONNECTION_PROTOCOLS) else None
+    return None
 
 
 def is_hooked(connection: Connection) -> bool:
@@ -461,9 +359,7 @@ def is_hooked(connection: Connection) -> bool:
 def install_hook(connection: Connection, handler: Deliver) -> IceHook:
     """Replace ``connection``'s ``data_received`` with ``handler`` (per instance)."""
     hook = IceHook(
-        connection,
-        getattr(connection, CONNECTION_DATA_RECEIVED),
-        getattr(connection, CONNECTION_PROTOCOLS),
+        getattr(connection, CONNECTION_DATA_RECEIVED), getattr(connection, CONNECTION_PROTOCOLS)
     )
     setattr(connection, CONNECTION_DATA_RECEIVED, handler)
     setattr(connection, _HOOKED, True)

@@ -12,9 +12,10 @@ from aiortc import RTCIceServer
 
 from config.settings import RelaySettings
 from relay import compat
+from relay.counters import Counters
 from relay.errors import BadOffer, RelayFull, RelayUnavailable
-from relay.forward import TASK_PREFIX, Counters
 from relay.room import Room
+from relay.tasks import spawn
 
 log = structlog.get_logger(__name__)
 
@@ -169,8 +170,4 @@ class RelayManager:
     def _room_empty(self, room: Room) -> None:
         if self._rooms.get(room.session_id) is room:
             del self._rooms[room.session_id]
-        task = asyncio.get_running_loop().create_task(
-            room.close(), name=f"{TASK_PREFIX}close:{room.session_id}"
-        )
-        self._closing.add(task)
-        task.add_done_callback(self._closing.discard)
+        spawn(self._closing, room.close(), f"close:{room.session_id}")

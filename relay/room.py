@@ -3,7 +3,7 @@
 Each participant negotiates once (non-trickle) with a bundled peer connection. The server
 pre-creates one audio and one video transceiver per connection, ``sendrecv``:
 
-* their receivers carry what the participant publishes (tapped, see :mod:`relay.forward`);
+* their receivers carry what the participant publishes (see :mod:`relay.publication`);
 * their senders carry a :class:`ForwardTrack` each, fed with the *other* participant's
   publication of the same kind as soon as that participant is there.
 
@@ -24,15 +24,13 @@ from aiortc.rtcrtpreceiver import RTCRtpReceiver
 from aiortc.rtcrtptransceiver import RTCRtpTransceiver
 
 from relay import compat, fastpath
+from relay.counters import Counters
 from relay.errors import BadOffer, SessionBusy
 from relay.fastpath import FastRoute
-from relay.forward import (
-    TASK_PREFIX,
-    Counters,
-    ForwardTrack,
-    Publication,
-    hook_sender_feedback,
-)
+from relay.outlet import hook_sender_feedback
+from relay.publication import Publication
+from relay.tasks import spawn
+from relay.track import ForwardTrack
 
 log = structlog.get_logger(__name__)
 
@@ -284,10 +282,7 @@ class Room:
             self._on_empty(self)
 
     def _spawn(self, coro: Coroutine[object, object, None], name: str) -> asyncio.Task[None]:
-        task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro, name=name)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
+        return spawn(self._tasks, coro, name)
 
     def _watch(self, participant: Participant) -> None:
         """Remove a participant whose connection fails, closes or never connects."""
@@ -304,12 +299,10 @@ class Room:
                     participant_id=participant.id,
                     state=state,
                 )
-                self._spawn(
-                    self._drop_if_current(participant), f"{TASK_PREFIX}drop{participant.label}"
-                )
+                self._spawn(self._drop_if_current(participant), f"drop{participant.label}")
 
         participant.deadline = self._spawn(
-            self._connect_deadline(participant), f"{TASK_PREFIX}deadline{participant.label}"
+            self._connect_deadline(participant), f"deadline{participant.label}"
         )
 
     async def _connect_deadline(self, participant: Participant) -> None:

@@ -27,8 +27,8 @@ from bench._media import (
     offer,
 )
 from config.settings import RelaySettings
-from relay.forward import TASK_PREFIX
 from relay.manager import RelayManager
+from relay.tasks import TASK_PREFIX
 
 RED = (200, 40, 40)
 BLUE = (40, 40, 200)

@@ -17,18 +17,13 @@ from aiortc.rtcrtpreceiver import RTCRtpReceiver
 from bench._media import draw, encode_vp8, make_vp8_encoder
 from config.settings import RelaySettings
 from relay.compat import is_tapped, tap_receiver
+from relay.counters import Counters
 from relay.errors import BadOffer, RelayFull
-from relay.fastpath import NACK_WINDOW, LossTracker, one_byte_extension, rtp_layout
-from relay.forward import (
-    AUDIO_QUEUE_FRAMES,
-    VIDEO_QUEUE_FRAMES,
-    Counters,
-    EncodedFrame,
-    ForwardTrack,
-    Publication,
-    is_keyframe,
-)
 from relay.manager import RelayManager
+from relay.nack import NACK_WINDOW, LossTracker
+from relay.publication import Publication
+from relay.rtp import is_keyframe, one_byte_extension, rtp_layout
+from relay.track import AUDIO_QUEUE_FRAMES, VIDEO_QUEUE_FRAMES, EncodedFrame, ForwardTrack
 
 
 def vp8_frames(count: int) -> list[bytes]:
