@@ -18,7 +18,7 @@ import operator
 import queue
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 import pylibsrtp
 import structlog
@@ -33,6 +33,7 @@ from aiortc.rtcrtptransceiver import RTCRtpTransceiver
 from aiortc.rtp import AnyRtcpPacket, HeaderExtensions, HeaderExtensionsMap
 
 from relay.introspect import defines
+from relay.rtp import RtpHeader
 
 log = structlog.get_logger(__name__)
 
@@ -128,10 +129,7 @@ def installed_versions() -> dict[str, str]:
 
 
 def self_check(expected: tuple[Expected, ...] | None = None) -> list[str]:
-    """One human-readable problem per expected private name that is missing (empty: all fine).
-
-    Each problem names the class and attribute, the installed version and the supported range.
-    """
+    """One problem per missing private name (naming it, the installed and supported versions)."""
     versions = installed_versions()
     problems: list[str] = []
     for item in EXPECTED if expected is None else expected:
@@ -243,6 +241,10 @@ class ReceiverInternals:
         return original
 
 
+count_received = cast(Callable[[StreamStatistics, RtpHeader], None], StreamStatistics.add)
+"""``StreamStatistics.add`` for the fast path, which has no RtpPacket (add reads only these)."""
+
+
 class _DecoderQueueTap:
     """Stands in for a receiver's decoder queue: aiortc's receive path puts
     ``(codec, frame)`` there for its decoder thread; this hands them to a callback instead."""
@@ -271,9 +273,7 @@ def tap_receiver(receiver: RTCRtpReceiver, on_frame: FrameHandler) -> None:
     Must run before the receiver starts (before DTLS connects); raises RuntimeError if the
     receiver lacks the expected internals or already runs.
     """
-    if not hasattr(receiver, RECEIVER_DECODER_QUEUE) or not hasattr(
-        receiver, RECEIVER_DECODER_THREAD
-    ):
+    if not all(hasattr(receiver, n) for n in (RECEIVER_DECODER_QUEUE, RECEIVER_DECODER_THREAD)):
         raise RuntimeError("this aiortc version has no receiver decoder queue to tap")
     if getattr(receiver, RECEIVER_DECODER_THREAD) is not None:
         raise RuntimeError("the receiver already runs; tap it before it connects")

@@ -204,7 +204,7 @@ class Publication:
         header = RtpHeader(sequence, timestamp)
         stream = self._streams.get(ssrc)
         if stream is not None:
-            stream.add(header)  # type: ignore[arg-type]
+            compat.count_received(stream, header)
         nack = self._nack
         if nack is not None and nack.add(sequence):
             self._spawn(self._internals.send_nack(ssrc, sorted(nack.missing)), "nack")
