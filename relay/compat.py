@@ -313,16 +313,13 @@ read_rx_srtp: Callable[[RTCDtlsTransport], pylibsrtp.Session | None] = operator.
 
 def sending_route(dtls: RTCDtlsTransport) -> tuple[pylibsrtp.Session, CandidatePair] | None:
     """The outbound SRTP session and the nominated RTP candidate pair, when the transport is
-    up; None otherwise. Called per forwarded packet: the transport may change at bundling."""
-    srtp: pylibsrtp.Session | None = getattr(dtls, DTLS_TX_SRTP, None)
-    if srtp is None or getattr(dtls, DTLS_STATE, None) is not State.CONNECTED:
+    up; None otherwise. Per forwarded packet (the transport may change at bundling), so it
+    reads DTLS_TX_SRTP, DTLS_STATE, ICE_CONNECTION and CONNECTION_NOMINATED directly."""
+    srtp: pylibsrtp.Session | None = dtls._tx_srtp
+    if srtp is None or dtls._state is not State.CONNECTED:
         return None
-    connection = getattr(dtls.transport, ICE_CONNECTION)
-    nominated: dict[int, CandidatePair] = getattr(connection, CONNECTION_NOMINATED)
-    pair = nominated.get(1)
-    if pair is None:
-        return None
-    return srtp, pair
+    pair = dtls.transport._connection._nominated.get(1)
+    return None if pair is None else (srtp, pair)
 
 
 def is_connected(dtls: RTCDtlsTransport) -> bool:

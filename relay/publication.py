@@ -97,6 +97,8 @@ class Publication:
         self._needs_frames = False
         compat.tap_receiver(receiver, self._on_frame)
         self._full_path = internals.replace_rtp_handler(self._on_rtp)
+        self._read_enabled = compat.read_enabled  # per packet: bound once
+        self._count_received = compat.count_received
 
     @property
     def subscribers(self) -> int:
@@ -185,7 +187,7 @@ class Publication:
             payload_type == self.media_payload_type
             and not self._needs_frames
             and not self.closed
-            and compat.read_enabled(self._receiver)
+            and self._read_enabled(self._receiver)
         )
 
     def on_plain_rtp(self, plain: bytes) -> None:
@@ -204,7 +206,7 @@ class Publication:
         header = RtpHeader(sequence, timestamp)
         stream = self._streams.get(ssrc)
         if stream is not None:
-            compat.count_received(stream, header)
+            self._count_received(stream, header)
         nack = self._nack
         if nack is not None and nack.add(sequence):
             self._spawn(self._internals.send_nack(ssrc, sorted(nack.missing)), "nack")
