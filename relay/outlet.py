@@ -157,7 +157,7 @@ class PacketOutlet:
         route = sending_route(self.sender.transport)
         if route is None:
             return NOT_CONNECTED
-        layout = self._extension_layout()
+        layout = self._layout or self._extension_layout()
         if layout is None:  # connected, but aiortc has not started the sender yet
             return NOT_CONNECTED
         srtp, pair = route
