@@ -5,7 +5,10 @@ Wiring (the web layer / composition root):
 * ``manager = relay.manager.RelayManager(settings.relay, ice_servers)`` — ``ice_servers`` is
   an explicit ``list[aiortc.RTCIceServer]`` (``[]`` when there is no STUN/TURN; include the
   TURN server so UDP-blocked clients reach the relay through TURN over TCP). Close it on
-  shutdown with ``await manager.close()``.
+  shutdown with ``await manager.close()``. Before serving, ``await manager.start()``: it
+  checks the installed aiortc/aioice (:mod:`relay.compat`). On failure the relay is disabled
+  (not the server): ``manager.unavailable_reason`` says why, for /readyz, and the offer
+  endpoint answers 503 ``{"error": reason, "code": "relay_unavailable"}``.
 * ``app.router.add_routes(relay.api.make_relay_routes(manager, authorize))`` where
   ``authorize(request, session_id) -> participant_id`` raises ``web.HTTPForbidden`` (or
   ``HTTPUnauthorized``) unless the signed-in user is a participant of the session:
@@ -14,16 +17,17 @@ Wiring (the web layer / composition root):
     ``{"sdp", "type": "answer"}``. Non-trickle: send the offer after ICE gathering completes.
     Offer one audio and one video m-line, ``sendrecv``: the participant publishes on them and
     receives the other participant's media on the same ones. Errors: 400 (``field`` sdp or
-    type), 409 two participants already relayed, 503 ``relay.max_sessions`` reached.
+    type), 409 two participants already relayed, 503 ``relay.max_sessions`` reached or the
+    relay is unavailable (``code`` ``relay_unavailable``).
   - ``POST /api/relay/sessions/{session_id}/leave`` -> ``{"left": bool}``.
 * When a call ends, ``await manager.end(session_id)``; ``manager.stats()`` gives sessions,
   peer_connections, streams and totals for metrics.
 
-Media is forwarded without decoding (see :mod:`relay.forward`); only when the two
+Media is forwarded without decoding (see :mod:`relay.publication`); only when the two
 participants share no codec is it decoded and re-encoded. This package imports ``config``
 only.
 """
 
-from relay.errors import BadOffer, RelayError, RelayFull, SessionBusy
+from relay.errors import BadOffer, RelayError, RelayFull, RelayUnavailable, SessionBusy
 
-__all__ = ["BadOffer", "RelayError", "RelayFull", "SessionBusy"]
+__all__ = ["BadOffer", "RelayError", "RelayFull", "RelayUnavailable", "SessionBusy"]

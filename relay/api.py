@@ -13,7 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
-from relay.errors import BadOffer, RelayFull, SessionBusy
+from relay.errors import BadOffer, RelayFull, RelayUnavailable, SessionBusy
 from relay.manager import MAX_OFFER_BYTES, RelayManager
 
 Authorize = Callable[[web.Request, str], Awaitable[str]]
@@ -42,12 +42,20 @@ async def _read_json(request: web.Request) -> dict[str, Any] | web.Response:
     return body
 
 
+def _unavailable(reason: str) -> web.Response:
+    """The relay is disabled (see RelayManager.start); the rest of the server still serves."""
+    return web.json_response({"error": reason, "code": "relay_unavailable"}, status=503)
+
+
 def make_relay_routes(manager: RelayManager, authorize: Authorize) -> list[web.RouteDef]:
     """Route definitions for ``app.router.add_routes``."""
 
     async def offer(request: web.Request) -> web.Response:
         session_id = request.match_info["session_id"]
         participant_id = await authorize(request, session_id)
+        reason = manager.unavailable_reason
+        if reason is not None:  # the start-up self-check failed: no rooms on this node
+            return _unavailable(reason)
         body = await _read_json(request)
         if isinstance(body, web.Response):
             return body
@@ -61,6 +69,8 @@ def make_relay_routes(manager: RelayManager, authorize: Authorize) -> list[web.R
             return _error(400, 'the description type must be "offer"', "type")
         try:
             answer_sdp, answer_type = await manager.answer(session_id, participant_id, sdp, kind)
+        except RelayUnavailable as exc:
+            return _unavailable(str(exc))
         except RelayFull as exc:
             return web.json_response({"error": str(exc)}, status=503, headers={"Retry-After": "30"})
         except SessionBusy as exc:

@@ -17,3 +17,10 @@ class SessionBusy(RelayError):
 
 class BadOffer(RelayError):
     """The SDP offer is missing, malformed, or has nothing the relay can answer."""
+
+
+class RelayUnavailable(RelayError):
+    """The start-up self-check failed: the installed aiortc/aioice lack what the relay needs.
+
+    The relay stays disabled; the rest of the server keeps serving.
+    """

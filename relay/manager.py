@@ -11,9 +11,11 @@ import structlog
 from aiortc import RTCIceServer
 
 from config.settings import RelaySettings
-from relay.errors import BadOffer, RelayFull
-from relay.forward import TASK_PREFIX, Counters
+from relay import compat
+from relay.counters import Counters
+from relay.errors import BadOffer, RelayFull, RelayUnavailable
 from relay.room import Room
+from relay.tasks import spawn
 
 log = structlog.get_logger(__name__)
 
@@ -29,6 +31,12 @@ class RelayManager:
     server so clients that cannot send UDP can still reach the relay through it.
     ``peer_timeout_s`` removes a participant whose connection is not up by then.
     ``ice_servers`` may be a callable, asked for each new room (fresh TURN credentials).
+
+    Call :meth:`start` once before serving. It checks that the installed aiortc and aioice
+    still have every private name the relay relies on (:func:`relay.compat.self_check`).
+    A failed check disables the relay only: :attr:`unavailable_reason` says why, the relay
+    API answers 503 with that reason, the rest of the server keeps serving, and /readyz can
+    report it. A failed check never raises.
     """
 
     def __init__(
@@ -46,6 +54,22 @@ class RelayManager:
         self.counters = Counters()
         self.sessions_started = 0
         self.closed = False
+        self._unavailable_reason: str | None = None
+
+    async def start(self) -> None:
+        """Run the compatibility self-check; on failure, log it and disable the relay."""
+        problems = compat.self_check()
+        if not problems:
+            self._unavailable_reason = None
+            log.info("relay.ready", **compat.installed_versions())
+            return
+        self._unavailable_reason = "the media relay is disabled: " + "; ".join(problems)
+        log.error("relay.unavailable", reason=self._unavailable_reason, problems=problems)
+
+    @property
+    def unavailable_reason(self) -> str | None:
+        """Why the relay cannot serve (None when it can); set by :meth:`start`."""
+        return self._unavailable_reason
 
     async def answer(
         self, session_id: str, participant_id: str, offer_sdp: str, offer_type: str = "offer"
@@ -53,8 +77,10 @@ class RelayManager:
         """Answer a participant's complete (non-trickle) offer; returns ``(sdp, type)``.
 
         A participant that answers again (a reconnect) replaces its previous connection.
-        Raises RelayFull, SessionBusy or BadOffer.
+        Raises RelayUnavailable, RelayFull, SessionBusy or BadOffer.
         """
+        if self._unavailable_reason is not None:
+            raise RelayUnavailable(self._unavailable_reason)
         if self.closed:
             raise RelayFull("the relay is shutting down")
         if offer_type != "offer":
@@ -144,8 +170,4 @@ class RelayManager:
     def _room_empty(self, room: Room) -> None:
         if self._rooms.get(room.session_id) is room:
             del self._rooms[room.session_id]
-        task = asyncio.get_running_loop().create_task(
-            room.close(), name=f"{TASK_PREFIX}close:{room.session_id}"
-        )
-        self._closing.add(task)
-        task.add_done_callback(self._closing.discard)
+        spawn(self._closing, room.close(), f"close:{room.session_id}")

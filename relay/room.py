@@ -3,7 +3,7 @@
 Each participant negotiates once (non-trickle) with a bundled peer connection. The server
 pre-creates one audio and one video transceiver per connection, ``sendrecv``:
 
-* their receivers carry what the participant publishes (tapped, see :mod:`relay.forward`);
+* their receivers carry what the participant publishes (see :mod:`relay.publication`);
 * their senders carry a :class:`ForwardTrack` each, fed with the *other* participant's
   publication of the same kind as soon as that participant is there.
 
@@ -15,32 +15,45 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Coroutine
 
 import structlog
 from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription, sdp
+from aiortc.rtcrtpparameters import RTCRtpCodecCapability
 from aiortc.rtcrtpreceiver import RTCRtpReceiver
+from aiortc.rtcrtptransceiver import RTCRtpTransceiver
 
-from relay import fastpath
+from relay import compat, fastpath
+from relay.counters import Counters
 from relay.errors import BadOffer, SessionBusy
 from relay.fastpath import FastRoute
-from relay.forward import (
-    TASK_PREFIX,
-    Counters,
-    ForwardTrack,
-    Publication,
-    hook_sender_feedback,
-    is_tapped,
-)
+from relay.outlet import hook_sender_feedback
+from relay.publication import Publication
+from relay.tasks import spawn
+from relay.track import ForwardTrack
 
 log = structlog.get_logger(__name__)
 
 KINDS = ("audio", "video")
 MAX_PARTICIPANTS = 2
 
+_fast_path_warning = [False]
+"""Whether the missing fast path was logged already (once per process is enough)."""
 
-def _codec_preferences(kind: str) -> list[Any]:
+
+def _fast_path_unavailable() -> None:
+    """The socket hook could not be installed: media takes aiortc's own receive path (slower,
+    same behaviour). The start-up self-check makes this unlikely; say so once if it happens."""
+    if not _fast_path_warning[0]:
+        _fast_path_warning[0] = True
+        log.warning(
+            "relay.fast_path_unavailable",
+            detail="the ICE connection lacks the expected internals; "
+            "packets take aiortc's receive path",
+        )
+
+
+def _codec_preferences(kind: str) -> list[RTCRtpCodecCapability]:
     """aiortc's own order (Opus; VP8, then H.264) whatever order the offer lists.
 
     Both participants then agree on one codec whenever they can, so media passes through.
@@ -49,11 +62,14 @@ def _codec_preferences(kind: str) -> list[Any]:
     return list(capabilities.codecs) if capabilities is not None else []
 
 
-def _negotiated_codec(transceiver: Any) -> tuple[str | None, int | None]:
+def _negotiated_codec(transceiver: RTCRtpTransceiver) -> tuple[str | None, int | None]:
     """The media codec (MIME type, payload type) a transceiver's sender will use."""
-    for codec in getattr(transceiver, "_codecs", []):
-        if codec.mimeType.lower() not in ("video/rtx", "audio/rtx"):
-            return str(codec.mimeType), int(codec.payloadType)
+    for codec in compat.transceiver_codecs(transceiver):
+        if (
+            codec.mimeType.lower() not in ("video/rtx", "audio/rtx")
+            and codec.payloadType is not None
+        ):
+            return codec.mimeType, codec.payloadType
     return None, None
 
 
@@ -100,10 +116,12 @@ class Participant:
             track.bind_sender(transceiver.sender)
             hook_sender_feedback(transceiver.sender, track.request_keyframe, track.forward_bitrate)
             self.outputs[kind] = track
+            fast = fastpath.install(transceiver.receiver.transport, self.routes)
+            if not fast:
+                _fast_path_unavailable()
             self.publications[kind] = Publication(
-                kind, transceiver.receiver, counters, label, self.routes
+                kind, transceiver.receiver, counters, label, self.routes if fast else None
             )
-            fastpath.install(transceiver.receiver.transport, self.routes)
 
     @property
     def connection_state(self) -> str:
@@ -118,7 +136,7 @@ class Participant:
             raise BadOffer(f"the offer cannot be answered: {exc}") from exc
         # m-lines beyond one audio and one video got receivers of their own: drain them too.
         for transceiver in self.pc.getTransceivers():
-            if not is_tapped(transceiver.receiver):
+            if not compat.is_tapped(transceiver.receiver):
                 self._extra.append(
                     Publication(transceiver.kind, transceiver.receiver, self.counters, self.label)
                 )
@@ -263,11 +281,8 @@ class Room:
             self.closed = True
             self._on_empty(self)
 
-    def _spawn(self, coro: Any, name: str) -> asyncio.Task[None]:
-        task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro, name=name)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
+    def _spawn(self, coro: Coroutine[object, object, None], name: str) -> asyncio.Task[None]:
+        return spawn(self._tasks, coro, name)
 
     def _watch(self, participant: Participant) -> None:
         """Remove a participant whose connection fails, closes or never connects."""
@@ -284,12 +299,10 @@ class Room:
                     participant_id=participant.id,
                     state=state,
                 )
-                self._spawn(
-                    self._drop_if_current(participant), f"{TASK_PREFIX}drop{participant.label}"
-                )
+                self._spawn(self._drop_if_current(participant), f"drop{participant.label}")
 
         participant.deadline = self._spawn(
-            self._connect_deadline(participant), f"{TASK_PREFIX}deadline{participant.label}"
+            self._connect_deadline(participant), f"deadline{participant.label}"
         )
 
     async def _connect_deadline(self, participant: Participant) -> None:

@@ -1,49 +1,76 @@
-"""Forwarding at RTP-packet level: a publisher's packets rewritten as a subscriber's stream.
+"""RTP as bytes: header layout, header extensions, clocks, and keyframe detection.
 
-The relay terminates DTLS-SRTP on both legs, so a packet from the publisher reaches
-:class:`PacketOutlet` decrypted, as bytes. The outlet rewrites it as a packet of the
-subscriber's sender: its SSRC, its negotiated payload type, its MID, its own
-sequence numbers and timestamps (the publisher's shifted by a fixed offset, so gaps and
-reordering survive and a NACK names the same packet on both legs), a fresh abs-send-time,
-and the audio level the publisher measured. The packet goes into the sender's retransmission
-history, so aiortc answers the subscriber's NACKs from it, and into the sender's counters, so
-its RTCP sender reports stay true. Then it is encrypted with the subscriber's keys and sent.
-Nothing is depayloaded, reassembled, jitter-buffered or repacketised.
-
-A subscriber cannot decode video before a keyframe, so video opens at the first packet of a
-keyframe (:func:`starts_keyframe`) and the outlet restarts its numbering there.
+Pure functions and small value types, no aiortc objects: the fast path reads decrypted
+packets with them, and the frame path asks :func:`is_keyframe` of depacketised frames.
 """
 
 from __future__ import annotations
 
-import random
+import struct
 import time
-from typing import Any
 
-import pylibsrtp
-from aiortc.rtcdtlstransport import State
-from aiortc.rtp import RTP_HISTORY_SIZE
-
-from relay.fastpath import HEADER, ForwardedPacket, extension_ids
-
-DTLS_CONNECTED = State.CONNECTED
+HEADER = struct.Struct("!BBHII")
+"""V/P/X/CC, M/PT, sequence number, timestamp, SSRC."""
+SEQUENCE_AND_TIMESTAMP = struct.Struct("!HI")
+"""The sequence number and timestamp, at offset 2 of the fixed header."""
+_EXTENSION_HEADER = struct.Struct("!HH")
+ONE_BYTE_PROFILE = 0xBEDE
 
 NTP_UNIX_OFFSET = 2_208_988_800
 """Seconds from 1900 (NTP's epoch) to 1970."""
 
-START_WINDOW = 0x1000
-"""For this many sequence numbers after a (re)start, packets from before it are dropped."""
 
-SENT, SKIPPED, NOT_CONNECTED = 0, 1, 2
-"""What :meth:`PacketOutlet.forward_bytes` did with a packet."""
+class RtpHeader:
+    """The fields aiortc's reception statistics and NACK generator read from a packet."""
 
-_HISTORY = "_RTCRtpSender__rtp_history"
-_EXTENSIONS = "_RTCRtpSender__rtp_header_extensions_map"
-_MID = "_RTCRtpSender__mid"
-_NTP = "_RTCRtpSender__ntp_timestamp"
-_RTP_TIMESTAMP = "_RTCRtpSender__rtp_timestamp"
-_OCTETS = "_RTCRtpSender__octet_count"
-_PACKETS = "_RTCRtpSender__packet_count"
+    __slots__ = ("sequence_number", "timestamp")
+
+    def __init__(self, sequence_number: int, timestamp: int) -> None:
+        self.sequence_number = sequence_number
+        self.timestamp = timestamp
+
+
+def rtp_layout(plain: bytes) -> tuple[int, int, bytes]:
+    """Where the payload starts, the extension profile and the extension block's bytes.
+
+    Raises ValueError for a packet too short for the header it announces.
+    """
+    size = len(plain)
+    if size < 12:
+        raise ValueError("RTP packet shorter than its fixed header")
+    first = plain[0]
+    position = 12 + 4 * (first & 0x0F)
+    if not first & 0x10:
+        if position > size:
+            raise ValueError("RTP packet shorter than its CSRC list")
+        return position, 0, b""
+    if position + 4 > size:
+        raise ValueError("RTP packet shorter than its extension header")
+    profile, words = _EXTENSION_HEADER.unpack_from(plain, position)
+    position += 4
+    end = position + 4 * words
+    if end > size:
+        raise ValueError("RTP packet shorter than its header extensions")
+    return end, profile, plain[position:end]
+
+
+def one_byte_extension(block: bytes, wanted: int) -> bytes | None:
+    """The value of extension ``wanted`` in a one-byte-header block (RFC 8285)."""
+    position = 0
+    size = len(block)
+    while position < size:
+        element = block[position]
+        if element == 0:
+            position += 1
+            continue
+        identifier = element >> 4
+        if identifier == 15:
+            return None
+        length = (element & 0x0F) + 1
+        if identifier == wanted:
+            return block[position + 1 : position + 1 + length]
+        position += 1 + length
+    return None
 
 
 def ntp_now() -> int:
@@ -105,151 +132,21 @@ def _h264_starts_keyframe(payload: bytes) -> bool:
     return False
 
 
-class PacketOutlet:
-    """Writes forwarded packets as the stream of one aiortc ``RTCRtpSender``.
+def is_keyframe(mime_type: str, data: bytes) -> bool:
+    """Whether a depayloaded frame can be decoded on its own.
 
-    Uses the sender's private history, extension map, MID and report counters (aiortc is
-    pinned; the relay tests cover them). ``payload_type`` is set once the
-    sender's codec is negotiated.
+    VP8: bit 0 of the frame tag is 0 on key frames (RFC 6386 9.1). H.264 (Annex B as
+    aiortc's depayloader emits it): the frame holds an IDR slice (5) or an SPS (7).
+    Audio frames are always independent.
     """
-
-    def __init__(self, sender: Any, clock_step: int) -> None:
-        for name in (_HISTORY, _EXTENSIONS, _MID, _PACKETS):
-            if not hasattr(sender, name):
-                raise RuntimeError(f"this aiortc version's RTCRtpSender has no {name}")
-        self.sender = sender
-        self.ssrc: int = sender._ssrc
-        self.payload_type: int | None = None
-        self._history: dict[int, Any] = getattr(sender, _HISTORY)
-        self._extensions = getattr(sender, _EXTENSIONS)
-        self._clock_step = clock_step
-        """One frame (video) or one 20 ms packet (audio) in RTP clock units: the gap left
-        between two publishers' timelines."""
-        self._next_seq = random.getrandbits(16)
-        self._next_ts = random.getrandbits(32)
-        self._last_seq: int | None = None
-        self._seq_offset = 0
-        self._ts_offset = 0
-        self._start: int | None = None
-        self._restart = True
-        self.packets = 0
-        self.octets = 0
-        self._layout: tuple[bytes, int, int] | None = None
-
-    def restart(self) -> None:
-        """The next packet begins a new run (another publisher, or after a keyframe gate)."""
-        self._restart = True
-
-    def _map(self, sequence: int, timestamp: int) -> tuple[int, int] | None:
-        """This sender's sequence number and timestamp for a publisher's packet, or None
-        for a packet from before the current run (a late retransmission)."""
-        if self._restart:
-            self._restart = False
-            self._seq_offset = (self._next_seq - sequence) & 0xFFFF
-            self._ts_offset = (self._next_ts - timestamp) & 0xFFFFFFFF
-            self._start = sequence
-        elif self._start is not None:
-            since_start = (sequence - self._start) & 0xFFFF
-            if since_start >= 0x8000:
-                return None
-            if since_start > START_WINDOW:
-                self._start = None
-        out_seq = (sequence + self._seq_offset) & 0xFFFF
-        out_ts = (timestamp + self._ts_offset) & 0xFFFFFFFF
-        last = self._last_seq
-        if last is None or (out_seq - last) & 0xFFFF < 0x8000:
-            self._last_seq = out_seq
-            self._next_seq = (out_seq + 1) & 0xFFFF
-            self._next_ts = (out_ts + self._clock_step) & 0xFFFFFFFF
-        return out_seq, out_ts
-
-    def sent(self, size: int, timestamp: int, ntp: int) -> None:
-        """Keep the sender's RTCP sender-report figures true."""
-        sender = self.sender
-        self.packets += 1
-        self.octets += size
-        setattr(sender, _PACKETS, getattr(sender, _PACKETS) + 1)
-        setattr(sender, _OCTETS, getattr(sender, _OCTETS) + size)
-        setattr(sender, _NTP, ntp)
-        setattr(sender, _RTP_TIMESTAMP, timestamp)
-
-    def ready(self) -> bool:
-        """Whether the subscriber's transport is up and aiortc has started the sender."""
-        if self.payload_type is None or getattr(self.sender, _MID) is None:
-            return False
-        dtls = self.sender.transport
-        return (
-            getattr(dtls, "_tx_srtp", None) is not None
-            and getattr(dtls, "_state", None) is DTLS_CONNECTED
-        )
-
-    def _extension_layout(self) -> tuple[bytes, int, int] | None:
-        """(the MID element, abs-send-time ID, audio-level ID) once the sender is negotiated."""
-        if self._layout is None:
-            mid = getattr(self.sender, _MID)
-            if mid is None:
-                return None
-            ids = extension_ids(self._extensions)
-            mid_bytes = str(mid).encode()
-            mid_element = b""
-            if ids.mid and 0 < len(mid_bytes) <= 16 and ids.mid < 15:
-                mid_element = bytes([(ids.mid << 4) | (len(mid_bytes) - 1)]) + mid_bytes
-            self._layout = (mid_element, ids.abs_send_time or 0, ids.audio_level or 0)
-        return self._layout
-
-    def forward_bytes(
-        self, plain: bytes, payload_at: int, audio_level: bytes | None, ntp: int
-    ) -> int:
-        """Rewrite, store, encrypt and send one packet (no objects, no await): SENT, SKIPPED
-        (from before this run, or the sender is not negotiated) or NOT_CONNECTED.
-
-        ``plain`` is the publisher's decrypted packet, its payload (and any padding) from
-        ``payload_at``; ``audio_level`` the value of its audio-level extension, if any.
-        """
-        payload_type = self.payload_type
-        if payload_type is None:
-            return SKIPPED
-        dtls = self.sender.transport
-        srtp = getattr(dtls, "_tx_srtp", None)
-        if srtp is None or getattr(dtls, "_state", None) is not DTLS_CONNECTED:
-            return NOT_CONNECTED
-        layout = self._extension_layout()
-        if layout is None:  # connected, but aiortc has not started the sender yet
-            return NOT_CONNECTED
-        pair = dtls.transport._connection._nominated.get(1)
-        if pair is None:
-            return NOT_CONNECTED
-        first, second, sequence, timestamp = HEADER.unpack_from(plain)[:4]
-        mapped = self._map(sequence, timestamp)
-        if mapped is None:
-            return SKIPPED
-        out_seq, out_ts = mapped
-        mid_element, abs_id, level_id = layout
-        elements = mid_element
-        if abs_id:
-            elements += bytes([(abs_id << 4) | 2]) + ((ntp >> 14) & 0xFFFFFF).to_bytes(3, "big")
-        if level_id and audio_level is not None:
-            elements += bytes([level_id << 4]) + audio_level[:1]
-        csrc_count = first & 0x0F
-        header = HEADER.pack(
-            0x80 | (first & 0x20) | (0x10 if elements else 0) | csrc_count,
-            (second & 0x80) | payload_type,
-            out_seq,
-            out_ts,
-            self.ssrc,
-        )
-        if csrc_count:
-            header += plain[12 : 12 + 4 * csrc_count]
-        if elements:
-            elements += b"\x00" * (-len(elements) % 4)
-            header += b"\xbe\xde" + (len(elements) // 4).to_bytes(2, "big") + elements
-        out = header + plain[payload_at:]
-        self._history[out_seq % RTP_HISTORY_SIZE] = ForwardedPacket(out_seq, out, self._extensions)
-        try:
-            protected = srtp.protect(out)
-        except pylibsrtp.Error:
-            return SKIPPED
-        # What aioice's send_data does; through TURN the transport wraps it in ChannelData.
-        pair.protocol.transport.sendto(protected, pair.remote_addr)
-        self.sent(len(plain) - payload_at, out_ts, ntp)
-        return SENT
+    mime = mime_type.lower()
+    if mime == "video/vp8":
+        return bool(data) and not data[0] & 0x01
+    if mime == "video/h264":
+        start = data.find(b"\x00\x00\x01")
+        while start != -1 and start + 3 < len(data):
+            if data[start + 3] & 0x1F in (5, 7):
+                return True
+            start = data.find(b"\x00\x00\x01", start + 3)
+        return False
+    return not mime.startswith("video/")

@@ -11,9 +11,12 @@ from typing import Any
 
 import av
 import pytest
+import structlog.testing
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
+import relay.fastpath
+import relay.room
 from bench.media import (
     BrowserLikeVideoTrack,
     ColourVideoTrack,
@@ -24,8 +27,8 @@ from bench.media import (
     offer,
 )
 from config.settings import RelaySettings
-from relay.forward import TASK_PREFIX
 from relay.manager import RelayManager
+from relay.tasks import TASK_PREFIX
 
 RED = (200, 40, 40)
 BLUE = (40, 40, 200)
@@ -385,5 +388,26 @@ async def test_the_subscribers_bandwidth_estimate_reaches_the_publisher(
     assert manager.stats()["bitrate_reports"] >= 1
     assert all(bitrate > 0 for bitrate in estimates)
     await manager.end("remb")
+    await alice.close()
+    await bob.close()
+
+
+async def test_without_the_fast_path_media_takes_aiortcs_receive_path(
+    manager: RelayManager, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The socket hook cannot be installed (as with an aioice lacking its internals).
+    monkeypatch.setattr(relay.fastpath, "install", lambda dtls, routes: False)
+    monkeypatch.setattr(relay.room, "_fast_path_warning", [False])
+    alice = make_peer(ColourVideoTrack(RED), ToneAudioTrack(440))
+    bob = make_peer(ColourVideoTrack(BLUE), ToneAudioTrack(660))
+    with structlog.testing.capture_logs() as logs:
+        await join(manager, "s1", "alice", alice)
+        await join(manager, "s1", "bob", bob)
+    await until(lambda: len(alice.video) >= 10 and len(bob.video) >= 10)
+    assert close_to(mean_colour(bob.video[-1]), RED)
+    stats = manager.stats()
+    assert stats["packets_fast"] == 0 and stats["packets_forwarded"] > 20
+    warnings = [entry for entry in logs if entry["event"] == "relay.fast_path_unavailable"]
+    assert len(warnings) == 1
     await alice.close()
     await bob.close()

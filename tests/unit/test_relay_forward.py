@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from fractions import Fraction
-from typing import Any
+from typing import Any, cast
 
 import av
 import pytest
@@ -12,23 +12,18 @@ from aiortc import RTCConfiguration, RTCPeerConnection
 from aiortc.jitterbuffer import JitterFrame
 from aiortc.mediastreams import MediaStreamError
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
+from aiortc.rtcrtpreceiver import RTCRtpReceiver
 
 from bench.media import draw, encode_vp8, make_vp8_encoder
 from config.settings import RelaySettings
+from relay.compat import is_tapped, tap_receiver
+from relay.counters import Counters
 from relay.errors import BadOffer, RelayFull
-from relay.fastpath import NACK_WINDOW, LossTracker, one_byte_extension, rtp_layout
-from relay.forward import (
-    AUDIO_QUEUE_FRAMES,
-    VIDEO_QUEUE_FRAMES,
-    Counters,
-    EncodedFrame,
-    ForwardTrack,
-    Publication,
-    is_keyframe,
-    is_tapped,
-    tap_receiver,
-)
 from relay.manager import RelayManager
+from relay.nack import NACK_WINDOW, LossTracker
+from relay.publication import Publication
+from relay.rtp import is_keyframe, one_byte_extension, rtp_layout
+from relay.track import AUDIO_QUEUE_FRAMES, VIDEO_QUEUE_FRAMES, EncodedFrame, ForwardTrack
 
 
 def vp8_frames(count: int) -> list[bytes]:
@@ -71,6 +66,7 @@ async def test_video_is_gated_until_a_keyframe() -> None:
     second = await track.recv()
     assert isinstance(first, av.Packet)
     assert (bytes(first), first.pts, first.time_base) == (b"key", 3000, Fraction(1, 90000))
+    assert isinstance(second, av.Packet)
     assert bytes(second) == b"delta"
     assert counters.frames_dropped == 1
     assert counters.frames_forwarded == 2
@@ -85,6 +81,7 @@ async def test_video_overflow_drops_until_the_next_keyframe() -> None:
     # the queue was full: everything queued is dropped and the track waits for a keyframe
     track.push(frame("video", 999_000, keyframe=True, data=b"fresh"))
     packet = await track.recv()
+    assert isinstance(packet, av.Packet)
     assert bytes(packet) == b"fresh"
     assert track.dropped >= VIDEO_QUEUE_FRAMES
     track.stop()
@@ -139,7 +136,7 @@ async def test_receiver_hook_replaces_the_decoder_queue_of_one_receiver_only() -
     internals._RTCRtpReceiver__decoder_queue.put((codec, JitterFrame(b"vp8", 0)))
     assert seen == [b"vp8"]
     with pytest.raises(RuntimeError):
-        tap_receiver(object(), lambda codec, jitter_frame: None)
+        tap_receiver(cast(RTCRtpReceiver, object()), lambda codec, jitter_frame: None)
     await pc.close()
 
 
