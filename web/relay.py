@@ -16,9 +16,9 @@ from relay.api import make_relay_routes
 from relay.manager import RelayManager
 from turn.credentials import ice_servers
 from web import keys
-from web.api.sessions import session_of_participant
 from web.auth import require_user
 from web.metrics import register_relay_stats
+from web.services.sessions import session_of_participant
 
 RELAY_USER = "panamia-relay"
 """The TURN user name the relay's own server peers get credentials for."""

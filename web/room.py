@@ -19,7 +19,7 @@ from aiohttp import web
 from config.settings import Settings
 from store import validation as rules
 from store.models import Profile, Session, SessionStatus
-from web import keys
+from web import keys, params
 from web.pages.handlers import session_details, signed_in_viewer
 from web.pages.rendering import Viewer, display_name, initials, render
 
@@ -37,7 +37,7 @@ async def room_page(request: web.Request) -> web.Response:
     viewer = await signed_in_viewer(request)
     session_id = request.match_info["session_id"]
     store = request.app[keys.STORE]
-    session = await store.get_session(session_id) if rules.is_session_id(session_id) else None
+    session = await store.get_session(session_id) if params.is_session_id(session_id) else None
     if session is None:
         return _message(request, viewer, "Not found", "That session does not exist.", 404)
     if not session.has_participant(viewer.email):

@@ -8,7 +8,7 @@ from aiohttp import web
 
 from store import validation as rules
 from store.models import Profile, Session
-from web import keys
+from web import keys, params
 from web.auth import current_user
 from web.pages.rendering import Viewer, display_name, initials, render
 
@@ -85,7 +85,7 @@ async def discover(request: web.Request) -> web.Response:
         "nav": "discover",
         "expertise": request.query.get("expertise", "")[: rules.TAG_MAX],
         "language": request.query.get("language", "")[: rules.TAG_MAX],
-        "free_only": rules.parse_flag(_flag_text(request.query.get("freeOnly")), "freeOnly"),
+        "free_only": params.parse_flag(_flag_text(request.query.get("freeOnly")), "freeOnly"),
     }
     return render(request, "discover.html", context)
 
@@ -134,7 +134,7 @@ async def session_details(request: web.Request) -> web.Response:
     viewer = await signed_in_viewer(request)
     session_id = request.match_info["session_id"]
     store = request.app[keys.STORE]
-    session = await store.get_session(session_id) if rules.is_session_id(session_id) else None
+    session = await store.get_session(session_id) if params.is_session_id(session_id) else None
     if session is None:
         return _not_found(request, viewer, "That session does not exist.")
     if not session.has_participant(viewer.email):
