@@ -2,6 +2,8 @@
 // the history is loaded from the API on join; messages that arrive while it loads are held
 // back and merged so none shows twice.
 
+import { get } from "../api.js";
+
 const TEXT_MAX = 2000;
 const SAME_MESSAGE_WINDOW_MS = 30_000;
 
@@ -29,18 +31,16 @@ export class Chat {
 
   async loadHistory() {
     const id = encodeURIComponent(this.config.sessionId);
-    try {
-      const response = await fetch(`/api/mentoring/sessions/${id}/chat`, { credentials: "same-origin" });
-      if (!response.ok) throw new Error(`HTTP ${response.status}`);
-      const body = await response.json();
-      this.history = (body.messages || []).map((m) => ({
+    const { ok, data } = await get(`/api/mentoring/sessions/${id}/chat`);
+    if (ok) {
+      this.history = (data.messages || []).map((m) => ({
         from: m.sender,
         name: m.senderName,
         text: m.text,
         sentAt: m.sentAt,
       }));
-    } catch (error) {
-      console.warn("room: chat history unavailable", error);
+    } else {
+      console.warn("room: chat history unavailable", data.error);
       this._error("The earlier messages could not be loaded.");
     }
     for (const message of this.history) this._append(message);
