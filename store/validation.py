@@ -1,13 +1,14 @@
 """The mentoring rules in one place: raw input in, typed values out.
 
-Every function takes an untrusted value (decoded JSON, a form field, a query parameter) and
+Every function takes an untrusted value (decoded JSON, a form field, text from a URL) and
 either returns a typed Python value or raises :class:`ValidationError` naming the field to
 blame. Nothing here touches a database, so a value that reaches a query has already been
 checked and converted: a JSON object where a string belongs (``{"$ne": null}``) never gets
 past these functions.
 
 Used by the JSON API and the HTML forms alike; imports only the standard library and
-``store.models``.
+``store.models``. The JSON types of a body are checked before these run, by the API's
+request models; query strings and path parameters are read in ``web.params``.
 """
 
 from __future__ import annotations
@@ -69,13 +70,6 @@ def check_fields(
     for key in required:
         if key not in body:
             raise ValidationError(key, "This field is required")
-
-
-def as_object(value: object, field: str = "body") -> dict[str, object]:
-    """A decoded JSON value that must be an object with string keys."""
-    if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
-        raise ValidationError(field, "Expected a JSON object")
-    return dict(value)
 
 
 def as_str(value: object, field: str) -> str:
