@@ -23,7 +23,7 @@ _TYPE_MESSAGES = {
     "bool": "Expected true or false",
     "int": "Expected a whole number",
     "float": "Expected a number",
-    "array": "Expected a list of strings",
+    "array": "Expected a list of strings",  # every list in a request body holds strings
     "object": "Must be an object",
 }
 
@@ -44,7 +44,10 @@ def decode_body(raw: bytes, model: type[BodyT]) -> BodyT:
 
 
 def _translate(message: str) -> ApiError | ValidationError:
-    """msgspec's ``"<what> - at `$.a.b[0]`"`` -> today's error answer for field ``b``."""
+    """msgspec's ``"<what> - at `$.a.b[0]`"`` -> the rules' answer for field ``b``.
+
+    Nested names blame the innermost field, as the flattened profile patch always did
+    (``mentoring.bio`` -> ``bio``); a problem with the body itself has no field."""
     what, _, path = message.partition(" - at `$")
     path = path.removesuffix("`")
     names = [part.partition("[")[0] for part in path.split(".")[1:]]
@@ -58,8 +61,6 @@ def _translate(message: str) -> ApiError | ValidationError:
     wanted = what.partition("Expected `")[2].partition("`")[0]
     options = [part.strip() for part in wanted.split("|") if part.strip() != "null"]
     text = _TYPE_MESSAGES.get(options[0], "Invalid value") if len(options) == 1 else "Invalid value"
-    if "[" in path.rpartition(".")[2] and options == ["str"]:
-        text = "Expected a string"
     return ValidationError(names[-1], text)
 
 
