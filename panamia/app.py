@@ -84,6 +84,9 @@ async def readyz(request: web.Request) -> web.Response:
         await app[keys.BUS].ping()
     except Exception as exc:
         problems["bus"] = str(exc) or type(exc).__name__
+    relay = app.get(keys.RELAY)
+    if relay is not None and relay.unavailable_reason is not None:
+        problems["relay"] = relay.unavailable_reason
     if problems:
         return web.json_response({"status": "unavailable", "problems": problems}, status=503)
     return web.json_response({"status": "ready"})
@@ -146,9 +149,10 @@ async def _notes_ctx(app: web.Application) -> AsyncIterator[None]:
 async def _relay_ctx(app: web.Application) -> AsyncIterator[None]:
     manager = RelayManager(app[keys.SETTINGS].relay, lambda: relay_ice_servers(app))
     try:
-        # --- relay start-up -------------------------------------------------------------
-        # `await manager.start()` goes here: the relay's own start-up checks, before the
-        # manager is published. Inside the try, so a failed start still closes the manager.
+        # The self-check of aiortc's internals. It never raises: a failure disables the relay
+        # (offers get 503) while the rest of the server keeps serving, and /readyz says why.
+        # Inside the try, so a failed start still closes the manager.
+        await manager.start()
         app[keys.RELAY] = manager
         app[keys.METRICS].relay_stats = manager.stats
         yield

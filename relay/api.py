@@ -17,6 +17,9 @@ from relay.errors import BadOffer, RelayFull, RelayUnavailable, SessionBusy
 from relay.manager import MAX_OFFER_BYTES, RelayManager
 
 Authorize = Callable[[web.Request, str], Awaitable[str]]
+ManagerOf = Callable[[web.Request], RelayManager]
+"""Finds the node's manager for a request. A getter rather than the manager itself, because the
+routes are mounted before start-up, while the manager is built by a cleanup context."""
 
 OFFER_PATH = "/api/relay/sessions/{session_id}/offer"
 LEAVE_PATH = "/api/relay/sessions/{session_id}/leave"
@@ -47,12 +50,18 @@ def _unavailable(reason: str) -> web.Response:
     return web.json_response({"error": reason, "code": "relay_unavailable"}, status=503)
 
 
-def make_relay_routes(manager: RelayManager, authorize: Authorize) -> list[web.RouteDef]:
-    """Route definitions for ``app.router.add_routes``."""
+def make_relay_routes(
+    manager_of: RelayManager | ManagerOf, authorize: Authorize
+) -> list[web.RouteDef]:
+    """Route definitions for ``app.router.add_routes``, on a manager or a getter for one."""
+
+    def _manager(request: web.Request) -> RelayManager:
+        return manager_of if isinstance(manager_of, RelayManager) else manager_of(request)
 
     async def offer(request: web.Request) -> web.Response:
         session_id = request.match_info["session_id"]
         participant_id = await authorize(request, session_id)
+        manager = _manager(request)
         reason = manager.unavailable_reason
         if reason is not None:  # the start-up self-check failed: no rooms on this node
             return _unavailable(reason)
@@ -82,7 +91,7 @@ def make_relay_routes(manager: RelayManager, authorize: Authorize) -> list[web.R
     async def leave(request: web.Request) -> web.Response:
         session_id = request.match_info["session_id"]
         participant_id = await authorize(request, session_id)
-        left = await manager.leave(session_id, participant_id)
+        left = await _manager(request).leave(session_id, participant_id)
         return web.json_response({"left": left})
 
     return [web.post(OFFER_PATH, offer), web.post(LEAVE_PATH, leave)]

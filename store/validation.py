@@ -1,13 +1,14 @@
 """The mentoring rules in one place: raw input in, typed values out.
 
-Every function takes an untrusted value (decoded JSON, a form field, a query parameter) and
+Every function takes an untrusted value (decoded JSON, a form field, text from a URL) and
 either returns a typed Python value or raises :class:`ValidationError` naming the field to
 blame. Nothing here touches a database, so a value that reaches a query has already been
 checked and converted: a JSON object where a string belongs (``{"$ne": null}``) never gets
 past these functions.
 
 Used by the JSON API and the HTML forms alike; imports only the standard library and
-``store.models``.
+``store.models``. The JSON types of a body are checked before these run, by the API's
+request models; query strings and path parameters are read in ``web.params``.
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ import functools
 import math
 import re
 import zoneinfo
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 from urllib.parse import urlsplit
 
@@ -43,13 +44,8 @@ BOOKABLE_START_MINUTE = 9 * 60
 """Sessions start at or after 09:00 in the mentor's time zone..."""
 BOOKABLE_END_MINUTE = 17 * 60
 """...and end at or before 17:00 on the same local day."""
-PAGE_MAX = 10_000
-LIMIT_MAX = 100
-AVAILABILITY_DAYS_MAX = 31
 
 SessionAction = Literal["update_notes", "cancel"]
-RoleName = Literal["mentor", "mentee", "all"]
-StatusName = Literal["scheduled", "completed", "cancelled"]
 
 
 class ValidationError(ValueError):
@@ -74,13 +70,6 @@ def check_fields(
     for key in required:
         if key not in body:
             raise ValidationError(key, "This field is required")
-
-
-def as_object(value: object, field: str = "body") -> dict[str, object]:
-    """A decoded JSON value that must be an object with string keys."""
-    if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
-        raise ValidationError(field, "Expected a JSON object")
-    return dict(value)
 
 
 def as_str(value: object, field: str) -> str:
@@ -403,7 +392,7 @@ BOOKING_FIELDS = ("mentorEmail", "scheduledAt", "duration", "topic")
 
 def parse_booking(body: Mapping[str, object], now: datetime) -> BookingRequest:
     """Shape, types, the future and the grid. The mentor-dependent rules (yourself, enabled,
-    bookable hours) need the mentor's profile: see :func:`check_booking_for_mentor`."""
+    bookable hours) are checked by the booking service."""
     check_fields(body, BOOKING_FIELDS, required=BOOKING_FIELDS)
     mentor_email = parse_email(body["mentorEmail"], "mentorEmail")
     start = parse_datetime(body["scheduledAt"], "scheduledAt")
@@ -413,10 +402,10 @@ def parse_booking(body: Mapping[str, object], now: datetime) -> BookingRequest:
     return BookingRequest(mentor_email, start, duration, topic)
 
 
-def check_booking_for_mentor(booking: BookingRequest, mentee_email: str, mentor: Profile) -> None:
+def check_not_own_booking(booking: BookingRequest, mentee_email: str) -> None:
+    """Nobody books a session with themselves."""
     if booking.mentor_email == mentee_email.lower():
         raise ValidationError("mentorEmail", "You cannot book a session with yourself")
-    check_bookable_hours(booking.scheduled_at, booking.duration, mentor.time_zone)
 
 
 # --- session updates ----------------------------------------------------------------------
@@ -462,132 +451,6 @@ def parse_chat_text(value: object, field: str = "text") -> str:
     return text
 
 
-# --- query strings ------------------------------------------------------------------------
-def single_params(pairs: Sequence[tuple[str, str]], allowed: Collection[str]) -> dict[str, str]:
-    """Query parameters as a dict: unknown or repeated names are rejected by name."""
-    params: dict[str, str] = {}
-    for key, value in pairs:
-        if key not in allowed:
-            raise ValidationError(key, "Unknown query parameter")
-        if key in params:
-            raise ValidationError(key, "Given more than once")
-        params[key] = value
-    return params
-
-
-def parse_flag(value: str | None, field: str) -> bool:
-    if value is None or value == "":
-        return False
-    lowered = value.strip().lower()
-    if lowered in ("true", "1", "yes", "on"):
-        return True
-    if lowered in ("false", "0", "no", "off"):
-        return False
-    raise ValidationError(field, "Expected true or false")
-
-
-def parse_int_param(value: str | None, field: str, default: int, low: int, high: int) -> int:
-    if value is None or value == "":
-        return default
-    text = value.strip()
-    if not text.isascii() or not text.isdigit() or len(text) > 9:
-        raise ValidationError(field, f"Expected a whole number from {low} to {high}")
-    number = int(text)
-    if number < low or number > high:
-        raise ValidationError(field, f"Expected a whole number from {low} to {high}")
-    return number
-
-
-def parse_tag_filter(value: str | None, field: str) -> str | None:
-    if value is None:
-        return None
-    text = value.strip()
-    if len(text) > TAG_MAX:
-        raise ValidationError(field, f"At most {TAG_MAX} characters")
-    return text or None
-
-
-@dataclass(frozen=True)
-class DiscoverFilters:
-    expertise: str | None
-    language: str | None
-    free_only: bool
-    page: int
-    limit: int
-
-    @property
-    def offset(self) -> int:
-        return (self.page - 1) * self.limit
-
-
-DISCOVER_PARAMS = ("expertise", "language", "freeOnly", "page", "limit")
-
-
-def parse_discover(pairs: Sequence[tuple[str, str]]) -> DiscoverFilters:
-    params = single_params(pairs, DISCOVER_PARAMS)
-    return DiscoverFilters(
-        expertise=parse_tag_filter(params.get("expertise"), "expertise"),
-        language=parse_tag_filter(params.get("language"), "language"),
-        free_only=parse_flag(params.get("freeOnly"), "freeOnly"),
-        page=parse_int_param(params.get("page"), "page", 1, 1, PAGE_MAX),
-        limit=parse_int_param(params.get("limit"), "limit", 20, 1, LIMIT_MAX),
-    )
-
-
-@dataclass(frozen=True)
-class SessionFilters:
-    role: RoleName
-    status: StatusName | None
-    """None means every status."""
-
-
-def parse_session_filters(pairs: Sequence[tuple[str, str]]) -> SessionFilters:
-    params = single_params(pairs, ("role", "status"))
-    role = _ROLES.get(params.get("role") or "all")
-    if role is None:
-        raise ValidationError("role", "Role must be mentor, mentee or all")
-    status_text = params.get("status") or "all"
-    if status_text == "all":
-        return SessionFilters(role, None)
-    status = _STATUSES.get(status_text)
-    if status is None:
-        raise ValidationError("status", "Status must be scheduled, completed, cancelled or all")
-    return SessionFilters(role, status)
-
-
-_ROLES: dict[str, RoleName] = {"mentor": "mentor", "mentee": "mentee", "all": "all"}
-_STATUSES: dict[str, StatusName] = {
-    "scheduled": "scheduled",
-    "completed": "completed",
-    "cancelled": "cancelled",
-}
-
-
-def parse_date(value: str, field: str) -> date:
-    text = value.strip()
-    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-        raise ValidationError(field, "Expected a date as YYYY-MM-DD")
-    try:
-        return date.fromisoformat(text)
-    except ValueError as exc:
-        raise ValidationError(field, "Expected a date as YYYY-MM-DD") from exc
-
-
-@dataclass(frozen=True)
-class AvailabilityWindow:
-    first_day: date | None
-    """None: today in the mentor's time zone."""
-    days: int
-
-
-def parse_availability(pairs: Sequence[tuple[str, str]]) -> AvailabilityWindow:
-    params = single_params(pairs, ("from", "days"))
-    raw_from = params.get("from")
-    first_day = parse_date(raw_from, "from") if raw_from else None
-    days = parse_int_param(params.get("days"), "days", 7, 1, AVAILABILITY_DAYS_MAX)
-    return AvailabilityWindow(first_day, days)
-
-
 # --- sign-in ------------------------------------------------------------------------------
 def parse_next_path(value: object, field: str = "next") -> str:
     """A local path to go to after sign-in; anything that could leave the site is refused."""
@@ -601,21 +464,3 @@ def parse_next_path(value: object, field: str = "next") -> str:
     ):
         raise ValidationError(field, "Expected a path on this site, starting with /")
     return text
-
-
-_TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{16,128}")
-
-
-def parse_link_token(value: object, field: str = "token") -> str:
-    text = as_str(value, field)
-    if not _TOKEN_RE.fullmatch(text):
-        raise ValidationError(field, "Malformed sign-in link")
-    return text
-
-
-_SESSION_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
-
-
-def is_session_id(value: str) -> bool:
-    """Session ids are URL-safe and valid inside Pusher channel names."""
-    return bool(_SESSION_ID_RE.fullmatch(value))

@@ -14,10 +14,12 @@ import hmac
 import structlog
 from aiohttp import hdrs, web
 
-from store.validation import ValidationError, check_fields, name_from_email, parse_email
+from store.validation import ValidationError, name_from_email, parse_email
 from web import keys
+from web.api import response_models as out
 from web.api.errors import ApiError
-from web.api.jsonio import read_json_object
+from web.api.jsonio import answer, read_body
+from web.api.request_models import LoadtestSignIn
 from web.auth import session_token_for
 
 log = structlog.get_logger(__name__)
@@ -41,14 +43,13 @@ async def loadtest_sign_in(request: web.Request) -> web.Response:
     if not hmac.compare_digest(presented.encode(), expected.reveal().encode()):
         log.info("auth.loadtest_refused")
         raise ApiError(401, "Unauthorized")
-    body = await read_json_object(request)
-    check_fields(body, ("email",), required=("email",))
-    email = parse_email(body["email"])
+    body = await read_body(request, LoadtestSignIn)
+    email = parse_email(body.email)
     if not email.endswith("@" + LOADTEST_DOMAIN):
         raise ValidationError("email", f"Load-test users must have an @{LOADTEST_DOMAIN} address")
     await app[keys.STORE].ensure_profile(email, name_from_email(email))
     log.info("auth.loadtest_sign_in", email=email)
-    return web.json_response({"token": session_token_for(app, email), "email": email})
+    return answer(out.LoadtestToken(token=session_token_for(app, email), email=email))
 
 
 def setup_loadtest_auth(app: web.Application) -> None:

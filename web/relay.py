@@ -4,8 +4,8 @@ The relay package knows nothing of users or sessions; this module injects the ch
 the signed-in user is a participant of the session, and gives the relay's server peers the
 same STUN/TURN servers the browsers get. The :class:`~relay.manager.RelayManager` itself is
 built, started and closed by the composition root (``panamia/app.py``), which stores it under
-``keys.RELAY`` once the app starts, after the routes below are frozen. So the routes look the
-manager up on each request.
+``keys.RELAY`` once the app starts, after the routes below are mounted, so the routes get a
+getter that reads the manager from the request's app.
 """
 
 from __future__ import annotations
@@ -13,11 +13,12 @@ from __future__ import annotations
 from aiohttp import web
 from aiortc import RTCIceServer
 
-from relay.api import LEAVE_PATH, OFFER_PATH, make_relay_routes
+from relay.api import make_relay_routes
+from relay.manager import RelayManager
 from turn.credentials import ice_servers
 from web import keys
-from web.api.sessions import session_of_participant
 from web.auth import require_user
+from web.services.sessions import session_of_participant
 
 RELAY_USER = "panamia-relay"
 """The TURN user name the relay's own server peers get credentials for."""
@@ -46,18 +47,8 @@ async def authorize_participant(request: web.Request, session_id: str) -> str:
 
 def setup_relay(app: web.Application) -> None:
     """Mount the relay's offer and leave routes on the app's (future) RelayManager."""
-    for path in (OFFER_PATH, LEAVE_PATH):
-        app.router.add_post(path, relay_request)
+    app.router.add_routes(make_relay_routes(_app_manager, authorize_participant))
 
 
-async def relay_request(request: web.Request) -> web.StreamResponse:
-    """Hand the request to the relay's own handler for this route, bound to the app's manager.
-
-    Binding per request costs two closures, which is nothing next to an SDP negotiation, and
-    keeps ``relay.api`` the only place that knows what the routes do.
-    """
-    path = request.match_info.route.resource.canonical if request.match_info.route.resource else ""
-    for route in make_relay_routes(request.app[keys.RELAY], authorize_participant):
-        if route.path == path and route.method == request.method:
-            return await route.handler(request)
-    raise web.HTTPNotFound()
+def _app_manager(request: web.Request) -> RelayManager:
+    return request.app[keys.RELAY]

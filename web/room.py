@@ -19,9 +19,10 @@ from aiohttp import web
 from config.settings import Settings
 from store import validation as rules
 from store.models import Profile, Session, SessionStatus
-from web import keys
-from web.pages.handlers import session_details, signed_in_viewer
+from web import keys, params
 from web.pages.rendering import Viewer, display_name, initials, render
+from web.pages.session_details import render_session_details
+from web.pages.viewer import signed_in_viewer
 
 RelayMode = Literal["auto", "always", "never"]
 RELAY_MODES: tuple[RelayMode, ...] = ("auto", "always", "never")
@@ -37,7 +38,7 @@ async def room_page(request: web.Request) -> web.Response:
     viewer = await signed_in_viewer(request)
     session_id = request.match_info["session_id"]
     store = request.app[keys.STORE]
-    session = await store.get_session(session_id) if rules.is_session_id(session_id) else None
+    session = await store.get_session(session_id) if params.is_session_id(session_id) else None
     if session is None:
         return _message(request, viewer, "Not found", "That session does not exist.", 404)
     if not session.has_participant(viewer.email):
@@ -50,7 +51,7 @@ async def room_page(request: web.Request) -> web.Response:
         )
     if session.effective_status() is not SessionStatus.SCHEDULED:
         # A cancelled or finished session has no call left: show its details instead.
-        return await session_details(request)
+        return await render_session_details(request, viewer, session)
     mentor = await store.get_profile(session.mentor_email)
     mentee = await store.get_profile(session.mentee_email)
     role: Literal["mentor", "mentee"] = (

@@ -1,14 +1,12 @@
-"""Store models -> the JSON shapes of the API (camelCase keys, ISO UTC times with ``Z``)."""
+"""Store models -> the API's response models (:mod:`web.api.response_models`)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
 
-from store.models import ChatMessage, MentoringProfile, Profile, Session
-
-JsonDict = dict[str, Any]
+from store import models
+from web.api import response_models as out
 
 
 def iso(moment: datetime) -> str:
@@ -18,76 +16,78 @@ def iso(moment: datetime) -> str:
     return utc.replace(tzinfo=None).isoformat(timespec=spec) + "Z"
 
 
-def mentoring_json(mentoring: MentoringProfile) -> JsonDict:
-    return {
-        "enabled": mentoring.enabled,
-        "bio": mentoring.bio,
-        "expertise": list(mentoring.expertise),
-        "languages": list(mentoring.languages),
-        "videoIntroUrl": mentoring.video_intro_url,
-        "goals": mentoring.goals,
-        "hourlyRate": mentoring.hourly_rate,
-    }
+def mentoring_out(mentoring: models.MentoringProfile) -> out.Mentoring:
+    return out.Mentoring(
+        enabled=mentoring.enabled,
+        bio=mentoring.bio,
+        expertise=list(mentoring.expertise),
+        languages=list(mentoring.languages),
+        video_intro_url=mentoring.video_intro_url,
+        goals=mentoring.goals,
+        hourly_rate=mentoring.hourly_rate,
+    )
 
 
-def public_profile_json(profile: Profile) -> JsonDict:
-    """What other people see of a profile (discovery, booking)."""
-    return {
-        "email": profile.email,
-        "name": profile.name,
-        "avatarUrl": profile.avatar_url,
-        "timeZone": profile.time_zone,
-        "mentoring": mentoring_json(profile.mentoring),
-    }
+def public_profile_out(profile: models.Profile) -> out.PublicProfile:
+    return out.PublicProfile(
+        email=profile.email,
+        name=profile.name,
+        avatar_url=profile.avatar_url,
+        time_zone=profile.time_zone,
+        mentoring=mentoring_out(profile.mentoring),
+    )
 
 
-def profile_json(profile: Profile) -> JsonDict:
-    """The owner's view of their profile."""
-    return {
-        **public_profile_json(profile),
-        "createdAt": iso(profile.created_at),
-        "updatedAt": iso(profile.updated_at),
-    }
+def profile_out(profile: models.Profile) -> out.Profile:
+    return out.Profile(
+        email=profile.email,
+        name=profile.name,
+        avatar_url=profile.avatar_url,
+        time_zone=profile.time_zone,
+        mentoring=mentoring_out(profile.mentoring),
+        created_at=iso(profile.created_at),
+        updated_at=iso(profile.updated_at),
+    )
 
 
-def me_json(profile: Profile) -> JsonDict:
-    return {
-        "email": profile.email,
-        "name": profile.name,
-        "avatarUrl": profile.avatar_url,
-        "timeZone": profile.time_zone,
-    }
+def me_out(profile: models.Profile) -> out.Me:
+    return out.Me(
+        email=profile.email,
+        name=profile.name,
+        avatar_url=profile.avatar_url,
+        time_zone=profile.time_zone,
+    )
 
 
-def session_json(
-    session: Session, names: Mapping[str, str], now: datetime | None = None
-) -> JsonDict:
+def session_out(
+    session: models.Session, names: Mapping[str, str], now: datetime | None = None
+) -> out.Session:
     """``names`` maps e-mail -> display name; the status shown is the effective one."""
-    return {
-        "sessionId": session.session_id,
-        "mentorEmail": session.mentor_email,
-        "menteeEmail": session.mentee_email,
-        "mentorName": names.get(session.mentor_email, ""),
-        "menteeName": names.get(session.mentee_email, ""),
-        "scheduledAt": iso(session.scheduled_at),
-        "endsAt": iso(session.ends_at),
-        "duration": session.duration,
-        "topic": session.topic,
-        "status": session.effective_status(now).value,
-        "notes": session.notes,
-        "cancelledBy": session.cancelled_by,
-        "cancelReason": session.cancel_reason,
-        "createdAt": iso(session.created_at),
-        "updatedAt": iso(session.updated_at),
-    }
+    return out.Session(
+        session_id=session.session_id,
+        mentor_email=session.mentor_email,
+        mentee_email=session.mentee_email,
+        mentor_name=names.get(session.mentor_email, ""),
+        mentee_name=names.get(session.mentee_email, ""),
+        scheduled_at=iso(session.scheduled_at),
+        ends_at=iso(session.ends_at),
+        duration=session.duration,
+        topic=session.topic,
+        status=session.effective_status(now).value,
+        notes=session.notes,
+        cancelled_by=session.cancelled_by,
+        cancel_reason=session.cancel_reason,
+        created_at=iso(session.created_at),
+        updated_at=iso(session.updated_at),
+    )
 
 
-def chat_message_json(message: ChatMessage) -> JsonDict:
-    return {
-        "id": message.message_id,
-        "sessionId": message.session_id,
-        "sender": message.sender,
-        "senderName": message.sender_name,
-        "text": message.text,
-        "sentAt": iso(message.sent_at),
-    }
+def chat_message_out(message: models.ChatMessage) -> out.ChatMessage:
+    return out.ChatMessage(
+        id=message.message_id,
+        session_id=message.session_id,
+        sender=message.sender,
+        sender_name=message.sender_name,
+        text=message.text,
+        sent_at=iso(message.sent_at),
+    )

@@ -103,3 +103,30 @@ async def test_relay_never_stays_peer_to_peer(
         assert await page.evaluate("() => panamiaRoom.call.onRelay") is False
     await leave_and_close(mentor_ctx, mentee_ctx)
     assert page_errors.messages == []
+
+
+@pytest.fixture
+async def full_relay_server(make_settings: SettingsFactory) -> AsyncIterator[LiveServer]:
+    def settings_for(url: str, port: int):  # type: ignore[no-untyped-def]
+        # A relay that takes no session: every offer is refused with 503.
+        return make_settings(
+            http={"host": "127.0.0.1", "port": port, "public_url": url},
+            relay={"mode": "always", "max_sessions": 0},
+        )
+
+    async with running_server(settings_for) as server:
+        yield server
+
+
+async def test_a_refused_relay_is_shown_with_the_servers_reason(
+    browser: Browser, full_relay_server: LiveServer, page_errors: PageErrors
+) -> None:
+    session_id = await book_session(full_relay_server, topic="Relay refused")
+    context = await signed_in_context(browser, full_relay_server, page_errors, MENTEE)
+    page = await context.new_page()
+    await page.goto(room_url(full_relay_server, session_id, "?relay=always"))
+    shown = page.locator("#call-error")
+    await expect(shown).to_be_visible()
+    await expect(shown).to_contain_text("The media relay is not available: ")
+    await expect(shown).to_contain_text("already carries 0 sessions")
+    await leave_and_close(context)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from openapi_spec_validator import validate
 from pytest_aiohttp import AiohttpClient
 
 from config.settings import Settings
@@ -51,3 +52,11 @@ async def test_every_reference_resolves(aiohttp_client: AiohttpClient, settings:
     for ref in refs:
         assert ref.startswith("#/components/schemas/")
         assert ref.rpartition("/")[2] in schemas, ref
+
+
+async def test_the_document_is_valid_openapi(
+    aiohttp_client: AiohttpClient, settings: Settings
+) -> None:
+    client = await aiohttp_client(create_app(settings))
+    document = await (await client.get("/api/openapi.json")).json()
+    validate(document)  # raises with the first problem found

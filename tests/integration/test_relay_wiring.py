@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
+from aiortc.rtcrtpsender import RTCRtpSender
 from pytest_aiohttp import AiohttpClient, AiohttpServer
 
 from panamia.app import create_app
+from relay import compat
 from store.models import Session
 from tests.conftest import SettingsFactory
 from tests.support.apiclient import user
@@ -65,3 +68,36 @@ async def test_only_participants_reach_the_relay(
     anonymous: TestClient[web.Request, None] = await aiohttp_client(server)
     assert (await anonymous.post("/api/relay/sessions/relaywiring1/offer", json=body)).status == 401
     assert app[keys.RELAY].stats()["sessions"] == 0
+
+
+async def test_a_failed_relay_self_check_keeps_the_server_up_and_readyz_says_why(
+    aiohttp_client: AiohttpClient,
+    aiohttp_server: AiohttpServer,
+    make_settings: SettingsFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Fault injection: an aiortc release that renamed a private attribute the relay relies on.
+    monkeypatch.delattr(RTCRtpSender, compat.SENDER_SEND_KEYFRAME)
+    app = create_app(make_settings())
+    server = await aiohttp_server(app)
+    anonymous: TestClient[web.Request, web.Application] = await aiohttp_client(server)
+
+    ready = await anonymous.get("/readyz")
+    assert ready.status == 503
+    relay_problem = (await ready.json())["problems"]["relay"]
+    assert "RTCRtpSender" in relay_problem and "'_send_keyframe'" in relay_problem
+    assert "aiortc >=1.16,<1.17" in relay_problem
+    assert (await anonymous.get("/healthz")).status == 200
+
+    mentee = await user(aiohttp_client, server, MENTEE)
+    start = (datetime.now(UTC) + timedelta(days=2)).replace(
+        hour=11, minute=0, second=0, microsecond=0
+    )
+    await app[keys.STORE].create_session(
+        Session("relaywiring2", MENTOR, MENTEE, start, 30, "Relay self-check")
+    )
+    offer = await mentee.post(
+        "/api/relay/sessions/relaywiring2/offer", json={"sdp": "v=0\r\n", "type": "offer"}
+    )
+    assert offer.status == 503
+    assert await offer.json() == {"error": relay_problem, "code": "relay_unavailable"}

@@ -8,17 +8,13 @@ import structlog
 from aiohttp import web
 
 from store.models import utcnow
-from store.validation import (
-    ValidationError,
-    check_fields,
-    name_from_email,
-    parse_email,
-    parse_link_token,
-    parse_next_path,
-)
+from store.validation import ValidationError, name_from_email, parse_email, parse_next_path
 from web import keys
+from web.api import response_models as out
 from web.api.errors import ApiError
-from web.api.jsonio import read_json_object
+from web.api.jsonio import answer, read_body
+from web.api.request_models import EmailLink
+from web.api.spec import NOT_SIGNED_IN, Operation, Param, Reply, Route, error
 from web.auth import (
     DEFAULT_NEXT,
     MailError,
@@ -31,7 +27,8 @@ from web.auth import (
     session_token_for,
     set_session_cookie,
 )
-from web.serialize import me_json
+from web.params import parse_link_token
+from web.serialize import me_out
 
 log = structlog.get_logger(__name__)
 
@@ -40,11 +37,9 @@ SIGNIN_ERROR_URL = "/signin?error=link"
 
 async def request_link(request: web.Request) -> web.Response:
     """POST /api/auth/email {"email", "next"?} -> 202; the link goes by e-mail or the log."""
-    body = await read_json_object(request)
-    check_fields(body, ("email", "next"), required=("email",))
-    email = parse_email(body["email"])
-    raw_next = body.get("next")
-    next_path = parse_next_path(raw_next) if raw_next not in (None, "") else None
+    body = await read_body(request, EmailLink)
+    email = parse_email(body.email)
+    next_path = parse_next_path(body.next) if isinstance(body.next, str) and body.next else None
     app = request.app
     settings = app[keys.SETTINGS]
     since = utcnow() - timedelta(hours=1)
@@ -59,10 +54,10 @@ async def request_link(request: web.Request) -> web.Response:
         raise ApiError(
             503, "The sign-in e-mail could not be sent; try again later", "email"
         ) from exc
-    answer: dict[str, object] = {"sent": True}
+    sent = out.LinkSent(sent=True)
     if dev_login_enabled(settings):
-        answer["devLink"] = link
-    return web.json_response(answer, status=202)
+        sent.dev_link = link
+    return answer(sent, status=202)
 
 
 def redirect(location: str) -> web.Response:
@@ -100,11 +95,63 @@ async def sign_out(request: web.Request) -> web.Response:
 async def me(request: web.Request) -> web.Response:
     email = await require_user(request)
     profile = await request.app[keys.STORE].ensure_profile(email, name_from_email(email))
-    return web.json_response(me_json(profile))
+    return answer(me_out(profile))
 
 
-def setup(app: web.Application) -> None:
-    app.router.add_post("/api/auth/email", request_link)
-    app.router.add_get("/auth/callback", callback)
-    app.router.add_post("/api/auth/signout", sign_out)
-    app.router.add_get("/api/me", me)
+ROUTES = (
+    Route(
+        Operation(
+            "POST",
+            "/api/auth/email",
+            "E-mail a single-use sign-in link",
+            body=EmailLink,
+            signed_in=False,
+            replies=(
+                Reply(202, "Link sent (or logged)", out.LinkSent),
+                error(400, "Bad e-mail address (field email) or next path"),
+                error(429, "Too many links requested for this address (field email)"),
+                error(503, "The e-mail could not be sent"),
+            ),
+        ),
+        request_link,
+    ),
+    Route(
+        Operation(
+            "GET",
+            "/auth/callback",
+            "Spend a sign-in link: sets the session cookie and redirects",
+            signed_in=False,
+            params=(
+                Param("token", {"type": "string"}, required=True),
+                Param("next", {"type": "string"}, "Local path to go to afterwards"),
+            ),
+            replies=(
+                Reply(
+                    302,
+                    "To next (default /mentoring/sessions) with the cookie set, or to "
+                    "/signin?error=link when the link is unknown, used or expired",
+                ),
+            ),
+        ),
+        callback,
+    ),
+    Route(
+        Operation(
+            "POST",
+            "/api/auth/signout",
+            "Clear the session cookie",
+            signed_in=False,
+            replies=(Reply(204, "Signed out"),),
+        ),
+        sign_out,
+    ),
+    Route(
+        Operation(
+            "GET",
+            "/api/me",
+            "Who is signed in",
+            replies=(Reply(200, "The signed-in user", out.Me), NOT_SIGNED_IN),
+        ),
+        me,
+    ),
+)

@@ -6,14 +6,23 @@ from datetime import UTC, datetime, time, timedelta
 
 from aiohttp import web
 
-from store.base import DiscoverQuery, Store
-from store.models import SLOT_MINUTES, Profile
-from store.validation import parse_availability, parse_discover, parse_email, zone
+from store.base import DiscoverQuery
+from store.models import SLOT_MINUTES
+from store.validation import zone
 from web import keys
-from web.api.errors import ApiError
-from web.api.jsonio import query_pairs
+from web.api import response_models as out
+from web.api.jsonio import answer
+from web.api.spec import NOT_SIGNED_IN, Operation, Param, Reply, Route, error
 from web.auth import require_user
-from web.serialize import iso, public_profile_json
+from web.params import (
+    AVAILABILITY_DAYS_MAX,
+    LIMIT_MAX,
+    parse_availability,
+    parse_discover,
+    query_pairs,
+)
+from web.serialize import iso, public_profile_out
+from web.services.sessions import bookable_mentor
 
 
 async def discover(request: web.Request) -> web.Response:
@@ -29,23 +38,14 @@ async def discover(request: web.Request) -> web.Response:
         offset=filters.offset,
     )
     page = await request.app[keys.STORE].discover(query)
-    return web.json_response(
-        {
-            "mentors": [public_profile_json(p) for p in page.mentors],
-            "total": page.total,
-            "page": filters.page,
-            "limit": filters.limit,
-        }
+    return answer(
+        out.MentorPage(
+            mentors=[public_profile_out(p) for p in page.mentors],
+            total=page.total,
+            page=filters.page,
+            limit=filters.limit,
+        )
     )
-
-
-async def bookable_mentor(store: Store, raw_email: object) -> Profile:
-    """The mentor's profile, or 404 on ``mentorEmail`` when unknown or not mentoring."""
-    mentor_email = parse_email(raw_email, "mentorEmail")
-    mentor = await store.get_profile(mentor_email)
-    if mentor is None or not mentor.mentoring.enabled:
-        raise ApiError(404, "No mentor with that address", "mentorEmail")
-    return mentor
 
 
 async def availability(request: web.Request) -> web.Response:
@@ -59,15 +59,62 @@ async def availability(request: web.Request) -> web.Response:
     start = datetime.combine(first_day, time(0), tzinfo=tz).astimezone(UTC)
     end = datetime.combine(first_day + timedelta(days=window.days), time(0), tzinfo=tz)
     busy = await store.busy_intervals(sorted({mentor.email, email}), start, end.astimezone(UTC))
-    return web.json_response(
-        {
-            "timeZone": tz.key,
-            "slotMinutes": SLOT_MINUTES,
-            "busy": [{"start": iso(s), "end": iso(e)} for s, e in sorted(busy)],
-        }
+    return answer(
+        out.Availability(
+            time_zone=tz.key,
+            slot_minutes=SLOT_MINUTES,
+            busy=[out.BusyInterval(start=iso(s), end=iso(e)) for s, e in sorted(busy)],
+        )
     )
 
 
-def setup(app: web.Application) -> None:
-    app.router.add_get("/api/mentoring/discover", discover)
-    app.router.add_get("/api/mentoring/mentors/{email}/availability", availability)
+ROUTES = (
+    Route(
+        Operation(
+            "GET",
+            "/api/mentoring/discover",
+            "Enabled mentors, excluding yourself",
+            params=(
+                Param("expertise", {"type": "string"}, "Case-insensitive substring of a tag"),
+                Param("language", {"type": "string"}, "Case-insensitive substring of a tag"),
+                Param("freeOnly", {"type": "boolean"}),
+                Param("page", {"type": "integer", "minimum": 1, "default": 1}),
+                Param(
+                    "limit", {"type": "integer", "minimum": 1, "maximum": LIMIT_MAX, "default": 20}
+                ),
+            ),
+            replies=(
+                Reply(200, "A page of mentors", out.MentorPage),
+                error(400, "Bad filter; field names the parameter"),
+                NOT_SIGNED_IN,
+            ),
+        ),
+        discover,
+    ),
+    Route(
+        Operation(
+            "GET",
+            "/api/mentoring/mentors/{email}/availability",
+            "Busy intervals of the mentor and of you, for the booking calendar",
+            params=(
+                Param("from", {"type": "string", "format": "date"}, "First day (mentor's zone)"),
+                Param(
+                    "days",
+                    {
+                        "type": "integer",
+                        "minimum": 1,
+                        "maximum": AVAILABILITY_DAYS_MAX,
+                        "default": 7,
+                    },
+                ),
+            ),
+            replies=(
+                Reply(200, "Busy intervals", out.Availability),
+                error(400, "Bad parameter"),
+                error(404, "No mentor with that address (field mentorEmail)"),
+                NOT_SIGNED_IN,
+            ),
+        ),
+        availability,
+    ),
+)

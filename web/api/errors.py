@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+import msgspec
 import structlog
 from aiohttp import web
 
 from store.base import Conflict, NotFound, StoreUnavailable
 from store.validation import ValidationError
+from web.api.response_models import Error
 
 log = structlog.get_logger(__name__)
 
@@ -31,10 +33,10 @@ class ApiError(Exception):
 
 
 def json_error(status: int, message: str, field: str | None = None) -> web.Response:
-    body: dict[str, str] = {"error": message}
-    if field is not None:
-        body["field"] = field
-    return web.json_response(body, status=status)
+    body = Error(error=message) if field is None else Error(error=message, field=field)
+    return web.Response(
+        body=msgspec.json.encode(body), status=status, content_type="application/json"
+    )
 
 
 def forbidden() -> ApiError:

@@ -2,32 +2,59 @@
 
 from __future__ import annotations
 
+import msgspec
 from aiohttp import web
 
 from store.models import utcnow
 from store.validation import apply_profile_patch, name_from_email
 from web import keys
-from web.api.jsonio import read_json_object
+from web.api import response_models as out
+from web.api.jsonio import answer, read_body
+from web.api.request_models import ProfilePatch
+from web.api.spec import NOT_SIGNED_IN, Operation, Reply, Route, error
 from web.auth import require_user
-from web.serialize import profile_json
+from web.serialize import profile_out
 
 
 async def get_profile(request: web.Request) -> web.Response:
     email = await require_user(request)
     profile = await request.app[keys.STORE].ensure_profile(email, name_from_email(email))
-    return web.json_response({"profile": profile_json(profile)})
+    return answer(out.ProfileAnswer(profile=profile_out(profile)))
 
 
 async def patch_profile(request: web.Request) -> web.Response:
     email = await require_user(request)
-    body = await read_json_object(request)
+    patch = await read_body(request, ProfilePatch)
     store = request.app[keys.STORE]
     current = await store.ensure_profile(email, name_from_email(email))
-    updated = apply_profile_patch(current, body, utcnow())
+    # Only the fields sent (UNSET ones are dropped), under their API names.
+    updated = apply_profile_patch(current, msgspec.to_builtins(patch), utcnow())
     saved = await store.save_profile(updated)
-    return web.json_response({"profile": profile_json(saved)})
+    return answer(out.ProfileAnswer(profile=profile_out(saved)))
 
 
-def setup(app: web.Application) -> None:
-    app.router.add_get("/api/mentoring/profile", get_profile)
-    app.router.add_patch("/api/mentoring/profile", patch_profile)
+ROUTES = (
+    Route(
+        Operation(
+            "GET",
+            "/api/mentoring/profile",
+            "Your profile",
+            replies=(Reply(200, "Profile", out.ProfileAnswer), NOT_SIGNED_IN),
+        ),
+        get_profile,
+    ),
+    Route(
+        Operation(
+            "PATCH",
+            "/api/mentoring/profile",
+            "Update your profile",
+            body=ProfilePatch,
+            replies=(
+                Reply(200, "Updated profile", out.ProfileAnswer),
+                error(400, "A rule was broken; field names the input"),
+                NOT_SIGNED_IN,
+            ),
+        ),
+        patch_profile,
+    ),
+)

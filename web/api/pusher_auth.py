@@ -13,43 +13,49 @@ import re
 from aiohttp import web
 
 from signaling.auth import sign_channel
-from store.validation import ValidationError, check_fields, is_session_id
+from store.validation import ValidationError
 from web import keys
+from web.api import response_models as out
 from web.api.errors import ApiError, forbidden
-from web.api.jsonio import read_json_object
+from web.api.jsonio import answer, read_body
+from web.api.request_models import PusherAuth
+from web.api.spec import NOT_SIGNED_IN, Operation, Reply, Route, error
 from web.auth import require_user
+from web.params import is_session_id
 
 _SOCKET_ID_RE = re.compile(r"\d{1,20}\.\d{1,20}")
 _CHANNEL_RE = re.compile(r"(private|presence)-session-(.{1,64})")
 
 
-async def _form(request: web.Request) -> dict[str, str]:
+async def _form(request: web.Request) -> PusherAuth:
     """The two fields, form-encoded as pusher-js sends them, or as a JSON object."""
-    items: list[tuple[str, object]]
     if request.content_type == "application/json":
-        items = list((await read_json_object(request)).items())
-    elif request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        items = list((await request.post()).items())
-    else:
+        return await read_body(request, PusherAuth)
+    if request.content_type not in ("application/x-www-form-urlencoded", "multipart/form-data"):
         raise ApiError(400, "Expected a form-encoded or JSON body", "socket_id")
     fields: dict[str, str] = {}
-    for key, value in items:
+    for key, value in (await request.post()).items():
         if not isinstance(value, str):
             raise ValidationError(key, "Expected a text field")
         if key in fields:
             raise ValidationError(key, "Given more than once")
         fields[key] = value
-    check_fields(fields, ("socket_id", "channel_name"), required=("socket_id", "channel_name"))
-    return fields
+    for key in fields:
+        if key not in ("socket_id", "channel_name"):
+            raise ValidationError(key, "Unknown field")
+    for key in ("socket_id", "channel_name"):
+        if key not in fields:
+            raise ValidationError(key, "This field is required")
+    return PusherAuth(socket_id=fields["socket_id"], channel_name=fields["channel_name"])
 
 
 async def pusher_auth(request: web.Request) -> web.Response:
     email = await require_user(request)
     fields = await _form(request)
-    socket_id = fields["socket_id"]
+    socket_id = fields.socket_id
     if not _SOCKET_ID_RE.fullmatch(socket_id):
         raise ValidationError("socket_id", "Malformed socket id")
-    channel = fields["channel_name"]
+    channel = fields.channel_name
     match = _CHANNEL_RE.fullmatch(channel)
     if match is None or not is_session_id(match.group(2)):
         raise forbidden()
@@ -61,7 +67,7 @@ async def pusher_auth(request: web.Request) -> web.Response:
     key = app[keys.SETTINGS].pusher.key
     secret = app[keys.SECRETS].pusher_secret.reveal()
     if match.group(1) == "private":
-        return web.json_response({"auth": sign_channel(key, secret, socket_id, channel)})
+        return answer(out.PusherAuthAnswer(auth=sign_channel(key, secret, socket_id, channel)))
     profile = await store.get_profile(email)
     role = "mentor" if email == session.mentor_email else "mentee"
     channel_data = json.dumps(
@@ -69,8 +75,24 @@ async def pusher_auth(request: web.Request) -> web.Response:
         separators=(",", ":"),
     )
     auth = sign_channel(key, secret, socket_id, channel, channel_data)
-    return web.json_response({"auth": auth, "channel_data": channel_data})
+    return answer(out.PusherAuthAnswer(auth=auth, channel_data=channel_data))
 
 
-def setup(app: web.Application) -> None:
-    app.router.add_post("/api/pusher/auth", pusher_auth)
+ROUTES = (
+    Route(
+        Operation(
+            "POST",
+            "/api/pusher/auth",
+            "Sign a subscription to private-session-{id} or presence-session-{id}",
+            body=PusherAuth,
+            form_body=True,
+            replies=(
+                Reply(200, "The channel signature (and presence data)", out.PusherAuthAnswer),
+                error(400, "Malformed form"),
+                error(403, "Not a participant, unknown session or other channel"),
+                NOT_SIGNED_IN,
+            ),
+        ),
+        pusher_auth,
+    ),
+)

@@ -2,37 +2,16 @@
 
 from __future__ import annotations
 
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 from aiohttp import web
 
 from store import validation as rules
-from store.models import Profile, Session
-from web import keys
-from web.auth import current_user
+from store.models import Profile
+from web import keys, params
 from web.pages.rendering import Viewer, display_name, initials, render
-
-
-async def signed_in_viewer(request: web.Request) -> Viewer:
-    """The signed-in viewer; a signed-out visitor is sent to sign-in and brought back."""
-    email = await current_user(request)
-    if email is None:
-        raise web.HTTPFound("/signin?" + urlencode({"next": request.path_qs}))
-    store = request.app[keys.STORE]
-    profile = await store.get_profile(email)
-    if profile is None:
-        profile = await store.ensure_profile(email, rules.name_from_email(email))
-    return Viewer.from_profile(profile)
-
-
-async def optional_viewer(request: web.Request) -> Viewer | None:
-    email = await current_user(request)
-    if email is None:
-        return None
-    profile = await request.app[keys.STORE].get_profile(email)
-    if profile is None:
-        return None
-    return Viewer.from_profile(profile)
+from web.pages.session_details import render_session_details
+from web.pages.viewer import optional_viewer, signed_in_viewer
 
 
 async def landing(request: web.Request) -> web.Response:
@@ -85,7 +64,7 @@ async def discover(request: web.Request) -> web.Response:
         "nav": "discover",
         "expertise": request.query.get("expertise", "")[: rules.TAG_MAX],
         "language": request.query.get("language", "")[: rules.TAG_MAX],
-        "free_only": rules.parse_flag(_flag_text(request.query.get("freeOnly")), "freeOnly"),
+        "free_only": params.parse_flag(_flag_text(request.query.get("freeOnly")), "freeOnly"),
     }
     return render(request, "discover.html", context)
 
@@ -134,7 +113,7 @@ async def session_details(request: web.Request) -> web.Response:
     viewer = await signed_in_viewer(request)
     session_id = request.match_info["session_id"]
     store = request.app[keys.STORE]
-    session = await store.get_session(session_id) if rules.is_session_id(session_id) else None
+    session = await store.get_session(session_id) if params.is_session_id(session_id) else None
     if session is None:
         return _not_found(request, viewer, "That session does not exist.")
     if not session.has_participant(viewer.email):
@@ -144,19 +123,7 @@ async def session_details(request: web.Request) -> web.Response:
             "message": "Only the mentor and the mentee of this session can open it.",
         }
         return render(request, "message.html", context, status=403)
-    mentor = await store.get_profile(session.mentor_email)
-    mentee = await store.get_profile(session.mentee_email)
-    context = {
-        "viewer": viewer,
-        "nav": "sessions",
-        "session": session,
-        "status": session.effective_status().value,
-        "mentor_name": _name_of(mentor, session.mentor_email),
-        "mentee_name": _name_of(mentee, session.mentee_email),
-        "role": "mentor" if session.mentor_email == viewer.email else "mentee",
-        "cancelled_by_name": _canceller(session, mentor, mentee),
-    }
-    return render(request, "session.html", context)
+    return await render_session_details(request, viewer, session)
 
 
 async def _own_profile(request: web.Request, viewer: Viewer) -> Profile:
@@ -168,20 +135,6 @@ async def _own_profile(request: web.Request, viewer: Viewer) -> Profile:
 def _not_found(request: web.Request, viewer: Viewer, message: str) -> web.Response:
     context = {"viewer": viewer, "title": "Not found", "message": message}
     return render(request, "message.html", context, status=404)
-
-
-def _name_of(profile: Profile | None, email: str) -> str:
-    return display_name(profile) if profile is not None else rules.name_from_email(email)
-
-
-def _canceller(session: Session, mentor: Profile | None, mentee: Profile | None) -> str:
-    if session.cancelled_by is None:
-        return ""
-    if session.cancelled_by == session.mentor_email:
-        return _name_of(mentor, session.mentor_email)
-    if session.cancelled_by == session.mentee_email:
-        return _name_of(mentee, session.mentee_email)
-    return session.cancelled_by
 
 
 def _flag_text(value: str | None) -> str | None:

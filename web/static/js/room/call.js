@@ -13,6 +13,8 @@
 // and both sides POST their own offer to /api/relay/sessions/{id}/offer (non-trickle: after
 // ICE gathering completes) and use the answer. "never" keeps retrying peer to peer.
 
+import { api, get } from "../api.js";
+
 const HELLO_RETRY_MS = 2000;
 const OFFER_PATIENCE_MS = 1500;
 const DISCONNECTED_GRACE_MS = 2000;
@@ -105,18 +107,16 @@ export class Call extends EventTarget {
   }
 
   async _loadIceServers() {
-    try {
-      const response = await fetch("/api/ice-servers", { credentials: "same-origin" });
-      if (!response.ok) throw new Error(`HTTP ${response.status}`);
-      const body = await response.json();
-      this.iceServers = Array.isArray(body.iceServers) ? body.iceServers : [];
-      const relay = body.relay || {};
-      // The mode comes with the page (it may be overridden there with ?relay=).
-      if (relay.connectTimeoutMs > 0) this.connectTimeoutMs = relay.connectTimeoutMs;
-    } catch (error) {
-      console.warn("room: no ICE servers", error);
+    const { ok, data } = await get("/api/ice-servers");
+    if (!ok) {
+      console.warn("room: no ICE servers", data.error);
       this.iceServers = [];
+      return;
     }
+    this.iceServers = Array.isArray(data.iceServers) ? data.iceServers : [];
+    const relay = data.relay || {};
+    // The mode comes with the page (it may be overridden there with ?relay=).
+    if (relay.connectTimeoutMs > 0) this.connectTimeoutMs = relay.connectTimeoutMs;
   }
 
   /** Run signaling work one piece at a time, in arrival order, once media is ready. */
@@ -499,18 +499,9 @@ export class Call extends EventTarget {
     };
     await pc.setLocalDescription();
     await gatheringDone(pc, RELAY_GATHER_LIMIT_MS);
-    const response = await fetch(`/api/relay/sessions/${encodeURIComponent(this.config.sessionId)}/offer`, {
-      method: "POST",
-      credentials: "same-origin",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify(plain(pc.localDescription)),
-    });
-    if (!response.ok) {
-      const body = await response.json().catch(() => ({}));
-      if (body.code === "relay_full") throw new Error("The media relay is full right now; try again in a few minutes.");
-      throw new Error(body.error || `The media relay refused the call (HTTP ${response.status}).`);
-    }
-    const answer = await response.json();
+    const { ok, data: answer } = await api("POST", this._relayPath("offer"), plain(pc.localDescription));
+    // Any refusal (disabled, full, busy, a bad offer) means no relay for this call: say why.
+    if (!ok) throw new Error(`The media relay is not available: ${answer.error}`);
     if (this.relayPc !== pc || this.ended) return;
     await pc.setRemoteDescription({ type: "answer", sdp: answer.sdp });
     setTimeout(() => {
@@ -568,9 +559,13 @@ export class Call extends EventTarget {
     if (this.ended) return;
     this.signaling.signalNow("client-bye", { from: this.me, epoch: this.epoch });
     if (this.onRelay) {
-      navigator.sendBeacon(`/api/relay/sessions/${encodeURIComponent(this.config.sessionId)}/leave`);
+      api("POST", this._relayPath("leave"), undefined, { keepalive: true });
     }
     this.ended = true;
+  }
+
+  _relayPath(action) {
+    return `/api/relay/sessions/${encodeURIComponent(this.config.sessionId)}/${action}`;
   }
 
   /** Stop every track and connection; tell the other side and the relay. */
@@ -590,11 +585,7 @@ export class Call extends EventTarget {
     for (const track of this.localStream?.getTracks() || []) track.stop();
     for (const track of this.remoteStream.getTracks()) track.stop();
     if (wasOnRelay) {
-      await fetch(`/api/relay/sessions/${encodeURIComponent(this.config.sessionId)}/leave`, {
-        method: "POST",
-        credentials: "same-origin",
-        keepalive: true,
-      }).catch(() => undefined);
+      await api("POST", this._relayPath("leave"), undefined, { keepalive: true });
     }
   }
 }

@@ -3,6 +3,8 @@
 // back and merged so none shows twice. The longest message the server accepts comes with the
 // page (config.chatTextMax), from the same rule the API and the hub apply.
 
+import { get } from "../api.js";
+
 const SAME_MESSAGE_WINDOW_MS = 30_000;
 
 const timeFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
@@ -30,18 +32,16 @@ export class Chat {
 
   async loadHistory() {
     const id = encodeURIComponent(this.config.sessionId);
-    try {
-      const response = await fetch(`/api/mentoring/sessions/${id}/chat`, { credentials: "same-origin" });
-      if (!response.ok) throw new Error(`HTTP ${response.status}`);
-      const body = await response.json();
-      this.history = (body.messages || []).map((m) => ({
+    const { ok, data } = await get(`/api/mentoring/sessions/${id}/chat`);
+    if (ok) {
+      this.history = (data.messages || []).map((m) => ({
         from: m.sender,
         name: m.senderName,
         text: m.text,
         sentAt: m.sentAt,
       }));
-    } catch (error) {
-      console.warn("room: chat history unavailable", error);
+    } else {
+      console.warn("room: chat history unavailable", data.error);
       this._error("The earlier messages could not be loaded.");
     }
     for (const message of this.history) this._append(message);

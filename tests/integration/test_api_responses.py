@@ -1,0 +1,235 @@
+"""Every documented answer, checked on real requests against the generated OpenAPI document.
+
+One journey drives the real app (sign-in, profile, discovery, booking, sessions, chat,
+channel auth, ICE servers, the media relay, load-test sign-in) through successes and
+failures. A middleware records every answer; each one must be documented for its path, method
+and status, and its body must validate against the documented schema (JSON Schema 2020-12,
+which OpenAPI 3.1 uses). The test fails if a documented operation was never exercised, so it
+cannot pass by checking nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+from aiortc import RTCConfiguration, RTCPeerConnection
+from jsonschema import Draft202012Validator
+from pytest_aiohttp import AiohttpClient, AiohttpServer
+
+from panamia.app import create_app
+from tests.conftest import SettingsFactory
+from tests.support.apiclient import MENTOR_PROFILE, Client, become_mentor, connect, slot, user
+from web.api.errors import Handler
+
+LOADTEST_TOKEN = "responses-loadtest-token"
+MENTOR = "mentor@example.org"
+MENTEE = "mentee@example.org"
+OUTSIDER = "outsider@example.org"
+
+
+@dataclass(frozen=True)
+class Recorded:
+    path: str
+    method: str
+    status: int
+    content_type: str
+    body: bytes
+
+
+def recorder(log: list[Recorded]) -> Any:
+    """Outermost middleware: what the client really received, per route template."""
+
+    @web.middleware
+    async def record(request: web.Request, handler: Handler) -> web.StreamResponse:
+        try:
+            response = await handler(request)
+        except web.HTTPException as exc:
+            response = exc
+        resource = request.match_info.route.resource
+        if resource is not None and isinstance(response, web.Response):
+            body = response.body if isinstance(response.body, bytes) else b""
+            log.append(
+                Recorded(
+                    resource.canonical,
+                    request.method,
+                    response.status,
+                    response.content_type,
+                    body,
+                )
+            )
+        if isinstance(response, web.HTTPException):
+            raise response
+        return response
+
+    return record
+
+
+async def relay_offer() -> tuple[RTCPeerConnection, str]:
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    pc.addTransceiver("audio", direction="sendrecv")
+    pc.addTransceiver("video", direction="sendrecv")
+    await pc.setLocalDescription(await pc.createOffer())
+    return pc, pc.localDescription.sdp
+
+
+async def journey(server: TestServer, factory: AiohttpClient) -> None:
+    """Each documented operation at least once, through its main successes and failures."""
+    anon = await connect(factory, server)
+    assert (await anon.get("/api/openapi.json")).status == 200
+    assert (await anon.post("/api/auth/email", json={"email": "nope"})).status == 400
+    assert (await anon.get("/auth/callback?token=bad", allow_redirects=False)).status == 302
+    assert (await anon.get("/api/me")).status == 401
+    assert (await anon.get("/api/mentoring/profile")).status == 401
+
+    bearer = {"Authorization": f"Bearer {LOADTEST_TOKEN}"}
+    loadtest = "/api/auth/loadtest"
+    assert (await anon.post(loadtest, json={"email": "a@loadtest.invalid"})).status == 401
+    assert (await anon.post(loadtest, json={"email": "a@x.org"}, headers=bearer)).status == 400
+    ok = await anon.post(loadtest, json={"email": "a@loadtest.invalid"}, headers=bearer)
+    assert ok.status == 200
+
+    mentor = await user(factory, server, MENTOR)
+    mentee = await user(factory, server, MENTEE)
+    outsider = await user(factory, server, OUTSIDER)
+    await check_profile(mentor)
+    session_id = await check_booking(mentee)
+    await check_sessions(mentor, mentee, outsider, session_id)
+    await check_room_services(mentee, outsider, session_id)
+    assert (await mentor.post("/api/auth/signout")).status == 204
+
+
+async def check_profile(mentor: Client) -> None:
+    assert (await mentor.get("/api/me")).status == 200
+    assert (await mentor.get("/api/mentoring/profile")).status == 200
+    bad = await mentor.patch("/api/mentoring/profile", json={**MENTOR_PROFILE, "bio": 5})
+    assert bad.status == 400
+    await become_mentor(mentor, goals=None, videoIntroUrl="https://video.example.org/m")
+
+
+async def check_booking(mentee: Client) -> str:
+    assert (await mentee.get("/api/mentoring/discover")).status == 200
+    assert (await mentee.get("/api/mentoring/discover?limit=0")).status == 400
+    availability = f"/api/mentoring/mentors/{MENTOR}/availability"
+    assert (await mentee.get(availability)).status == 200
+    assert (await mentee.get(availability + "?days=99")).status == 400
+    unknown = "/api/mentoring/mentors/nobody@example.org/availability"
+    assert (await mentee.get(unknown)).status == 404
+
+    booking = {"mentorEmail": MENTOR, "scheduledAt": slot(10), "duration": 60, "topic": "Queues"}
+    booked = await mentee.post("/api/mentoring/sessions", json=booking)
+    assert booked.status == 201, await booked.text()
+    assert (await mentee.post("/api/mentoring/sessions", json=booking)).status == 409
+    wrong = await mentee.post("/api/mentoring/sessions", json={**booking, "duration": "60"})
+    assert wrong.status == 400
+    nobody = {**booking, "mentorEmail": "nobody@example.org"}
+    assert (await mentee.post("/api/mentoring/sessions", json=nobody)).status == 404
+    session_id: str = (await booked.json())["session"]["sessionId"]
+    return session_id
+
+
+async def check_sessions(mentor: Client, mentee: Client, outsider: Client, sid: str) -> None:
+    assert (await mentor.get("/api/mentoring/sessions")).status == 200
+    assert (await mentor.get("/api/mentoring/sessions?role=boss")).status == 400
+    one = f"/api/mentoring/sessions/{sid}"
+    assert (await mentee.get(one)).status == 200
+    assert (await outsider.get(one)).status == 403
+    assert (await mentee.get("/api/mentoring/sessions/nosuchsession")).status == 404
+    notes = {"action": "update_notes", "notes": "Agenda"}
+    assert (await mentor.patch(one, json=notes)).status == 200
+    assert (await mentor.patch(one, json={"action": "dance"})).status == 400
+    assert (await outsider.patch(one, json=notes)).status == 403
+    assert (await mentor.patch("/api/mentoring/sessions/nosuch", json=notes)).status == 404
+    chat = f"{one}/chat"
+    assert (await mentee.get(chat)).status == 200
+    assert (await outsider.get(chat)).status == 403
+    assert (await mentee.get("/api/mentoring/sessions/nosuch/chat")).status == 404
+
+
+async def check_room_services(mentee: Client, outsider: Client, sid: str) -> None:
+    assert (await mentee.get("/api/ice-servers")).status == 200
+    auth = "/api/pusher/auth"
+    for channel in (f"private-session-{sid}", f"presence-session-{sid}"):
+        signed = await mentee.post(auth, data={"socket_id": "1.2", "channel_name": channel})
+        assert signed.status == 200
+    assert (await mentee.post(auth, data={"socket_id": "x", "channel_name": "c"})).status == 400
+    other = {"socket_id": "1.2", "channel_name": "private-other"}
+    assert (await mentee.post(auth, data=other)).status == 403
+
+    offer_path = f"/api/relay/sessions/{sid}/offer"
+    leave_path = f"/api/relay/sessions/{sid}/leave"
+    assert (await mentee.post(offer_path, json={"type": "offer"})).status == 400
+    assert (await outsider.post(offer_path, json={"sdp": "v=0\r\n"})).status == 403
+    missing = "/api/relay/sessions/nosuch/offer"
+    assert (await mentee.post(missing, json={"sdp": "v=0\r\n"})).status == 404
+    pc, sdp = await relay_offer()
+    try:
+        answered = await mentee.post(offer_path, json={"sdp": sdp, "type": "offer"})
+        assert answered.status == 200, await answered.text()
+        assert (await mentee.post(leave_path)).status == 200
+    finally:
+        await pc.close()
+    assert (await outsider.post(leave_path)).status == 403
+
+
+@pytest.fixture
+async def server(aiohttp_server: AiohttpServer, make_settings: SettingsFactory) -> Any:
+    app = create_app(make_settings(auth={"loadtest_token": LOADTEST_TOKEN}))
+    log: list[Recorded] = []
+    app.middlewares.insert(0, recorder(log))
+    return await aiohttp_server(app), log
+
+
+def schema_validator(document: dict[str, Any], schema: dict[str, Any]) -> Draft202012Validator:
+    """A validator for ``schema`` whose #/components/... references resolve in ``document``."""
+    return Draft202012Validator({**schema, "components": document["components"]})
+
+
+async def test_every_documented_answer_matches_the_document(
+    server: tuple[TestServer, list[Recorded]], aiohttp_client: AiohttpClient
+) -> None:
+    test_server, log = server
+    await journey(test_server, aiohttp_client)
+    document = json.loads(next(r.body for r in log if r.path == "/api/openapi.json"))
+
+    problems: list[str] = []
+    exercised: set[tuple[str, str]] = set()
+    statuses: set[tuple[str, str, str]] = set()
+    for answer in log:
+        operation = document["paths"].get(answer.path, {}).get(answer.method.lower())
+        if operation is None:
+            continue  # pages, static files: not part of the API
+        exercised.add((answer.path, answer.method.lower()))
+        statuses.add((answer.path, answer.method.lower(), str(answer.status)))
+        where = f"{answer.method} {answer.path} -> {answer.status}"
+        documented = operation["responses"].get(str(answer.status))
+        if documented is None:
+            problems.append(f"{where}: status not documented")
+            continue
+        content = documented.get("content")
+        if content is None:
+            continue
+        if answer.content_type != "application/json":
+            problems.append(f"{where}: sent {answer.content_type}, documented JSON")
+            continue
+        schema = content["application/json"]["schema"]
+        for failure in schema_validator(document, schema).iter_errors(json.loads(answer.body)):
+            problems.append(f"{where}: {failure.message} at {list(failure.absolute_path)}")
+
+    assert problems == []
+    documented_operations = {
+        (path, method) for path, item in document["paths"].items() for method in item
+    }
+    assert documented_operations - exercised == set(), "documented but never exercised"
+    successes = {
+        (path, method, status)
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+        for status in operation["responses"]
+        if status[0] in "23"
+    }
+    assert successes - statuses == set(), "a documented success was never exercised"

@@ -1,0 +1,178 @@
+"""Response bodies of the JSON API, written once: handlers encode these, the OpenAPI
+document is generated from them, and a test validates real answers against that document.
+
+Field names are the API's camelCase (``rename="camel"``). Times are ISO 8601 UTC strings with
+``Z`` (see :func:`web.serialize.iso`), typed as text documented as ``date-time`` so the wire
+format stays exactly what it was.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from msgspec import UNSET, Meta, Struct, UnsetType
+
+Time = Annotated[str, Meta(extra_json_schema={"format": "date-time"})]
+Email = Annotated[str, Meta(extra_json_schema={"format": "email"})]
+
+
+class Answer(Struct, rename="camel", omit_defaults=True):
+    """Base of every response body; fields left UNSET are not sent."""
+
+
+class Error(Answer):
+    """Every error answer of the API."""
+
+    error: Annotated[str, Meta(description="Human-readable message")]
+    field: Annotated[str, Meta(description="The input to blame, when there is one")] | UnsetType = (
+        UNSET
+    )
+    code: Annotated[str, Meta(description="A machine-readable reason, when useful")] | UnsetType = (
+        UNSET
+    )
+
+
+class LinkSent(Answer):
+    sent: bool
+    dev_link: Annotated[str, Meta(description="Only when auth.dev_login is on")] | UnsetType = UNSET
+
+
+class Me(Answer):
+    email: Email
+    name: str
+    avatar_url: str | None
+    time_zone: Annotated[str, Meta(description="IANA time zone name")]
+
+
+class Mentoring(Answer, omit_defaults=False):
+    enabled: bool
+    bio: str
+    expertise: list[str]
+    languages: list[str]
+    video_intro_url: str | None
+    goals: str | None
+    hourly_rate: Annotated[float, Meta(ge=0, description="0 means free")]
+
+
+class PublicProfile(Answer):
+    """What other people see of a profile (discovery, booking)."""
+
+    email: Email
+    name: str
+    avatar_url: str | None
+    time_zone: Annotated[str, Meta(description="IANA time zone name")]
+    mentoring: Mentoring
+
+
+class Profile(PublicProfile):
+    """The owner's view of their profile."""
+
+    created_at: Time
+    updated_at: Time
+
+
+class ProfileAnswer(Answer):
+    profile: Profile
+
+
+class MentorPage(Answer):
+    mentors: list[PublicProfile]
+    total: int
+    page: int
+    limit: int
+
+
+class BusyInterval(Answer):
+    start: Time
+    end: Time
+
+
+class Availability(Answer):
+    time_zone: str
+    slot_minutes: int
+    busy: list[BusyInterval]
+
+
+class Session(Answer):
+    """A mentoring session as its two participants see it."""
+
+    session_id: str
+    mentor_email: Email
+    mentee_email: Email
+    mentor_name: str
+    mentee_name: str
+    scheduled_at: Time
+    ends_at: Time
+    duration: int
+    topic: str
+    status: Annotated[
+        Literal["scheduled", "completed", "cancelled"],
+        Meta(description="Scheduled sessions past their end read as completed"),
+    ]
+    notes: str
+    cancelled_by: str | None
+    cancel_reason: str | None
+    created_at: Time
+    updated_at: Time
+
+
+class SessionAnswer(Answer):
+    session: Session
+
+
+class SessionList(Answer):
+    sessions: list[Session]
+
+
+class ChatMessage(Answer):
+    id: str
+    session_id: str
+    sender: Email
+    sender_name: str
+    text: str
+    sent_at: Time
+
+
+class ChatHistory(Answer):
+    messages: list[ChatMessage]
+
+
+class PusherAuthAnswer(Answer, rename=None):
+    """The signature pusher-js expects; channel_data only for presence channels."""
+
+    auth: str
+    channel_data: str | UnsetType = UNSET
+
+
+class IceServer(Answer):
+    """One RTCIceServer entry."""
+
+    urls: list[str]
+    username: str | UnsetType = UNSET
+    credential: str | UnsetType = UNSET
+
+
+class RelayPolicy(Answer):
+    mode: Literal["auto", "always", "never"]
+    connect_timeout_ms: int
+
+
+class IceServers(Answer):
+    ice_servers: list[IceServer]
+    relay: RelayPolicy
+
+
+class RelayAnswer(Answer):
+    """The media relay's SDP answer."""
+
+    sdp: str
+    type: Literal["answer"]
+
+
+class RelayLeft(Answer):
+    left: Annotated[bool, Meta(description="Whether a connection was closed")]
+
+
+class LoadtestToken(Answer):
+    token: str
+    email: Email

@@ -1,0 +1,46 @@
+"""The session details page body, shown on its own page and by the room once a session is over.
+
+Callers have already checked that the viewer is a participant.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from store import validation as rules
+from store.models import Profile, Session
+from web import keys
+from web.pages.rendering import Viewer, display_name, render
+
+
+async def render_session_details(
+    request: web.Request, viewer: Viewer, session: Session
+) -> web.Response:
+    store = request.app[keys.STORE]
+    mentor = await store.get_profile(session.mentor_email)
+    mentee = await store.get_profile(session.mentee_email)
+    context = {
+        "viewer": viewer,
+        "nav": "sessions",
+        "session": session,
+        "status": session.effective_status().value,
+        "mentor_name": _name_of(mentor, session.mentor_email),
+        "mentee_name": _name_of(mentee, session.mentee_email),
+        "role": "mentor" if session.mentor_email == viewer.email else "mentee",
+        "cancelled_by_name": _canceller(session, mentor, mentee),
+    }
+    return render(request, "session.html", context)
+
+
+def _name_of(profile: Profile | None, email: str) -> str:
+    return display_name(profile) if profile is not None else rules.name_from_email(email)
+
+
+def _canceller(session: Session, mentor: Profile | None, mentee: Profile | None) -> str:
+    if session.cancelled_by is None:
+        return ""
+    if session.cancelled_by == session.mentor_email:
+        return _name_of(mentor, session.mentor_email)
+    if session.cancelled_by == session.mentee_email:
+        return _name_of(mentee, session.mentee_email)
+    return session.cancelled_by
