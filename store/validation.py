@@ -24,6 +24,7 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from store.models import SLOT_MINUTES, MentoringProfile, Profile
+from store.zones import canonical_time_zone
 
 # --- limits -------------------------------------------------------------------------------
 EMAIL_MAX = 254
@@ -146,8 +147,8 @@ def _time_zones() -> frozenset[str]:
 
 
 def parse_time_zone(value: object, field: str = "timeZone") -> str:
-    """An IANA time zone name known to this machine's tz database."""
-    text = as_str(value, field).strip()
+    """An IANA time zone name known to this machine's tz database, in canonical spelling."""
+    text = canonical_time_zone(as_str(value, field).strip())
     if text == "UTC" or text in _time_zones():
         return text
     raise ValidationError(field, "Unknown time zone; use an IANA name such as America/New_York")
