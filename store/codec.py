@@ -15,6 +15,7 @@ from store.models import (
     TimeRange,
     slot_cells,
 )
+from store.zones import canonical_time_zone
 
 
 def utc_ms(value: datetime) -> datetime:
@@ -113,7 +114,7 @@ def _ranges(raw: list[list[int]]) -> tuple[TimeRange, ...]:
 
 def availability_from_doc(d: dict[str, Any]) -> Availability:
     return Availability(
-        time_zone=str(d["timeZone"]),
+        time_zone=canonical_time_zone(str(d["timeZone"])),
         weekly=tuple(_ranges(day) for day in d["weekly"]),
         exceptions=tuple(
             DateException(date.fromisoformat(e["day"]), _ranges(e["ranges"]))

@@ -27,6 +27,7 @@ from store.models import (
     SessionChange,
     SessionStatus,
 )
+from store.zones import canonical_time_zone
 
 Doc = dict[str, Any]
 
@@ -65,7 +66,7 @@ def profile_from_doc(d: Doc) -> Profile:
         email=d["email"],
         name=d.get("name", ""),
         avatar_url=d.get("avatarUrl"),
-        time_zone=d.get("timeZone", "UTC"),
+        time_zone=canonical_time_zone(d.get("timeZone") or "UTC"),
         mentoring=MentoringProfile(
             enabled=bool(m.get("enabled", False)),
             bio=m.get("bio", ""),

@@ -29,6 +29,7 @@ from store.models import (
     SessionChange,
     SessionStatus,
 )
+from store.zones import canonical_time_zone
 
 PROFILE_COLUMNS = (
     "email, name, name_key, avatar_url, time_zone, mentoring_enabled, bio, expertise, languages,"
@@ -79,7 +80,7 @@ def profile_from_row(row: sqlite3.Row) -> Profile:
         email=row["email"],
         name=row["name"],
         avatar_url=row["avatar_url"],
-        time_zone=row["time_zone"],
+        time_zone=canonical_time_zone(row["time_zone"]),
         mentoring=MentoringProfile(
             enabled=bool(row["mentoring_enabled"]),
             bio=row["bio"],

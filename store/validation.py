@@ -6,9 +6,10 @@ blame. Nothing here touches a database, so a value that reaches a query has alre
 checked and converted: a JSON object where a string belongs (``{"$ne": null}``) never gets
 past these functions.
 
-Used by the JSON API and the HTML forms alike; imports only the standard library and
-``store.models``. The JSON types of a body are checked before these run, by the API's
-request models; query strings and path parameters are read in ``web.params``.
+Used by the JSON API and the HTML forms alike; imports only the standard library,
+``store.models`` and the zone-name table in ``store.zones``. The JSON types of a body are
+checked before these run, by the API's request models; query strings and path parameters are
+read in ``web.params``.
 """
 
 from __future__ import annotations

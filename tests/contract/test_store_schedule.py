@@ -221,3 +221,11 @@ async def test_two_moves_of_one_session_apply_once(store: Store) -> None:
 async def test_profiles_without_scheduling_fields_read_defaults(store: Store) -> None:
     profile = await store.save_profile(Profile(email="plain@example.com", time_zone="Asia/Tokyo"))
     assert profile.effective_availability.time_zone == "Asia/Tokyo"
+
+
+async def test_zone_names_saved_before_read_canonically(store: Store) -> None:
+    """Profiles saved with the name a browser reported read back with the canonical one."""
+    await store.save_profile(Profile(email="old@example.com", time_zone="Asia/Calcutta"))
+    profile = await store.get_profile("old@example.com")
+    assert profile is not None and profile.time_zone == "Asia/Kolkata"
+    assert profile.effective_availability.time_zone == "Asia/Kolkata"
