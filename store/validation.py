@@ -42,6 +42,9 @@ TOPIC_MIN, TOPIC_MAX = 5, 200
 NOTES_MAX = 5000
 REASON_MIN, REASON_MAX = 1, 500
 CHAT_TEXT_MAX = 2000
+YEAR_MIN, YEAR_MAX = 1970, 9000
+"""Dates and times from outside are refused beyond these years, so arithmetic on them (a
+session's end, a day's hours) never runs off the calendar."""
 BOOKABLE_START_MINUTE = 9 * 60
 """Sessions start at or after 09:00 in the mentor's time zone..."""
 BOOKABLE_END_MINUTE = 17 * 60
@@ -338,6 +341,8 @@ def parse_datetime(value: object, field: str) -> datetime:
         raise ValidationError(field, "Expected an ISO 8601 date and time") from exc
     if parsed.tzinfo is None or parsed.utcoffset() is None:
         raise ValidationError(field, "Include a time zone offset or Z")
+    if not YEAR_MIN <= parsed.year <= YEAR_MAX:
+        raise ValidationError(field, f"Expected a year from {YEAR_MIN} to {YEAR_MAX}")
     return parsed.astimezone(UTC)
 
 

@@ -16,7 +16,15 @@ from typing import Literal
 
 from aiohttp import web
 
-from store.validation import TAG_MAX, ValidationError, as_str, parse_datetime, parse_duration
+from store.validation import (
+    TAG_MAX,
+    YEAR_MAX,
+    YEAR_MIN,
+    ValidationError,
+    as_str,
+    parse_datetime,
+    parse_duration,
+)
 
 PAGE_MAX = 10_000
 LIMIT_MAX = 100
@@ -131,9 +139,12 @@ def parse_date(value: str, field: str) -> date:
     if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
         raise ValidationError(field, "Expected a date as YYYY-MM-DD")
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError as exc:
         raise ValidationError(field, "Expected a date as YYYY-MM-DD") from exc
+    if not YEAR_MIN <= day.year <= YEAR_MAX:
+        raise ValidationError(field, f"Expected a year from {YEAR_MIN} to {YEAR_MAX}")
+    return day
 
 
 @dataclass(frozen=True)
@@ -166,9 +177,9 @@ class SlotsQuery:
 
 def parse_day_or_moment(value: str, field: str) -> date | datetime:
     """``YYYY-MM-DD`` or an ISO 8601 date-time with an offset."""
-    if len(value.strip()) == 10:
-        return parse_date(value, field)
-    return parse_datetime(value, field)
+    if len(value.strip()) != 10:
+        return parse_datetime(value, field)
+    return parse_date(value, field)
 
 
 def parse_slots_query(pairs: Sequence[tuple[str, str]]) -> SlotsQuery:

@@ -258,3 +258,33 @@ async def test_reschedule_body_rules(mentor: Client, mentee: Client) -> None:
     ):
         refused = await json_of(await mentee.post(move, json=body), 400)
         assert refused["field"] == field, (body, refused)
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("?from=0001-01-01", "from"),
+        ("?to=9999-12-31", "to"),
+        ("?from=0001-01-01T00:00:00%2B14:00", "from"),
+        ("?from=9999-12-31T23:30:00Z", "from"),
+    ],
+)
+async def test_slots_at_the_ends_of_time(
+    mentee: Client, mentor: Client, query: str, field: str
+) -> None:
+    refused = await json_of(await mentee.get(SLOTS + query), 400)
+    assert refused["field"] == field
+
+
+@pytest.mark.parametrize("moment", ["9999-12-31T23:30:00Z", "0001-01-01T00:00:00+14:00"])
+async def test_booking_and_moving_at_the_ends_of_time(
+    mentor: Client, mentee: Client, moment: str
+) -> None:
+    refused = await json_of(await mentee.post("/api/mentoring/sessions", json=book(moment)), 400)
+    assert refused["field"] == "scheduledAt"
+    booked = await json_of(
+        await mentee.post("/api/mentoring/sessions", json=book(at(TUESDAY, 10))), 201
+    )
+    move = f"/api/mentoring/sessions/{booked['session']['sessionId']}/reschedule"
+    refused = await json_of(await mentee.post(move, json={"scheduledAt": moment}), 400)
+    assert refused["field"] == "scheduledAt"
