@@ -15,13 +15,10 @@ ends at a success). Cancelling deletes the session's claims.
 
 from __future__ import annotations
 
-import functools
 import re
 import uuid
-from collections.abc import Callable, Coroutine
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any, ParamSpec, TypeVar
 
 import pymongo
 import structlog
@@ -29,7 +26,7 @@ from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, IndexModel, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import ConnectionFailure, DuplicateKeyError, PyMongoError
+from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from store.base import (
     Conflict,
@@ -57,6 +54,7 @@ from store.mongo_docs import (
     session_doc,
     session_from_doc,
 )
+from store.mongo_errors import reachable as _reachable
 from store.mongo_schedule import MongoSchedule
 
 log = structlog.get_logger(__name__)
@@ -65,22 +63,6 @@ PING_TIMEOUT_S = 2.0
 STALE_CLAIM_AGE = timedelta(minutes=2)
 """A claim whose session was never written (its booking died between the two inserts) is
 reclaimed once it is this old; a live booking writes its session within milliseconds."""
-
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-def _reachable(fn: Callable[P, Coroutine[Any, Any, R]]) -> Callable[P, Coroutine[Any, Any, R]]:
-    """Report a lost connection as StoreUnavailable, which the web layer turns into a 503."""
-
-    @functools.wraps(fn)
-    async def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return await fn(*args, **kwargs)
-        except ConnectionFailure as exc:
-            raise StoreUnavailable(f"MongoDB is unreachable: {exc}") from exc
-
-    return guarded
 
 
 PROFILES = "profiles"
