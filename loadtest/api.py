@@ -95,8 +95,11 @@ async def become_mentor(user: ApiUser) -> None:
 
 
 def next_slot(days: int = 2) -> str:
-    """A bookable start: 10:00 UTC ``days`` from today (the mentor's zone is UTC)."""
+    """A bookable start: 10:00 UTC ``days`` from today, or the Monday after (the mentor's
+    zone is UTC and a new mentor's default hours are Monday to Friday 09:00-17:00)."""
     day = datetime.now(UTC).date() + timedelta(days=days)
+    while day.weekday() >= 5:
+        day += timedelta(days=1)
     return datetime.combine(day, time(10, 0), tzinfo=UTC).isoformat().replace("+00:00", "Z")
 
 

@@ -10,7 +10,14 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
-from store.models import ChatMessage, MentoringProfile, Profile, Session, SessionStatus
+from store.models import (
+    Availability,
+    ChatMessage,
+    MentoringProfile,
+    Profile,
+    Session,
+    SessionStatus,
+)
 
 
 class StoreError(Exception):
@@ -23,6 +30,14 @@ class NotFound(StoreError):
 
 class Conflict(StoreError):
     """The write collides with existing data (e.g. an overlapping booking)."""
+
+
+class SlotTaken(Conflict):
+    """A time the write needs is held by another scheduled session."""
+
+
+class NotScheduled(Conflict):
+    """The session is not scheduled any more (cancelled, over) or has already started."""
 
 
 class StoreUnavailable(StoreError):
@@ -79,6 +94,10 @@ class Store(Protocol):
     async def discover(self, query: DiscoverQuery) -> DiscoverPage:
         """Enabled mentors matching the filters, ordered by name then e-mail."""
 
+    async def set_availability(self, email: str, availability: Availability | None) -> Profile:
+        """Replace the availability of an existing profile (None: back to the default hours
+        in the profile's zone) without touching anything else. NotFound if absent."""
+
     # --- sessions ---------------------------------------------------------------------
     async def create_session(self, session: Session) -> Session:
         """Book a session. Raises Conflict when the mentor or the mentee already holds a
@@ -98,9 +117,14 @@ class Store(Protocol):
         (past scheduled sessions count as completed)."""
 
     async def busy_intervals(
-        self, emails: list[str], start: datetime, end: datetime
+        self,
+        emails: list[str],
+        start: datetime,
+        end: datetime,
+        exclude_session_id: str | None = None,
     ) -> list[tuple[datetime, datetime]]:
-        """[start, end) of scheduled sessions of any of ``emails`` overlapping the window."""
+        """[start, end) of scheduled sessions of any of ``emails`` overlapping the window,
+        leaving out ``exclude_session_id`` (the session being moved)."""
 
     async def update_notes(self, session_id: str, notes: str, now: datetime) -> Session:
         """Set the notes. NotFound if absent."""
@@ -109,6 +133,16 @@ class Store(Protocol):
         self, session_id: str, cancelled_by: str, reason: str, now: datetime
     ) -> Session:
         """Cancel and free the slot. NotFound if absent, Conflict unless scheduled."""
+
+    async def reschedule_session(
+        self, session_id: str, by: str, new_start: datetime, now: datetime
+    ) -> Session:
+        """Move a scheduled session that has not started to ``new_start`` (same duration):
+        its cell claims move with it, ``sequence`` rises by one and a change (by, now, old
+        start, new start) is appended to ``history``. NotFound if absent; NotScheduled unless
+        scheduled and starting after ``now``; SlotTaken when another scheduled session of
+        either participant holds a cell of the new time. Exactly one of concurrent writers
+        wins a cell; the session is never left without its claims."""
 
     # --- chat -------------------------------------------------------------------------
     async def add_chat_message(self, message: ChatMessage) -> ChatMessage: ...

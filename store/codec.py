@@ -4,9 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from typing import Any
 
-from store.models import Session, slot_cells
+from store.models import (
+    Availability,
+    DateException,
+    Session,
+    SessionChange,
+    TimeRange,
+    slot_cells,
+)
+from store.zones import canonical_time_zone
 
 
 def utc_ms(value: datetime) -> datetime:
@@ -79,4 +88,59 @@ def normalise_session(s: Session) -> Session:
         cancelled_by=None if s.cancelled_by is None else email_key(s.cancelled_by),
         created_at=utc_ms(s.created_at),
         updated_at=utc_ms(s.updated_at),
+    )
+
+
+# --- availability and session history as plain JSON-able values ------------------------
+def availability_to_doc(a: Availability) -> dict[str, Any]:
+    """Availability as a plain dict (SQLite keeps it as JSON text, MongoDB as a document)."""
+    return {
+        "timeZone": a.time_zone,
+        "weekly": [[[r.start_minute, r.end_minute] for r in day] for day in a.weekly],
+        "exceptions": [
+            {"day": e.day.isoformat(), "ranges": [[r.start_minute, r.end_minute] for r in e.ranges]}
+            for e in a.exceptions
+        ],
+        "bufferMinutes": a.buffer_minutes,
+        "minNoticeMinutes": a.min_notice_minutes,
+        "horizonDays": a.horizon_days,
+        "durations": list(a.durations),
+    }
+
+
+def _ranges(raw: list[list[int]]) -> tuple[TimeRange, ...]:
+    return tuple(TimeRange(int(start), int(end)) for start, end in raw)
+
+
+def availability_from_doc(d: dict[str, Any]) -> Availability:
+    return Availability(
+        time_zone=canonical_time_zone(str(d["timeZone"])),
+        weekly=tuple(_ranges(day) for day in d["weekly"]),
+        exceptions=tuple(
+            DateException(date.fromisoformat(e["day"]), _ranges(e["ranges"]))
+            for e in d["exceptions"]
+        ),
+        buffer_minutes=int(d["bufferMinutes"]),
+        min_notice_minutes=int(d["minNoticeMinutes"]),
+        horizon_days=int(d["horizonDays"]),
+        durations=tuple(int(x) for x in d["durations"]),
+    )
+
+
+def change_to_text_doc(c: SessionChange) -> dict[str, str]:
+    """A history entry with ISO text times (SQLite's JSON column)."""
+    return {
+        "by": c.by,
+        "at": to_text(c.at),
+        "from": to_text(c.from_start),
+        "to": to_text(c.to_start),
+    }
+
+
+def change_from_text_doc(d: dict[str, str]) -> SessionChange:
+    return SessionChange(
+        by=d["by"],
+        at=from_text(d["at"]),
+        from_start=from_text(d["from"]),
+        to_start=from_text(d["to"]),
     )

@@ -6,7 +6,7 @@ All datetimes are timezone-aware UTC. E-mail addresses are stored lower-cased.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 
 SLOT_MINUTES = 30
@@ -40,6 +40,64 @@ class MentoringProfile:
         return self.hourly_rate == 0
 
 
+@dataclass(frozen=True, order=True)
+class TimeRange:
+    """Bookable hours on one local day, as minutes after local midnight: [start, end)."""
+
+    start_minute: int
+    end_minute: int
+
+
+@dataclass(frozen=True)
+class DateException:
+    """One local date that does not follow the weekly hours: ``ranges`` replace them for the
+    day; no ranges means a day off."""
+
+    day: date
+    ranges: tuple[TimeRange, ...] = ()
+
+
+WORKDAY = (TimeRange(9 * 60, 17 * 60),)
+"""09:00-17:00, the default hours of a weekday."""
+DEFAULT_DURATIONS: tuple[int, ...] = (15, 30, 60, 90, 120)
+DEFAULT_BUFFER_MINUTES = 0
+DEFAULT_MIN_NOTICE_MINUTES = 120
+DEFAULT_HORIZON_DAYS = 60
+
+
+@dataclass(frozen=True)
+class Availability:
+    """When a mentor can be booked: weekly hours in their zone, plus the booking rules.
+
+    ``weekly[0]`` is Monday ... ``weekly[6]`` Sunday (``date.weekday()``); an empty day is a
+    day off. Ranges are sorted and never overlap (see ``store.validation``).
+    """
+
+    time_zone: str
+    """Canonical IANA name the hours are read in."""
+    weekly: tuple[tuple[TimeRange, ...], ...] = (WORKDAY,) * 5 + ((),) * 2
+    exceptions: tuple[DateException, ...] = ()
+    """Sorted by day, one per day."""
+    buffer_minutes: int = DEFAULT_BUFFER_MINUTES
+    """Kept free before and after each of the mentor's sessions."""
+    min_notice_minutes: int = DEFAULT_MIN_NOTICE_MINUTES
+    horizon_days: int = DEFAULT_HORIZON_DAYS
+    durations: tuple[int, ...] = DEFAULT_DURATIONS
+    """The session lengths the mentor offers, ascending."""
+
+    def ranges_on(self, day: date) -> tuple[TimeRange, ...]:
+        """The bookable ranges of a local date: its exception if it has one, else its weekday."""
+        for exception in self.exceptions:
+            if exception.day == day:
+                return exception.ranges
+        return self.weekly[day.weekday()]
+
+
+def default_availability(time_zone: str) -> Availability:
+    """A new mentor's hours: Monday to Friday 09:00-17:00 in their own zone."""
+    return Availability(time_zone=time_zone)
+
+
 @dataclass(frozen=True)
 class Profile:
     email: str
@@ -47,8 +105,25 @@ class Profile:
     avatar_url: str | None = None
     time_zone: str = "UTC"
     mentoring: MentoringProfile = field(default_factory=MentoringProfile)
+    availability: Availability | None = None
+    """None until the mentor saves their own: the default hours in ``time_zone`` apply."""
+
+    @property
+    def effective_availability(self) -> Availability:
+        return self.availability or default_availability(self.time_zone)
+
     created_at: datetime = field(default_factory=utcnow)
     updated_at: datetime = field(default_factory=utcnow)
+
+
+@dataclass(frozen=True)
+class SessionChange:
+    """One reschedule: who moved the session, when, and from which start to which."""
+
+    by: str
+    at: datetime
+    from_start: datetime
+    to_start: datetime
 
 
 @dataclass(frozen=True)
@@ -67,6 +142,10 @@ class Session:
     cancel_reason: str | None = None
     created_at: datetime = field(default_factory=utcnow)
     updated_at: datetime = field(default_factory=utcnow)
+    sequence: int = 0
+    """Rises by one on each reschedule and on cancel (the calendar invite's SEQUENCE)."""
+    history: tuple[SessionChange, ...] = ()
+    """Every move of the session, oldest first."""
 
     @property
     def ends_at(self) -> datetime:

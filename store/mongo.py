@@ -15,13 +15,10 @@ ends at a success). Cancelling deletes the session's claims.
 
 from __future__ import annotations
 
-import functools
 import re
 import uuid
-from collections.abc import Callable, Coroutine
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any, ParamSpec, TypeVar
 
 import pymongo
 import structlog
@@ -29,7 +26,7 @@ from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, IndexModel, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import ConnectionFailure, DuplicateKeyError, PyMongoError
+from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from store.base import (
     Conflict,
@@ -39,41 +36,33 @@ from store.base import (
     RoleFilter,
     StoreUnavailable,
 )
-from store.codec import (
-    claim_keys,
-    email_key,
-    fold,
-    fold_tags,
-    from_mongo,
-    normalise_session,
-    utc_ms,
+from store.codec import claim_keys, email_key, fold, from_mongo, normalise_session, utc_ms
+from store.models import (
+    ChatMessage,
+    MentoringProfile,
+    Profile,
+    Session,
+    SessionStatus,
+    slot_cells,
+    utcnow,
 )
-from store.models import ChatMessage, MentoringProfile, Profile, Session, SessionStatus, utcnow
+from store.mongo_docs import (
+    Doc,
+    mentoring_doc,
+    profile_doc,
+    profile_from_doc,
+    session_doc,
+    session_from_doc,
+)
+from store.mongo_errors import reachable as _reachable
+from store.mongo_schedule import MongoSchedule
 
 log = structlog.get_logger(__name__)
-
-Doc = dict[str, Any]
 
 PING_TIMEOUT_S = 2.0
 STALE_CLAIM_AGE = timedelta(minutes=2)
 """A claim whose session was never written (its booking died between the two inserts) is
 reclaimed once it is this old; a live booking writes its session within milliseconds."""
-
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-def _reachable(fn: Callable[P, Coroutine[Any, Any, R]]) -> Callable[P, Coroutine[Any, Any, R]]:
-    """Report a lost connection as StoreUnavailable, which the web layer turns into a 503."""
-
-    @functools.wraps(fn)
-    async def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return await fn(*args, **kwargs)
-        except ConnectionFailure as exc:
-            raise StoreUnavailable(f"MongoDB is unreachable: {exc}") from exc
-
-    return guarded
 
 
 PROFILES = "profiles"
@@ -113,7 +102,7 @@ INDEXES: dict[str, list[IndexModel]] = {
 }
 
 
-class MongoStore:
+class MongoStore(MongoSchedule):
     """:class:`store.base.Store` on a MongoDB database (standalone, replica set or sharded)."""
 
     def __init__(self, uri: str, database: str) -> None:
@@ -170,7 +159,7 @@ class MongoStore:
     # --- people -----------------------------------------------------------------------
     @_reachable
     async def ensure_profile(self, email: str, name: str = "") -> Profile:
-        fresh = _profile_doc(Profile(email=email_key(email), name=name))
+        fresh = profile_doc(Profile(email=email_key(email), name=name))
         try:
             doc = await self._col(PROFILES).find_one_and_update(
                 {"email": fresh["email"]},
@@ -181,32 +170,32 @@ class MongoStore:
         except DuplicateKeyError:  # a concurrent first sign-in inserted it
             doc = await self._col(PROFILES).find_one({"email": fresh["email"]})
         assert doc is not None
-        return _profile(doc)
+        return profile_from_doc(doc)
 
     @_reachable
     async def get_profile(self, email: str) -> Profile | None:
         doc = await self._col(PROFILES).find_one({"email": email_key(email)})
-        return None if doc is None else _profile(doc)
+        return None if doc is None else profile_from_doc(doc)
 
     @_reachable
     async def save_profile(self, profile: Profile) -> Profile:
-        doc = _profile_doc(profile)
+        doc = profile_doc(profile)
         try:
             await self._col(PROFILES).replace_one({"email": doc["email"]}, doc, upsert=True)
         except DuplicateKeyError:  # lost an insert race: the document exists now
             await self._col(PROFILES).replace_one({"email": doc["email"]}, doc)
-        return _profile(doc)
+        return profile_from_doc(doc)
 
     @_reachable
     async def update_mentoring(self, email: str, mentoring: MentoringProfile) -> Profile:
         doc = await self._col(PROFILES).find_one_and_update(
             {"email": email_key(email)},
-            {"$set": {"mentoring": _mentoring_doc(mentoring), "updatedAt": utcnow()}},
+            {"$set": {"mentoring": mentoring_doc(mentoring), "updatedAt": utcnow()}},
             return_document=ReturnDocument.AFTER,
         )
         if doc is None:
             raise NotFound(f"no profile for {email_key(email)}")
-        return _profile(doc)
+        return profile_from_doc(doc)
 
     @_reachable
     async def discover(self, query: DiscoverQuery) -> DiscoverPage:
@@ -233,7 +222,7 @@ class MongoStore:
             .skip(max(query.offset, 0))
             .limit(max(query.limit, 0))
         )
-        mentors = [_profile(doc) async for doc in cursor] if query.limit > 0 else []
+        mentors = [profile_from_doc(doc) async for doc in cursor] if query.limit > 0 else []
         return DiscoverPage(mentors=mentors, total=total)
 
     # --- sessions ---------------------------------------------------------------------
@@ -247,7 +236,7 @@ class MongoStore:
                     stored.mentor_email, stored.mentee_email, stored.scheduled_at, stored.duration
                 ):
                     claimed.append(await self._claim(email, cell, stored.session_id))
-            await self._col(SESSIONS).insert_one(_session_doc(stored))
+            await self._col(SESSIONS).insert_one(session_doc(stored))
         except DuplicateKeyError as exc:
             await self._release(claimed)
             raise Conflict("the time slot is taken or the session exists") from exc
@@ -278,12 +267,20 @@ class MongoStore:
         claim = await self._col(CLAIMS).find_one({"email": email, "cell": cell})
         if claim is None:
             return True  # released meanwhile: try again
-        owner = await self._col(SESSIONS).find_one({"sessionId": claim["sessionId"]}, {"status": 1})
+        owner = await self._col(SESSIONS).find_one(
+            {"sessionId": claim["sessionId"]}, {"status": 1, "scheduledAt": 1, "duration": 1}
+        )
+        made = from_mongo(claim["_id"].generation_time)
         if owner is None:
-            made = from_mongo(claim["_id"].generation_time)
             stale = utcnow() - made > STALE_CLAIM_AGE
+        elif owner.get("status") != SessionStatus.SCHEDULED.value:
+            stale = True
         else:
-            stale = owner.get("status") != SessionStatus.SCHEDULED.value
+            # A claim outside its session's time is left over by a move that died between
+            # its steps (store.mongo_schedule); a live move finishes within milliseconds.
+            cells = slot_cells(from_mongo(owner["scheduledAt"]), int(owner["duration"]))
+            outside = cell not in cells
+            stale = outside and utcnow() - made > STALE_CLAIM_AGE
         if stale:
             log.warning("mongo.stale_claim_removed", session_id=claim["sessionId"])
             await self._col(CLAIMS).delete_one({"_id": claim["_id"]})
@@ -301,7 +298,7 @@ class MongoStore:
     @_reachable
     async def get_session(self, session_id: str) -> Session | None:
         doc = await self._col(SESSIONS).find_one({"sessionId": session_id})
-        return None if doc is None else _session(doc)
+        return None if doc is None else session_from_doc(doc)
 
     @_reachable
     async def list_sessions(
@@ -339,11 +336,15 @@ class MongoStore:
             .find({"$and": parts})
             .sort([("scheduledAt", DESCENDING), ("sessionId", ASCENDING)])
         )
-        return [_session(doc) async for doc in cursor]
+        return [session_from_doc(doc) async for doc in cursor]
 
     @_reachable
     async def busy_intervals(
-        self, emails: list[str], start: datetime, end: datetime
+        self,
+        emails: list[str],
+        start: datetime,
+        end: datetime,
+        exclude_session_id: str | None = None,
     ) -> list[tuple[datetime, datetime]]:
         keys = sorted({email_key(e) for e in emails})
         if not keys:
@@ -354,6 +355,8 @@ class MongoStore:
             "endsAt": {"$gt": utc_ms(start)},
             "$or": [{"mentorEmail": {"$in": keys}}, {"menteeEmail": {"$in": keys}}],
         }
+        if exclude_session_id is not None:
+            where["sessionId"] = {"$ne": exclude_session_id}
         cursor = (
             self._col(SESSIONS)
             .find(where, {"scheduledAt": 1, "endsAt": 1})
@@ -370,7 +373,7 @@ class MongoStore:
         )
         if doc is None:
             raise NotFound(f"no session {session_id}")
-        return _session(doc)
+        return session_from_doc(doc)
 
     @_reachable
     async def cancel_session(
@@ -392,7 +395,8 @@ class MongoStore:
                     "cancelledBy": email_key(cancelled_by),
                     "cancelReason": reason,
                     "updatedAt": at,
-                }
+                },
+                "$inc": {"sequence": 1},
             },
             return_document=ReturnDocument.AFTER,
         )
@@ -401,7 +405,7 @@ class MongoStore:
                 raise NotFound(f"no session {session_id}")
             raise Conflict(f"session {session_id} is not scheduled")
         await self._col(CLAIMS).delete_many({"sessionId": session_id})
-        return _session(doc)
+        return session_from_doc(doc)
 
     # --- chat -------------------------------------------------------------------------
     @_reachable
@@ -480,87 +484,3 @@ class MongoStore:
         return await self._col(TOKENS).count_documents(
             {"email": email_key(email), "createdAt": {"$gte": utc_ms(since)}}
         )
-
-
-# --- documents <-> models ---------------------------------------------------------------
-def _mentoring_doc(m: MentoringProfile) -> Doc:
-    return {
-        "enabled": m.enabled,
-        "bio": m.bio,
-        "expertise": list(m.expertise),
-        "languages": list(m.languages),
-        "expertiseSearch": fold_tags(m.expertise),
-        "languagesSearch": fold_tags(m.languages),
-        "videoIntroUrl": m.video_intro_url,
-        "goals": m.goals,
-        "hourlyRate": float(m.hourly_rate),
-    }
-
-
-def _profile_doc(p: Profile) -> Doc:
-    return {
-        "email": email_key(p.email),
-        "name": p.name,
-        "nameKey": fold(p.name),
-        "avatarUrl": p.avatar_url,
-        "timeZone": p.time_zone,
-        "mentoring": _mentoring_doc(p.mentoring),
-        "createdAt": utc_ms(p.created_at),
-        "updatedAt": utc_ms(p.updated_at),
-    }
-
-
-def _profile(d: Doc) -> Profile:
-    m: Doc = d.get("mentoring") or {}
-    return Profile(
-        email=d["email"],
-        name=d.get("name", ""),
-        avatar_url=d.get("avatarUrl"),
-        time_zone=d.get("timeZone", "UTC"),
-        mentoring=MentoringProfile(
-            enabled=bool(m.get("enabled", False)),
-            bio=m.get("bio", ""),
-            expertise=tuple(m.get("expertise", ())),
-            languages=tuple(m.get("languages", ())),
-            video_intro_url=m.get("videoIntroUrl"),
-            goals=m.get("goals"),
-            hourly_rate=float(m.get("hourlyRate", 0.0)),
-        ),
-        created_at=from_mongo(d["createdAt"]),
-        updated_at=from_mongo(d["updatedAt"]),
-    )
-
-
-def _session_doc(s: Session) -> Doc:
-    return {
-        "sessionId": s.session_id,
-        "mentorEmail": s.mentor_email,
-        "menteeEmail": s.mentee_email,
-        "scheduledAt": s.scheduled_at,
-        "endsAt": s.ends_at,
-        "duration": s.duration,
-        "topic": s.topic,
-        "status": s.status.value,
-        "notes": s.notes,
-        "cancelledBy": s.cancelled_by,
-        "cancelReason": s.cancel_reason,
-        "createdAt": s.created_at,
-        "updatedAt": s.updated_at,
-    }
-
-
-def _session(d: Doc) -> Session:
-    return Session(
-        session_id=d["sessionId"],
-        mentor_email=d["mentorEmail"],
-        mentee_email=d["menteeEmail"],
-        scheduled_at=from_mongo(d["scheduledAt"]),
-        duration=int(d["duration"]),
-        topic=d["topic"],
-        status=SessionStatus(d["status"]),
-        notes=d.get("notes") or "",
-        cancelled_by=d.get("cancelledBy"),
-        cancel_reason=d.get("cancelReason"),
-        created_at=from_mongo(d["createdAt"]),
-        updated_at=from_mongo(d["updatedAt"]),
-    )

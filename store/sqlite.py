@@ -18,7 +18,6 @@ booking fails with an IntegrityError and rolls back as a whole.
 from __future__ import annotations
 
 import asyncio
-import json
 import sqlite3
 import uuid
 from collections.abc import Callable
@@ -31,25 +30,20 @@ from typing import Any, TypeVar
 import structlog
 
 from store.base import Conflict, DiscoverPage, DiscoverQuery, NotFound, RoleFilter, StoreUnavailable
-from store.codec import (
-    claim_keys,
-    email_key,
-    fold,
-    fold_tags,
-    from_text,
-    normalise_session,
-    to_text,
-    utc_ms,
-)
+from store.codec import claim_keys, email_key, fold, from_text, normalise_session, to_text, utc_ms
 from store.migrations.sqlite import MIGRATIONS
-from store.models import (
-    ChatMessage,
-    MentoringProfile,
-    Profile,
-    Session,
-    SessionStatus,
-    utcnow,
+from store.models import ChatMessage, MentoringProfile, Profile, Session, SessionStatus, utcnow
+from store.sqlite_rows import (
+    PROFILE_COLUMNS,
+    SESSION_COLUMNS,
+    marks,
+    mentoring_values,
+    profile_from_row,
+    profile_row,
+    session_from_row,
+    session_row,
 )
+from store.sqlite_schedule import SqliteSchedule
 
 log = structlog.get_logger(__name__)
 
@@ -57,18 +51,8 @@ T = TypeVar("T")
 
 BUSY_TIMEOUT_MS = 5000
 
-_PROFILE_COLUMNS = (
-    "email, name, name_key, avatar_url, time_zone, mentoring_enabled, bio, expertise, languages,"
-    " expertise_search, languages_search, video_intro_url, goals, hourly_rate, created_at,"
-    " updated_at"
-)
-_SESSION_COLUMNS = (
-    "session_id, mentor_email, mentee_email, scheduled_at, ends_at, duration, topic, status,"
-    " notes, cancelled_by, cancel_reason, created_at, updated_at"
-)
 
-
-class SqliteStore:
+class SqliteStore(SqliteSchedule):
     """:class:`store.base.Store` on an SQLite file (``":memory:"`` works for one process)."""
 
     def __init__(self, path: str, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> None:
@@ -166,18 +150,18 @@ class SqliteStore:
 
     # --- people -----------------------------------------------------------------------
     async def ensure_profile(self, email: str, name: str = "") -> Profile:
-        fresh = _profile_row(Profile(email=email_key(email), name=name))
+        fresh = profile_row(Profile(email=email_key(email), name=name))
 
         def ensure(conn: sqlite3.Connection) -> Profile:
             conn.execute(
-                f"INSERT INTO profiles ({_PROFILE_COLUMNS}) VALUES ({_marks(16)})"
+                f"INSERT INTO profiles ({PROFILE_COLUMNS}) VALUES ({marks(17)})"
                 " ON CONFLICT(email) DO NOTHING",
                 fresh,
             )
             row = conn.execute(
-                f"SELECT {_PROFILE_COLUMNS} FROM profiles WHERE email = ?", (fresh[0],)
+                f"SELECT {PROFILE_COLUMNS} FROM profiles WHERE email = ?", (fresh[0],)
             ).fetchone()
-            return _profile(row)
+            return profile_from_row(row)
 
         return await self._write(ensure)
 
@@ -186,43 +170,43 @@ class SqliteStore:
 
         def get(conn: sqlite3.Connection) -> Profile | None:
             row = conn.execute(
-                f"SELECT {_PROFILE_COLUMNS} FROM profiles WHERE email = ?", (key,)
+                f"SELECT {PROFILE_COLUMNS} FROM profiles WHERE email = ?", (key,)
             ).fetchone()
-            return None if row is None else _profile(row)
+            return None if row is None else profile_from_row(row)
 
         return await self._run(get)
 
     async def save_profile(self, profile: Profile) -> Profile:
-        values = _profile_row(profile)
+        values = profile_row(profile)
         updates = ", ".join(
-            f"{col.strip()} = excluded.{col.strip()}" for col in _PROFILE_COLUMNS.split(",")[1:]
+            f"{col.strip()} = excluded.{col.strip()}" for col in PROFILE_COLUMNS.split(",")[1:]
         )
 
         def save(conn: sqlite3.Connection) -> Profile:
             row = conn.execute(
-                f"INSERT INTO profiles ({_PROFILE_COLUMNS}) VALUES ({_marks(16)})"
-                f" ON CONFLICT(email) DO UPDATE SET {updates} RETURNING {_PROFILE_COLUMNS}",
+                f"INSERT INTO profiles ({PROFILE_COLUMNS}) VALUES ({marks(17)})"
+                f" ON CONFLICT(email) DO UPDATE SET {updates} RETURNING {PROFILE_COLUMNS}",
                 values,
             ).fetchone()
-            return _profile(row)
+            return profile_from_row(row)
 
         return await self._write(save)
 
     async def update_mentoring(self, email: str, mentoring: MentoringProfile) -> Profile:
         key = email_key(email)
-        m = _mentoring_values(mentoring)
+        m = mentoring_values(mentoring)
         now = to_text(utcnow())
 
         def update(conn: sqlite3.Connection) -> Profile:
             row = conn.execute(
                 "UPDATE profiles SET mentoring_enabled = ?, bio = ?, expertise = ?, languages = ?,"
                 " expertise_search = ?, languages_search = ?, video_intro_url = ?, goals = ?,"
-                f" hourly_rate = ?, updated_at = ? WHERE email = ? RETURNING {_PROFILE_COLUMNS}",
+                f" hourly_rate = ?, updated_at = ? WHERE email = ? RETURNING {PROFILE_COLUMNS}",
                 (*m, now, key),
             ).fetchone()
             if row is None:
                 raise NotFound(f"no profile for {key}")
-            return _profile(row)
+            return profile_from_row(row)
 
         return await self._write(update)
 
@@ -252,18 +236,18 @@ class SqliteStore:
         def find(conn: sqlite3.Connection) -> DiscoverPage:
             total = conn.execute(f"SELECT count(*) FROM profiles WHERE {clause}", params).fetchone()
             rows = conn.execute(
-                f"SELECT {_PROFILE_COLUMNS} FROM profiles WHERE {clause}"
+                f"SELECT {PROFILE_COLUMNS} FROM profiles WHERE {clause}"
                 " ORDER BY name_key, email LIMIT ? OFFSET ?",
                 (*params, limit, offset),
             ).fetchall()
-            return DiscoverPage(mentors=[_profile(r) for r in rows], total=int(total[0]))
+            return DiscoverPage(mentors=[profile_from_row(r) for r in rows], total=int(total[0]))
 
         return await self._run(find)
 
     # --- sessions ---------------------------------------------------------------------
     async def create_session(self, session: Session) -> Session:
         stored = normalise_session(session)
-        values = _session_row(stored)
+        values = session_row(stored)
         claims = [
             (email, to_text(cell), stored.session_id)
             for email, cell in claim_keys(
@@ -274,7 +258,7 @@ class SqliteStore:
             claims = []  # a past or cancelled session (imported history) holds no slot
 
         def book(conn: sqlite3.Connection) -> None:
-            conn.execute(f"INSERT INTO sessions ({_SESSION_COLUMNS}) VALUES ({_marks(13)})", values)
+            conn.execute(f"INSERT INTO sessions ({SESSION_COLUMNS}) VALUES ({marks(15)})", values)
             if claims:
                 conn.executemany(
                     "INSERT INTO slot_claims (email, cell, session_id) VALUES (?, ?, ?)", claims
@@ -289,9 +273,9 @@ class SqliteStore:
     async def get_session(self, session_id: str) -> Session | None:
         def get(conn: sqlite3.Connection) -> Session | None:
             row = conn.execute(
-                f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE session_id = ?", (session_id,)
+                f"SELECT {SESSION_COLUMNS} FROM sessions WHERE session_id = ?", (session_id,)
             ).fetchone()
-            return None if row is None else _session(row)
+            return None if row is None else session_from_row(row)
 
         return await self._run(get)
 
@@ -329,29 +313,33 @@ class SqliteStore:
 
         def find(conn: sqlite3.Connection) -> list[Session]:
             rows = conn.execute(
-                f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE {clause}"
+                f"SELECT {SESSION_COLUMNS} FROM sessions WHERE {clause}"
                 " ORDER BY scheduled_at DESC, session_id",
                 params,
             ).fetchall()
-            return [_session(r) for r in rows]
+            return [session_from_row(r) for r in rows]
 
         return await self._run(find)
 
     async def busy_intervals(
-        self, emails: list[str], start: datetime, end: datetime
+        self,
+        emails: list[str],
+        start: datetime,
+        end: datetime,
+        exclude_session_id: str | None = None,
     ) -> list[tuple[datetime, datetime]]:
         keys = sorted({email_key(e) for e in emails})
         if not keys:
             return []
-        marks = _marks(len(keys))
+        people = marks(len(keys))
 
         def find(conn: sqlite3.Connection) -> list[tuple[datetime, datetime]]:
             rows = conn.execute(
                 "SELECT scheduled_at, ends_at FROM sessions WHERE status = 'scheduled'"
-                " AND scheduled_at < ? AND ends_at > ?"
-                f" AND (mentor_email IN ({marks}) OR mentee_email IN ({marks}))"
+                " AND scheduled_at < ? AND ends_at > ? AND session_id <> ?"
+                f" AND (mentor_email IN ({people}) OR mentee_email IN ({people}))"
                 " ORDER BY scheduled_at, ends_at",
-                (to_text(end), to_text(start), *keys, *keys),
+                (to_text(end), to_text(start), exclude_session_id or "", *keys, *keys),
             ).fetchall()
             return [(from_text(r[0]), from_text(r[1])) for r in rows]
 
@@ -363,12 +351,12 @@ class SqliteStore:
         def update(conn: sqlite3.Connection) -> Session:
             row = conn.execute(
                 f"UPDATE sessions SET notes = ?, updated_at = ? WHERE session_id = ?"
-                f" RETURNING {_SESSION_COLUMNS}",
+                f" RETURNING {SESSION_COLUMNS}",
                 (notes, at, session_id),
             ).fetchone()
             if row is None:
                 raise NotFound(f"no session {session_id}")
-            return _session(row)
+            return session_from_row(row)
 
         return await self._write(update)
 
@@ -382,8 +370,9 @@ class SqliteStore:
             # Only a session that is still scheduled (and not yet over) can be cancelled.
             row = conn.execute(
                 "UPDATE sessions SET status = 'cancelled', cancelled_by = ?, cancel_reason = ?,"
-                " updated_at = ? WHERE session_id = ? AND status = 'scheduled' AND ends_at > ?"
-                f" RETURNING {_SESSION_COLUMNS}",
+                " updated_at = ?, sequence = sequence + 1"
+                " WHERE session_id = ? AND status = 'scheduled' AND ends_at > ?"
+                f" RETURNING {SESSION_COLUMNS}",
                 (by, reason, at, session_id, at),
             ).fetchone()
             if row is None:
@@ -394,7 +383,7 @@ class SqliteStore:
                     raise NotFound(f"no session {session_id}")
                 raise Conflict(f"session {session_id} is not scheduled")
             conn.execute("DELETE FROM slot_claims WHERE session_id = ?", (session_id,))
-            return _session(row)
+            return session_from_row(row)
 
         return await self._write(cancel)
 
@@ -518,91 +507,3 @@ def _migrate(conn: sqlite3.Connection) -> int:
         conn.execute("COMMIT")
         log.info("sqlite.migrated", version=version)
     return len(MIGRATIONS)
-
-
-# --- rows <-> models ------------------------------------------------------------------
-def _marks(n: int) -> str:
-    return ", ".join("?" * n)
-
-
-def _mentoring_values(m: MentoringProfile) -> tuple[Any, ...]:
-    return (
-        int(m.enabled),
-        m.bio,
-        json.dumps(list(m.expertise), ensure_ascii=False),
-        json.dumps(list(m.languages), ensure_ascii=False),
-        json.dumps(fold_tags(m.expertise), ensure_ascii=False),
-        json.dumps(fold_tags(m.languages), ensure_ascii=False),
-        m.video_intro_url,
-        m.goals,
-        float(m.hourly_rate),
-    )
-
-
-def _profile_row(p: Profile) -> tuple[Any, ...]:
-    m = _mentoring_values(p.mentoring)
-    return (
-        email_key(p.email),
-        p.name,
-        fold(p.name),
-        p.avatar_url,
-        p.time_zone,
-        *m,
-        to_text(p.created_at),
-        to_text(p.updated_at),
-    )
-
-
-def _profile(row: sqlite3.Row) -> Profile:
-    return Profile(
-        email=row["email"],
-        name=row["name"],
-        avatar_url=row["avatar_url"],
-        time_zone=row["time_zone"],
-        mentoring=MentoringProfile(
-            enabled=bool(row["mentoring_enabled"]),
-            bio=row["bio"],
-            expertise=tuple(json.loads(row["expertise"])),
-            languages=tuple(json.loads(row["languages"])),
-            video_intro_url=row["video_intro_url"],
-            goals=row["goals"],
-            hourly_rate=float(row["hourly_rate"]),
-        ),
-        created_at=from_text(row["created_at"]),
-        updated_at=from_text(row["updated_at"]),
-    )
-
-
-def _session_row(s: Session) -> tuple[Any, ...]:
-    return (
-        s.session_id,
-        s.mentor_email,
-        s.mentee_email,
-        to_text(s.scheduled_at),
-        to_text(s.ends_at),
-        s.duration,
-        s.topic,
-        s.status.value,
-        s.notes,
-        s.cancelled_by,
-        s.cancel_reason,
-        to_text(s.created_at),
-        to_text(s.updated_at),
-    )
-
-
-def _session(row: sqlite3.Row) -> Session:
-    return Session(
-        session_id=row["session_id"],
-        mentor_email=row["mentor_email"],
-        mentee_email=row["mentee_email"],
-        scheduled_at=from_text(row["scheduled_at"]),
-        duration=int(row["duration"]),
-        topic=row["topic"],
-        status=SessionStatus(row["status"]),
-        notes=row["notes"],
-        cancelled_by=row["cancelled_by"],
-        cancel_reason=row["cancel_reason"],
-        created_at=from_text(row["created_at"]),
-        updated_at=from_text(row["updated_at"]),
-    )

@@ -6,9 +6,10 @@ blame. Nothing here touches a database, so a value that reaches a query has alre
 checked and converted: a JSON object where a string belongs (``{"$ne": null}``) never gets
 past these functions.
 
-Used by the JSON API and the HTML forms alike; imports only the standard library and
-``store.models``. The JSON types of a body are checked before these run, by the API's
-request models; query strings and path parameters are read in ``web.params``.
+Used by the JSON API and the HTML forms alike; imports only the standard library,
+``store.models`` and the zone-name table in ``store.zones``. The JSON types of a body are
+checked before these run, by the API's request models; query strings and path parameters are
+read in ``web.params``.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from store.models import SLOT_MINUTES, MentoringProfile, Profile
+from store.zones import canonical_time_zone
 
 # --- limits -------------------------------------------------------------------------------
 EMAIL_MAX = 254
@@ -40,6 +42,9 @@ TOPIC_MIN, TOPIC_MAX = 5, 200
 NOTES_MAX = 5000
 REASON_MIN, REASON_MAX = 1, 500
 CHAT_TEXT_MAX = 2000
+YEAR_MIN, YEAR_MAX = 1970, 9000
+"""Dates and times from outside are refused beyond these years, so arithmetic on them (a
+session's end, a day's hours) never runs off the calendar."""
 BOOKABLE_START_MINUTE = 9 * 60
 """Sessions start at or after 09:00 in the mentor's time zone..."""
 BOOKABLE_END_MINUTE = 17 * 60
@@ -146,8 +151,8 @@ def _time_zones() -> frozenset[str]:
 
 
 def parse_time_zone(value: object, field: str = "timeZone") -> str:
-    """An IANA time zone name known to this machine's tz database."""
-    text = as_str(value, field).strip()
+    """An IANA time zone name known to this machine's tz database, in canonical spelling."""
+    text = canonical_time_zone(as_str(value, field).strip())
     if text == "UTC" or text in _time_zones():
         return text
     raise ValidationError(field, "Unknown time zone; use an IANA name such as America/New_York")
@@ -336,6 +341,8 @@ def parse_datetime(value: object, field: str) -> datetime:
         raise ValidationError(field, "Expected an ISO 8601 date and time") from exc
     if parsed.tzinfo is None or parsed.utcoffset() is None:
         raise ValidationError(field, "Include a time zone offset or Z")
+    if not YEAR_MIN <= parsed.year <= YEAR_MAX:
+        raise ValidationError(field, f"Expected a year from {YEAR_MIN} to {YEAR_MAX}")
     return parsed.astimezone(UTC)
 
 

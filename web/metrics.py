@@ -35,6 +35,7 @@ class MetricsState:
     hub_stats: StatsSource | None = None
     relay_stats: StatsSource | None = None
 
+
 # (hub stats key, metric name, kind, help)
 HUB_METRICS: tuple[tuple[str, str, str, str], ...] = (
     ("connections", "panamia_hub_connections", "gauge", "Open websocket connections"),

@@ -11,12 +11,20 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Literal
 
 from aiohttp import web
 
-from store.validation import TAG_MAX, ValidationError, as_str
+from store.validation import (
+    TAG_MAX,
+    YEAR_MAX,
+    YEAR_MIN,
+    ValidationError,
+    as_str,
+    parse_datetime,
+    parse_duration,
+)
 
 PAGE_MAX = 10_000
 LIMIT_MAX = 100
@@ -131,9 +139,12 @@ def parse_date(value: str, field: str) -> date:
     if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
         raise ValidationError(field, "Expected a date as YYYY-MM-DD")
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError as exc:
         raise ValidationError(field, "Expected a date as YYYY-MM-DD") from exc
+    if not YEAR_MIN <= day.year <= YEAR_MAX:
+        raise ValidationError(field, f"Expected a year from {YEAR_MIN} to {YEAR_MAX}")
+    return day
 
 
 @dataclass(frozen=True)
@@ -149,6 +160,45 @@ def parse_availability(pairs: Sequence[tuple[str, str]]) -> AvailabilityWindow:
     first_day = parse_date(raw_from, "from") if raw_from else None
     days = parse_int_param(params.get("days"), "days", 7, 1, AVAILABILITY_DAYS_MAX)
     return AvailabilityWindow(first_day, days)
+
+
+SLOTS_DAYS_MAX = 62
+
+
+@dataclass(frozen=True)
+class SlotsQuery:
+    start: date | datetime | None
+    """A date is the mentor's local day; None means now."""
+    end: date | datetime | None
+    """A date is inclusive (the mentor's local day); a datetime exclusive."""
+    duration: int | None
+    session_id: str | None
+
+
+def parse_day_or_moment(value: str, field: str) -> date | datetime:
+    """``YYYY-MM-DD`` or an ISO 8601 date-time with an offset."""
+    if len(value.strip()) != 10:
+        return parse_datetime(value, field)
+    return parse_date(value, field)
+
+
+def parse_slots_query(pairs: Sequence[tuple[str, str]]) -> SlotsQuery:
+    params = single_params(pairs, ("from", "to", "duration", "session"))
+    raw_duration = params.get("duration")
+    duration = None
+    if raw_duration:
+        text = raw_duration.strip()
+        number = int(text) if text.isascii() and text.isdigit() and len(text) < 5 else -1
+        duration = parse_duration(number)
+    session_id = params.get("session") or None
+    if session_id is not None and not is_session_id(session_id):
+        raise ValidationError("session", "Unknown session")
+    return SlotsQuery(
+        start=parse_day_or_moment(params["from"], "from") if params.get("from") else None,
+        end=parse_day_or_moment(params["to"], "to") if params.get("to") else None,
+        duration=duration,
+        session_id=session_id,
+    )
 
 
 # --- path and link parameters ------------------------------------------------------------

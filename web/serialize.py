@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from store import models
+from store.availability_rules import WEEKDAYS, format_clock
 from web.api import response_models as out
 
 
@@ -28,6 +29,30 @@ def mentoring_out(mentoring: models.MentoringProfile) -> out.Mentoring:
     )
 
 
+def _hours(ranges: tuple[models.TimeRange, ...]) -> list[out.HoursRange]:
+    return [
+        out.HoursRange(start=format_clock(r.start_minute), end=format_clock(r.end_minute))
+        for r in ranges
+    ]
+
+
+def availability_out(profile: models.Profile) -> out.MentorAvailability:
+    """The mentor's hours as saved, or the default ones (``isDefault``) until they save."""
+    a = profile.effective_availability
+    return out.MentorAvailability(
+        time_zone=a.time_zone,
+        weekly=out.WeeklyHours(**{day: _hours(a.weekly[i]) for i, day in enumerate(WEEKDAYS)}),
+        exceptions=[
+            out.DateHours(date=e.day.isoformat(), ranges=_hours(e.ranges)) for e in a.exceptions
+        ],
+        buffer_minutes=a.buffer_minutes,
+        min_notice_minutes=a.min_notice_minutes,
+        horizon_days=a.horizon_days,
+        durations=list(a.durations),
+        is_default=profile.availability is None,
+    )
+
+
 def public_profile_out(profile: models.Profile) -> out.PublicProfile:
     return out.PublicProfile(
         email=profile.email,
@@ -35,6 +60,7 @@ def public_profile_out(profile: models.Profile) -> out.PublicProfile:
         avatar_url=profile.avatar_url,
         time_zone=profile.time_zone,
         mentoring=mentoring_out(profile.mentoring),
+        availability=availability_out(profile),
     )
 
 
@@ -45,6 +71,7 @@ def profile_out(profile: models.Profile) -> out.Profile:
         avatar_url=profile.avatar_url,
         time_zone=profile.time_zone,
         mentoring=mentoring_out(profile.mentoring),
+        availability=availability_out(profile),
         created_at=iso(profile.created_at),
         updated_at=iso(profile.updated_at),
     )
@@ -79,6 +106,11 @@ def session_out(
         cancel_reason=session.cancel_reason,
         created_at=iso(session.created_at),
         updated_at=iso(session.updated_at),
+        sequence=session.sequence,
+        history=[
+            out.SessionChange(by=c.by, at=iso(c.at), from_=iso(c.from_start), to=iso(c.to_start))
+            for c in session.history
+        ],
     )
 
 

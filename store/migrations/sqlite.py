@@ -88,4 +88,12 @@ MIGRATIONS: list[tuple[str, ...]] = [
         """,
         "CREATE INDEX login_tokens_by_email ON login_tokens (email, created_at)",
     ),
+    # 2: scheduling. A mentor's availability as JSON (NULL: the default hours, Monday to
+    # Friday 09:00-17:00 in the profile's zone, so existing mentors keep weekday hours);
+    # a session's change counter (the calendar invite's SEQUENCE) and its move history.
+    (
+        "ALTER TABLE profiles ADD COLUMN availability TEXT",
+        "ALTER TABLE sessions ADD COLUMN sequence INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE sessions ADD COLUMN history TEXT NOT NULL DEFAULT '[]'",
+    ),
 ]

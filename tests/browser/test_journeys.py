@@ -136,8 +136,11 @@ async def test_two_people_book_and_cancel_a_session(
     await set_up_mentor_profile(mentor, server, shots)
     await find_mentor(mentee, shots)
 
-    # Three days ahead in the mentee's zone, at 09:00 UTC: the mentor's first bookable slot.
+    # Three days ahead in the mentee's zone (or the Monday after, since a new mentor's hours
+    # leave weekends off), at 09:00 UTC: the mentor's first bookable slot.
     day = datetime.now(ZoneInfo(MENTEE_ZONE)).date() + timedelta(days=3)
+    while day.weekday() >= 5:
+        day += timedelta(days=1)
     start = datetime.combine(day, time(9, 0), tzinfo=UTC)
     await book(mentee, day, start, shots)
 

@@ -97,7 +97,9 @@ async def journey(server: TestServer, factory: AiohttpClient) -> None:
     mentee = await user(factory, server, MENTEE)
     outsider = await user(factory, server, OUTSIDER)
     await check_profile(mentor)
+    await check_availability(mentor)
     session_id = await check_booking(mentee)
+    await check_slots_and_reschedule(mentor, mentee, outsider, session_id)
     await check_sessions(mentor, mentee, outsider, session_id)
     await check_room_services(mentee, outsider, session_id)
     assert (await mentor.post("/api/auth/signout")).status == 204
@@ -109,6 +111,51 @@ async def check_profile(mentor: Client) -> None:
     bad = await mentor.patch("/api/mentoring/profile", json={**MENTOR_PROFILE, "bio": 5})
     assert bad.status == 400
     await become_mentor(mentor, goals=None, videoIntroUrl="https://video.example.org/m")
+
+
+WEEKDAYS_9_TO_17 = {
+    day: [{"start": "09:00", "end": "17:00"}]
+    for day in ("monday", "tuesday", "wednesday", "thursday", "friday")
+}
+
+
+async def check_availability(mentor: Client) -> None:
+    assert (await mentor.get("/api/mentoring/availability")).status == 200
+    hours = {
+        "timeZone": "Etc/UTC",
+        "weekly": WEEKDAYS_9_TO_17,
+        "bufferMinutes": 0,
+        "minNoticeMinutes": 60,
+        "horizonDays": 60,
+        "durations": [30, 60],
+    }
+    saved = await mentor.put("/api/mentoring/availability", json=hours)
+    assert saved.status == 200, await saved.text()
+    bad = await mentor.put("/api/mentoring/availability", json={**hours, "bufferMinutes": 61})
+    assert bad.status == 400
+
+
+async def check_slots_and_reschedule(
+    mentor: Client, mentee: Client, outsider: Client, sid: str
+) -> None:
+    slots = f"/api/mentoring/mentors/{MENTOR}/slots"
+    assert (await mentee.get(f"{slots}?duration=60")).status == 200
+    assert (await mentee.get(f"{slots}?duration=15")).status == 400
+    assert (await mentee.get("/api/mentoring/mentors/nobody@example.org/slots")).status == 404
+    assert (await outsider.get(f"{slots}?session={sid}")).status == 403
+    move = f"/api/mentoring/sessions/{sid}/reschedule"
+    assert (await outsider.post(move, json={"scheduledAt": slot(13)})).status == 403
+    assert (await mentee.post(move, json={"scheduledAt": slot(20)})).status == 400
+    nosuch = "/api/mentoring/sessions/nosuch/reschedule"
+    assert (await mentee.post(nosuch, json={"scheduledAt": slot(13)})).status == 404
+    moved = await mentee.post(move, json={"scheduledAt": slot(13)})
+    assert moved.status == 200, await moved.text()
+    other = await mentee.post(
+        "/api/mentoring/sessions",
+        json={"mentorEmail": MENTOR, "scheduledAt": slot(15), "duration": 30, "topic": "Other"},
+    )
+    assert other.status == 201
+    assert (await mentor.post(move, json={"scheduledAt": slot(15)})).status == 409
 
 
 async def check_booking(mentee: Client) -> str:

@@ -68,7 +68,12 @@ async def become_mentor(client: Client, **overrides: Any) -> dict[str, Any]:
 
 
 def future_day(days: int = 3) -> date:
-    return datetime.now(UTC).date() + timedelta(days=days)
+    """The first Monday-Friday date at least ``days`` ahead (UTC): inside a new mentor's
+    default hours, which leave weekends off."""
+    day = datetime.now(UTC).date() + timedelta(days=days)
+    while day.weekday() >= 5:
+        day += timedelta(days=1)
+    return day
 
 
 def slot(hour: int, minute: int = 0, days: int = 3) -> str:

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from web.api import auth, chat, discover, ice, openapi, profile, pusher_auth, sessions
+from web.api import (
+    auth,
+    availability,
+    chat,
+    discover,
+    ice,
+    openapi,
+    profile,
+    pusher_auth,
+    sessions,
+)
 from web.api.errors import api_error_middleware
 from web.api.spec import add_routes
 from web.auth import csrf_middleware
@@ -13,6 +23,7 @@ ROUTES = (
     *auth.ROUTES,
     *profile.ROUTES,
     *discover.ROUTES,
+    *availability.ROUTES,
     *sessions.ROUTES,
     *chat.ROUTES,
     *pusher_auth.ROUTES,

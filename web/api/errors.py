@@ -25,15 +25,24 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 class ApiError(Exception):
     """An error answer: HTTP status, a human message and, when one is to blame, the field."""
 
-    def __init__(self, status: int, message: str, field: str | None = None) -> None:
+    def __init__(
+        self, status: int, message: str, field: str | None = None, code: str | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.field = field
+        self.code = code
 
 
-def json_error(status: int, message: str, field: str | None = None) -> web.Response:
-    body = Error(error=message) if field is None else Error(error=message, field=field)
+def json_error(
+    status: int, message: str, field: str | None = None, code: str | None = None
+) -> web.Response:
+    body = Error(error=message)
+    if field is not None:
+        body.field = field
+    if code is not None:
+        body.code = code
     return web.Response(
         body=msgspec.json.encode(body), status=status, content_type="application/json"
     )
@@ -50,7 +59,7 @@ async def api_error_middleware(request: web.Request, handler: Handler) -> web.St
     try:
         return await handler(request)
     except ApiError as exc:
-        return json_error(exc.status, exc.message, exc.field)
+        return json_error(exc.status, exc.message, exc.field, exc.code)
     except ValidationError as exc:
         return json_error(400, exc.message, exc.field)
     except NotFound:

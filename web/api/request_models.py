@@ -23,6 +23,7 @@ from typing import Annotated, Literal
 
 from msgspec import UNSET, Meta, Struct, UnsetType
 
+from store import availability_rules as avail_rules
 from store import validation as rules
 
 
@@ -90,12 +91,13 @@ class Booking(Body):
     scheduled_at: Annotated[
         str,
         _doc(
-            "In the future, on the hour or half hour, starting at or after 09:00 and ending "
-            "by 17:00 in the mentor's time zone",
+            "A free start time as GET /api/mentoring/mentors/{email}/slots lists them: on the "
+            "hour or half hour, inside the mentor's hours, past their minimum notice, inside "
+            "their booking horizon",
             format="date-time",
         ),
     ]
-    duration: Annotated[int, _doc(enum=list(rules.DURATIONS))]
+    duration: Annotated[int, _doc("One of the mentor's durations", enum=list(rules.DURATIONS))]
     topic: Annotated[str, _doc(minLength=rules.TOPIC_MIN, maxLength=rules.TOPIC_MAX)]
 
 
@@ -109,6 +111,80 @@ class SessionUpdate(Body):
         Annotated[str, _doc(minLength=rules.REASON_MIN, maxLength=rules.REASON_MAX)] | UnsetType
     ) = UNSET
     session_id: str | UnsetType = UNSET
+
+
+class HoursRange(Body):
+    start: Annotated[str, _doc("HH:MM on a quarter hour", pattern=r"^\d{2}:\d{2}$")]
+    end: Annotated[
+        str, _doc("HH:MM on a quarter hour; 24:00 is midnight", pattern=r"^\d{2}:\d{2}$")
+    ]
+
+
+DayHours = Annotated[
+    list[HoursRange],
+    _doc(
+        "Sorted on the way in; touching ranges are merged, overlapping ones refused",
+        maxItems=avail_rules.RANGES_PER_DAY_MAX,
+    ),
+]
+
+
+class WeeklyHours(Body):
+    """One list per weekday; an empty or absent day is a day off."""
+
+    monday: DayHours | UnsetType = UNSET
+    tuesday: DayHours | UnsetType = UNSET
+    wednesday: DayHours | UnsetType = UNSET
+    thursday: DayHours | UnsetType = UNSET
+    friday: DayHours | UnsetType = UNSET
+    saturday: DayHours | UnsetType = UNSET
+    sunday: DayHours | UnsetType = UNSET
+
+
+class DateHours(Body):
+    date: Annotated[str, _doc("YYYY-MM-DD, the mentor's local date", format="date")]
+    ranges: Annotated[list[HoursRange], _doc("Empty or absent: a day off")] | UnsetType = UNSET
+
+
+class AvailabilityPut(Body):
+    """The whole availability (PUT replaces it)."""
+
+    time_zone: Annotated[str, _doc("IANA time zone name the hours are in")]
+    weekly: WeeklyHours
+    buffer_minutes: Annotated[
+        int,
+        _doc(
+            "Kept free before and after each session",
+            minimum=0,
+            maximum=avail_rules.BUFFER_MAX_MINUTES,
+            multipleOf=avail_rules.BUFFER_STEP_MINUTES,
+        ),
+    ]
+    min_notice_minutes: Annotated[int, _doc(minimum=0, maximum=avail_rules.MIN_NOTICE_MAX_MINUTES)]
+    horizon_days: Annotated[
+        int, _doc(minimum=avail_rules.HORIZON_MIN_DAYS, maximum=avail_rules.HORIZON_MAX_DAYS)
+    ]
+    durations: Annotated[list[Annotated[int, _doc(enum=list(rules.DURATIONS))]], _doc(minItems=1)]
+    exceptions: (
+        Annotated[
+            list[DateHours],
+            _doc(
+                "Past dates are dropped; none beyond the horizon",
+                maxItems=avail_rules.EXCEPTIONS_MAX,
+            ),
+        ]
+        | UnsetType
+    ) = UNSET
+
+
+class Reschedule(Body):
+    scheduled_at: Annotated[
+        str,
+        _doc(
+            "The new start: a free time by the same rules as booking (the duration stays)",
+            format="date-time",
+        ),
+    ]
 
 
 class PusherAuth(Body, rename=None):

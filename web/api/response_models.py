@@ -54,6 +54,59 @@ class Mentoring(Answer, omit_defaults=False):
     hourly_rate: Annotated[float, Meta(ge=0, description="0 means free")]
 
 
+class HoursRange(Answer, omit_defaults=False):
+    start: Annotated[str, Meta(description="HH:MM, local time of the mentor")]
+    end: Annotated[str, Meta(description="HH:MM; 24:00 is midnight at the end of the day")]
+
+
+class WeeklyHours(Answer, omit_defaults=False):
+    monday: list[HoursRange]
+    tuesday: list[HoursRange]
+    wednesday: list[HoursRange]
+    thursday: list[HoursRange]
+    friday: list[HoursRange]
+    saturday: list[HoursRange]
+    sunday: list[HoursRange]
+
+
+class DateHours(Answer, omit_defaults=False):
+    date: Annotated[str, Meta(extra_json_schema={"format": "date"})]
+    ranges: Annotated[list[HoursRange], Meta(description="Empty: a day off")]
+
+
+class MentorAvailability(Answer, omit_defaults=False):
+    """When a mentor can be booked, in their own time zone."""
+
+    time_zone: Annotated[str, Meta(description="IANA zone the hours are in")]
+    weekly: WeeklyHours
+    exceptions: Annotated[list[DateHours], Meta(description="Dates that replace the weekly hours")]
+    buffer_minutes: Annotated[int, Meta(description="Kept free around each session")]
+    min_notice_minutes: int
+    horizon_days: int
+    durations: Annotated[list[int], Meta(description="Session lengths offered, minutes")]
+    is_default: Annotated[bool, Meta(description="True until the mentor saves their own hours")]
+
+
+class AvailabilityAnswer(Answer):
+    availability: MentorAvailability
+
+
+class FreeSlots(Answer):
+    """Free start times, computed by the server for the signed-in person."""
+
+    mentor_email: Email
+    time_zone: Annotated[str, Meta(description="The mentor's zone")]
+    duration: int
+    durations: list[int]
+    slot_minutes: int
+    start: Annotated[str, Meta(extra_json_schema={"format": "date-time"})]
+    end: Annotated[str, Meta(extra_json_schema={"format": "date-time"})]
+    slots: Annotated[
+        list[Annotated[str, Meta(extra_json_schema={"format": "date-time"})]],
+        Meta(description="Start times (UTC), ascending"),
+    ]
+
+
 class PublicProfile(Answer):
     """What other people see of a profile (discovery, booking)."""
 
@@ -62,6 +115,7 @@ class PublicProfile(Answer):
     avatar_url: str | None
     time_zone: Annotated[str, Meta(description="IANA time zone name")]
     mentoring: Mentoring
+    availability: MentorAvailability
 
 
 class Profile(PublicProfile):
@@ -93,6 +147,15 @@ class Availability(Answer):
     busy: list[BusyInterval]
 
 
+class SessionChange(Answer, omit_defaults=False):
+    """One reschedule of a session."""
+
+    by: Email
+    at: Time
+    from_: Annotated[str, Meta(extra_json_schema={"format": "date-time"})]
+    to: Time
+
+
 class Session(Answer):
     """A mentoring session as its two participants see it."""
 
@@ -114,6 +177,8 @@ class Session(Answer):
     cancel_reason: str | None
     created_at: Time
     updated_at: Time
+    sequence: Annotated[int, Meta(description="Rises on each reschedule and on cancel")]
+    history: Annotated[list[SessionChange], Meta(description="Reschedules, oldest first")]
 
 
 class SessionAnswer(Answer):

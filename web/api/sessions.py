@@ -8,17 +8,23 @@ from aiohttp import web
 
 from store.base import Conflict, RoleFilter
 from store.models import SessionStatus, utcnow
-from store.validation import parse_booking, parse_session_update
+from store.validation import (
+    check_start_time,
+    parse_booking,
+    parse_datetime,
+    parse_session_update,
+)
 from web import keys
 from web.api import response_models as out
 from web.api.errors import ApiError
 from web.api.jsonio import answer, read_body
-from web.api.request_models import Booking, SessionUpdate
+from web.api.request_models import Booking, Reschedule, SessionUpdate
 from web.api.spec import NOT_SIGNED_IN, SESSION_ID, Operation, Param, Reply, Route, error
 from web.auth import require_user
 from web.metrics import record_booking
 from web.notes import NOTES
 from web.params import parse_session_filters, query_pairs
+from web.services.scheduling import reschedule
 from web.services.sessions import book_session, session_of_participant, sessions_out
 
 log = structlog.get_logger(__name__)
@@ -79,6 +85,19 @@ async def patch_session(request: web.Request) -> web.Response:
             raise ApiError(409, "Only a scheduled session can be cancelled", "action") from exc
         log.info("session.cancelled", session_id=session.session_id, by=email)
     (shown,) = await sessions_out(store, [saved], now)
+    return answer(out.SessionAnswer(session=shown))
+
+
+async def reschedule_session(request: web.Request) -> web.Response:
+    email = await require_user(request)
+    body = await read_body(request, Reschedule)
+    session = await session_of_participant(request, request.match_info["sessionId"], email)
+    now = utcnow()
+    new_start = parse_datetime(body.scheduled_at, "scheduledAt")
+    check_start_time(new_start, now)
+    store = request.app[keys.STORE]
+    moved = await reschedule(store, session, email, new_start, now)
+    (shown,) = await sessions_out(store, [moved], now)
     return answer(out.SessionAnswer(session=shown))
 
 
@@ -151,5 +170,32 @@ ROUTES = (
             ),
         ),
         patch_session,
+    ),
+    Route(
+        Operation(
+            "POST",
+            "/api/mentoring/sessions/{sessionId}/reschedule",
+            "Move an upcoming session to another free time (either participant; the duration"
+            " stays)",
+            body=Reschedule,
+            path_schemas=SESSION_ID,
+            replies=(
+                Reply(
+                    200,
+                    "The moved session (sequence + 1, one more history entry)",
+                    out.SessionAnswer,
+                ),
+                error(400, "A rule was broken; field and code name it"),
+                _NOT_YOURS,
+                _NO_SESSION,
+                error(
+                    409,
+                    "The time is taken (code taken / mentee_busy / mentor_busy), or the"
+                    " session is not upcoming (field sessionId)",
+                ),
+                NOT_SIGNED_IN,
+            ),
+        ),
+        reschedule_session,
     ),
 )

@@ -20,6 +20,7 @@ from web.api import response_models as out
 from web.api.errors import ApiError, forbidden
 from web.params import is_session_id
 from web.serialize import session_out
+from web.services.scheduling import Asker, check_time
 
 log = structlog.get_logger(__name__)
 
@@ -54,10 +55,13 @@ async def book_session(
     store: Store, mentee_email: str, booking: rules.BookingRequest, now: datetime
 ) -> Session:
     """Book ``booking`` for ``mentee_email``: the self-booking check, the mentor read once,
-    the mentor's bookable hours, then the store's cell claims (409 when taken)."""
+    the mentor's availability rules (duration offered, notice, horizon, hours, busy times of
+    both people with the mentor's buffer), then the store's cell claims (409 when taken)."""
     rules.check_not_own_booking(booking, mentee_email)
     mentor = await bookable_mentor(store, booking.mentor_email)
-    rules.check_bookable_hours(booking.scheduled_at, booking.duration, mentor.time_zone)
+    await check_time(
+        store, mentor, Asker(mentee_email), booking.scheduled_at, booking.duration, now
+    )
     session = Session(
         session_id=new_session_id(),
         mentor_email=mentor.email,
@@ -71,7 +75,7 @@ async def book_session(
     try:
         saved = await store.create_session(session)
     except Conflict as exc:
-        raise ApiError(409, "That time is already booked", "scheduledAt") from exc
+        raise ApiError(409, "That time is already booked", "scheduledAt", code="taken") from exc
     log.info(
         "session.booked", session_id=saved.session_id, mentor=mentor.email, mentee=mentee_email
     )

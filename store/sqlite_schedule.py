@@ -1,0 +1,99 @@
+"""Scheduling on SQLite: a mentor's availability and moving a session.
+
+A move is one ``BEGIN IMMEDIATE`` transaction: the session's cell claims are deleted, the
+claims of the new time inserted, and the session updated (new times, ``sequence + 1``, one
+more history entry). If any new claim collides with another session's, the primary key of
+``slot_claims`` raises and the whole transaction rolls back: the session keeps its old time
+and its old claims. No other writer can see a state where both or neither are held.
+"""
+
+# ruff: noqa: S608  (SQL assembled from constant column lists; values are bound parameters)
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable
+from datetime import datetime
+from typing import TypeVar
+
+from store.base import NotFound, NotScheduled, SlotTaken
+from store.codec import change_to_text_doc, claim_keys, email_key, to_text, utc_ms
+from store.models import Availability, Profile, Session, SessionChange, SessionStatus, utcnow
+from store.sqlite_rows import (
+    PROFILE_COLUMNS,
+    SESSION_COLUMNS,
+    availability_text,
+    profile_from_row,
+    session_from_row,
+)
+
+T = TypeVar("T")
+
+
+class SqliteSchedule:
+    """Mixed into :class:`store.sqlite.SqliteStore`, which provides ``_write``."""
+
+    async def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        raise NotImplementedError
+
+    async def set_availability(self, email: str, availability: Availability | None) -> Profile:
+        key = email_key(email)
+        values = (availability_text(availability), to_text(utcnow()), key)
+
+        def update(conn: sqlite3.Connection) -> Profile:
+            row = conn.execute(
+                "UPDATE profiles SET availability = ?, updated_at = ? WHERE email = ?"
+                f" RETURNING {PROFILE_COLUMNS}",
+                values,
+            ).fetchone()
+            if row is None:
+                raise NotFound(f"no profile for {key}")
+            return profile_from_row(row)
+
+        return await self._write(update)
+
+    async def reschedule_session(
+        self, session_id: str, by: str, new_start: datetime, now: datetime
+    ) -> Session:
+        start, at, who = utc_ms(new_start), utc_ms(now), email_key(by)
+
+        def move(conn: sqlite3.Connection) -> Session:
+            row = conn.execute(
+                f"SELECT {SESSION_COLUMNS} FROM sessions WHERE session_id = ?", (session_id,)
+            ).fetchone()
+            if row is None:
+                raise NotFound(f"no session {session_id}")
+            old = session_from_row(row)
+            if old.status is not SessionStatus.SCHEDULED or old.scheduled_at <= at:
+                raise NotScheduled(f"session {session_id} is not upcoming")
+            change = SessionChange(by=who, at=at, from_start=old.scheduled_at, to_start=start)
+            history = [change_to_text_doc(c) for c in (*old.history, change)]
+            conn.execute("DELETE FROM slot_claims WHERE session_id = ?", (session_id,))
+            claims = [
+                (email, to_text(cell), session_id)
+                for email, cell in claim_keys(
+                    old.mentor_email, old.mentee_email, start, old.duration
+                )
+            ]
+            try:
+                conn.executemany(
+                    "INSERT INTO slot_claims (email, cell, session_id) VALUES (?, ?, ?)", claims
+                )
+            except sqlite3.IntegrityError as exc:
+                raise SlotTaken("the new time is taken") from exc
+            moved = conn.execute(
+                "UPDATE sessions SET scheduled_at = ?, ends_at = ?, updated_at = ?,"
+                " sequence = sequence + 1, history = ? WHERE session_id = ?"
+                f" RETURNING {SESSION_COLUMNS}",
+                (
+                    to_text(start),
+                    to_text(change.to_start + (old.ends_at - old.scheduled_at)),
+                    to_text(at),
+                    json.dumps(history, separators=(",", ":")),
+                    session_id,
+                ),
+            ).fetchone()
+            return session_from_row(moved)
+
+        return await self._write(move)

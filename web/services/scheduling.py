@@ -1,0 +1,156 @@
+"""The booking rules of a mentor's availability, applied to bookings, moves and slot lists.
+
+One check (:func:`store.slots.slot_problem`) serves booking and reschedule, and the slot list
+(:func:`store.slots.free_slots`) offers exactly the start times that check accepts. Busy times
+are read from the store; the database's cell claims still decide a race (409), the buffer is
+the one rule only this read enforces.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+import structlog
+
+from store import slots
+from store.base import NotFound, NotScheduled, SlotTaken, Store
+from store.models import Availability, Profile, Session, SessionStatus
+from store.slots import Busy, SlotRule
+from web.api.errors import ApiError
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Asker:
+    """Whose sessions besides the mentor's block a time, and which session is being moved."""
+
+    mentee_email: str
+    moving_session_id: str | None = None
+
+
+def _minutes(n: int) -> str:
+    if n % (24 * 60) == 0 and n:
+        days = n // (24 * 60)
+        return f"{days} day{'s' if days != 1 else ''}"
+    if n % 60 == 0 and n:
+        hours = n // 60
+        return f"{hours} hour{'s' if hours != 1 else ''}"
+    return f"{n} minutes"
+
+
+def rule_error(rule: SlotRule, availability: Availability) -> ApiError:
+    """The API's answer for a broken rule: 400 naming the field, 409 when the time is taken."""
+    offered = ", ".join(str(d) for d in availability.durations)
+    messages: dict[SlotRule, tuple[int, str, str]] = {
+        SlotRule.DURATION_NOT_OFFERED: (
+            400,
+            "duration",
+            f"This mentor offers sessions of {offered} minutes",
+        ),
+        SlotRule.OFF_GRID: (400, "scheduledAt", "Sessions start on the hour or the half hour"),
+        SlotRule.TOO_SOON: (
+            400,
+            "scheduledAt",
+            f"Too soon: this mentor needs {_minutes(availability.min_notice_minutes)} notice",
+        ),
+        SlotRule.BEYOND_HORIZON: (
+            400,
+            "scheduledAt",
+            f"Too far ahead: this mentor takes bookings up to {availability.horizon_days} days"
+            " ahead",
+        ),
+        SlotRule.OUTSIDE_AVAILABILITY: (
+            400,
+            "scheduledAt",
+            f"Outside the mentor's available hours ({availability.time_zone})",
+        ),
+        SlotRule.MENTOR_BUSY: (409, "scheduledAt", "That time is already booked"),
+        SlotRule.MENTEE_BUSY: (
+            409,
+            "scheduledAt",
+            "You already have a session at that time; please pick another",
+        ),
+    }
+    status, field, message = messages[rule]
+    return ApiError(status, message, field, code=rule.value)
+
+
+async def busy_for(
+    store: Store, mentor_email: str, asker: Asker, start: datetime, end: datetime
+) -> Busy:
+    """Scheduled sessions of the mentor and of the mentee overlapping [start, end)."""
+    exclude = asker.moving_session_id
+    mentor = await store.busy_intervals([mentor_email], start, end, exclude)
+    mentee = await store.busy_intervals([asker.mentee_email], start, end, exclude)
+    return Busy(mentor=mentor, mentee=mentee)
+
+
+async def check_time(
+    store: Store,
+    mentor: Profile,
+    asker: Asker,
+    start: datetime,
+    duration: int,
+    now: datetime,
+    availability: Availability | None = None,
+) -> None:
+    """Raise the API error for the first rule ``start`` breaks (400 rule, 409 taken)."""
+    rules = availability or mentor.effective_availability
+    window = slots.busy_window(rules, start, start + timedelta(minutes=duration))
+    busy = await busy_for(store, mentor.email, asker, *window)
+    problem = slots.slot_problem(rules, start, duration, now, busy)
+    if problem is not None:
+        raise rule_error(problem, rules)
+
+
+async def free_start_times(
+    store: Store,
+    mentor: Profile,
+    asker: Asker,
+    duration: int,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    availability: Availability | None = None,
+) -> list[datetime]:
+    rules = availability or mentor.effective_availability
+    busy = await busy_for(store, mentor.email, asker, *slots.busy_window(rules, start, end))
+    return slots.free_slots(rules, duration, start, end, now, busy)
+
+
+def keeping_duration(availability: Availability, duration: int) -> Availability:
+    """A move keeps the session's length even if the mentor no longer offers it."""
+    return replace(availability, durations=tuple(sorted({*availability.durations, duration})))
+
+
+async def reschedule(
+    store: Store, session: Session, by: str, new_start: datetime, now: datetime
+) -> Session:
+    """Move ``session`` (checked to be ``by``'s) to ``new_start`` under the booking rules."""
+    if session.effective_status(now) is not SessionStatus.SCHEDULED or session.scheduled_at <= now:
+        raise ApiError(409, "Only an upcoming scheduled session can be moved", "sessionId")
+    if new_start == session.scheduled_at:
+        raise ApiError(400, "That is already the session's time", "scheduledAt")
+    mentor = await store.get_profile(session.mentor_email)
+    if mentor is None:
+        raise ApiError(409, "The mentor of this session no longer exists", "sessionId")
+    rules = keeping_duration(mentor.effective_availability, session.duration)
+    asker = Asker(session.mentee_email, moving_session_id=session.session_id)
+    await check_time(store, mentor, asker, new_start, session.duration, now, rules)
+    try:
+        moved = await store.reschedule_session(session.session_id, by, new_start, now)
+    except SlotTaken as exc:
+        raise ApiError(409, "That time is already booked", "scheduledAt", code="taken") from exc
+    except NotScheduled as exc:
+        raise ApiError(409, "Only an upcoming scheduled session can be moved", "sessionId") from exc
+    except NotFound as exc:
+        raise ApiError(404, "Session not found", "sessionId") from exc
+    log.info(
+        "session.rescheduled",
+        session_id=moved.session_id,
+        by=by,
+        sequence=moved.sequence,
+    )
+    return moved
