@@ -21,7 +21,7 @@ import asyncio
 import json
 import sqlite3
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime
@@ -45,11 +45,13 @@ from store.migrations.sqlite import MIGRATIONS
 from store.models import (
     ChatMessage,
     MentoringProfile,
+    OutboxMessage,
     Profile,
     Session,
     SessionStatus,
     utcnow,
 )
+from store.outbox_sqlite import SqliteOutbox, insert_outbox
 
 log = structlog.get_logger(__name__)
 
@@ -68,7 +70,7 @@ _SESSION_COLUMNS = (
 )
 
 
-class SqliteStore:
+class SqliteStore(SqliteOutbox):
     """:class:`store.base.Store` on an SQLite file (``":memory:"`` works for one process)."""
 
     def __init__(self, path: str, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> None:
@@ -261,7 +263,9 @@ class SqliteStore:
         return await self._run(find)
 
     # --- sessions ---------------------------------------------------------------------
-    async def create_session(self, session: Session) -> Session:
+    async def create_session(
+        self, session: Session, outbox: Sequence[OutboxMessage] = ()
+    ) -> Session:
         stored = normalise_session(session)
         values = _session_row(stored)
         claims = [
@@ -279,6 +283,7 @@ class SqliteStore:
                 conn.executemany(
                     "INSERT INTO slot_claims (email, cell, session_id) VALUES (?, ?, ?)", claims
                 )
+            insert_outbox(conn, outbox)
 
         try:
             await self._write(book)
@@ -373,7 +378,12 @@ class SqliteStore:
         return await self._write(update)
 
     async def cancel_session(
-        self, session_id: str, cancelled_by: str, reason: str, now: datetime
+        self,
+        session_id: str,
+        cancelled_by: str,
+        reason: str,
+        now: datetime,
+        outbox: Sequence[OutboxMessage] = (),
     ) -> Session:
         at = to_text(now)
         by = email_key(cancelled_by)
@@ -394,6 +404,7 @@ class SqliteStore:
                     raise NotFound(f"no session {session_id}")
                 raise Conflict(f"session {session_id} is not scheduled")
             conn.execute("DELETE FROM slot_claims WHERE session_id = ?", (session_id,))
+            insert_outbox(conn, outbox)
             return _session(row)
 
         return await self._write(cancel)
