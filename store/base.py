@@ -178,3 +178,16 @@ class Store(Protocol):
 
     async def count_mail_due(self, now: datetime) -> int:
         """Pending messages due by ``now`` (the queue depth)."""
+
+    # --- calendar feed tokens ---------------------------------------------------------
+    async def set_calendar_token(self, email: str, token_hash: str, now: datetime) -> None:
+        """Make ``token_hash`` the one feed token of ``email`` (replacing any older one)."""
+
+    async def delete_calendar_token(self, email: str) -> bool:
+        """Revoke the feed token of ``email``; False when there was none."""
+
+    async def calendar_token_created(self, email: str) -> datetime | None:
+        """When the current feed token of ``email`` was made, or None."""
+
+    async def calendar_owner(self, token_hash: str) -> str | None:
+        """The e-mail whose feed token has this hash, or None."""

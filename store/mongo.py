@@ -48,6 +48,7 @@ from store.codec import (
     normalise_session,
     utc_ms,
 )
+from store.feed_mongo import FEED_TOKEN_INDEXES, FEED_TOKENS, MongoFeedTokens
 from store.models import (
     ChatMessage,
     MentoringProfile,
@@ -120,10 +121,11 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("email", ASCENDING), ("createdAt", ASCENDING)], name="by_email"),
     ],
     OUTBOX: OUTBOX_INDEXES,
+    FEED_TOKENS: FEED_TOKEN_INDEXES,
 }
 
 
-class MongoStore(MongoOutbox):
+class MongoStore(MongoOutbox, MongoFeedTokens):
     """:class:`store.base.Store` on a MongoDB database (standalone, replica set or sharded)."""
 
     def __init__(self, uri: str, database: str) -> None:

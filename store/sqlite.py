@@ -41,6 +41,7 @@ from store.codec import (
     to_text,
     utc_ms,
 )
+from store.feed_sqlite import SqliteFeedTokens
 from store.migrations.sqlite import MIGRATIONS
 from store.models import (
     ChatMessage,
@@ -70,7 +71,7 @@ _SESSION_COLUMNS = (
 )
 
 
-class SqliteStore(SqliteOutbox):
+class SqliteStore(SqliteOutbox, SqliteFeedTokens):
     """:class:`store.base.Store` on an SQLite file (``":memory:"`` works for one process)."""
 
     def __init__(self, path: str, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> None:

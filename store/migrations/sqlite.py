@@ -118,4 +118,14 @@ MIGRATIONS: list[tuple[str, ...]] = [
         "CREATE INDEX mail_outbox_due ON mail_outbox (status, next_attempt_at)",
         "CREATE INDEX mail_outbox_by_recipient ON mail_outbox (recipient, created_at DESC)",
     ),
+    # 3: private calendar feed tokens, one per person (only the hash is kept)
+    (
+        """
+        CREATE TABLE calendar_tokens (
+            email      TEXT PRIMARY KEY,
+            token_hash TEXT NOT NULL UNIQUE,
+            created_at TEXT NOT NULL
+        )
+        """,
+    ),
 ]

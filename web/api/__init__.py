@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from web.api import auth, chat, discover, ice, openapi, profile, pusher_auth, sessions
+from web.api import (
+    auth,
+    calendar,
+    chat,
+    discover,
+    ice,
+    openapi,
+    profile,
+    pusher_auth,
+    sessions,
+)
 from web.api.errors import api_error_middleware
 from web.api.spec import add_routes
 from web.auth import csrf_middleware
@@ -17,6 +27,7 @@ ROUTES = (
     *chat.ROUTES,
     *pusher_auth.ROUTES,
     *ice.ROUTES,
+    *calendar.ROUTES,
 )
 
 
