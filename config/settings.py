@@ -6,7 +6,7 @@ Each field's docstring (the string literal under it) is the reference text for t
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 
@@ -69,15 +69,15 @@ class AuthSettings:
     link_requests_per_hour: int = 5
     """Sign-in links one address may request per hour."""
     smtp_host: str = ""
-    """SMTP server for sign-in e-mails. Empty: links are logged (and shown when dev_login)."""
+    """Deprecated: use [mail] smtp_host. Still read when [mail] smtp_host is empty."""
     smtp_port: int = 587
-    """SMTP port (STARTTLS is used when the server offers it)."""
+    """Deprecated: use [mail] smtp_port (read together with auth.smtp_host)."""
     smtp_user: str = ""
-    """SMTP user name, if the server needs one."""
+    """Deprecated: use [mail] username (read together with auth.smtp_host)."""
     smtp_password: Secret = field(default_factory=lambda: Secret(""))
-    """SMTP password."""
+    """Deprecated: use [mail] password (read together with auth.smtp_host)."""
     mail_from: str = "Pana Mia Live <no-reply@localhost>"
-    """From address of sign-in e-mails."""
+    """Deprecated: use [mail] from_address (read when it is left at its default)."""
     loadtest_token: Secret = field(default_factory=lambda: Secret(""))
     """Bearer token that lets `panamia loadtest` sign in as test users. Empty: disabled."""
 
@@ -177,6 +177,38 @@ class TurnSettings:
 
 
 @dataclass(frozen=True)
+class MailSettings:
+    smtp_host: str = ""
+    """SMTP server every e-mail goes through. Empty: messages are written to the log and,
+    on a server listening on localhost, shown on the Messages page."""
+    smtp_port: int = 587
+    """SMTP port (587 for STARTTLS, 465 for TLS, 25 or a test server's port for none)."""
+    tls: Literal["starttls", "tls", "none"] = "starttls"
+    """starttls: upgrade the connection (required); tls: TLS from the start; none: plain
+    text (only for a server on the same machine or a test server)."""
+    username: str = ""
+    """SMTP user name, if the server needs one."""
+    password: Secret = field(default_factory=lambda: Secret(""))
+    """SMTP password (never logged)."""
+    from_address: str = "Pana Mia Live <no-reply@localhost>"
+    """From address of every e-mail."""
+    reminder_lead_minutes: tuple[int, ...] = (1440, 15)
+    """Reminders before a session starts, in minutes (default: 24 hours and 15 minutes)."""
+    poll_interval_s: float = 5.0
+    """Seconds between looks at the outbox when nothing is due."""
+    lease_s: float = 120.0
+    """Seconds a node holds a message it is sending before another node may take it over."""
+    max_attempts: int = 8
+    """Delivery attempts before a message is marked failed."""
+    retry_base_s: float = 30.0
+    """Wait after the first failed attempt; it doubles with each further failure."""
+    retry_max_s: float = 3600.0
+    """Longest wait between two attempts."""
+    timeout_s: float = 30.0
+    """Seconds an SMTP conversation may take."""
+
+
+@dataclass(frozen=True)
 class LogSettings:
     level: str = "INFO"
     """Log level: DEBUG, INFO, WARNING, ERROR."""
@@ -193,7 +225,27 @@ class Settings:
     pusher: PusherSettings = field(default_factory=PusherSettings)
     relay: RelaySettings = field(default_factory=RelaySettings)
     turn: TurnSettings = field(default_factory=TurnSettings)
+    mail: MailSettings = field(default_factory=MailSettings)
     log: LogSettings = field(default_factory=LogSettings)
+
+    @property
+    def smtp(self) -> MailSettings:
+        """The mail settings in force: ``[mail]``, or the deprecated ``auth.smtp_*`` options
+        when ``[mail] smtp_host`` is empty and ``auth.smtp_host`` is set (then STARTTLS is
+        used when offered, as before, and port 465 means TLS)."""
+        mail, auth = self.mail, self.auth
+        if mail.smtp_host or not auth.smtp_host:
+            return mail
+        default_from = MailSettings().from_address
+        return replace(
+            mail,
+            smtp_host=auth.smtp_host,
+            smtp_port=auth.smtp_port,
+            tls="tls" if auth.smtp_port == 465 else "starttls",
+            username=auth.smtp_user,
+            password=auth.smtp_password,
+            from_address=mail.from_address if mail.from_address != default_from else auth.mail_from,
+        )
 
     @property
     def public_url(self) -> str:

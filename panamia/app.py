@@ -2,8 +2,9 @@
 
 ``create_app`` does no I/O: it fills the settings, builds the metrics registry and registers
 routes. Every service is built in a ``cleanup_ctx`` here and stored under a ``web.keys`` key;
-they open in order (secrets, store, bus, hub, notes rooms, relay) and close in reverse, so
-nothing outlives what it depends on. Web modules only register routes and read those keys.
+they open in order (secrets, store, mail sender, bus, hub, notes rooms, relay) and close in
+reverse, so nothing outlives what it depends on. Web modules only register routes and read
+those keys.
 """
 
 from __future__ import annotations
@@ -25,11 +26,14 @@ from signaling.hub import Hub
 from signaling.routes import setup_signaling_routes
 from web import keys
 from web.loadtest_auth import setup_loadtest_auth
+from web.mail.routes import setup_mail_routes
+from web.mail.sender import LogTransport, MailSender, SmtpTransport, Transport
 from web.metrics import setup_metrics_routes
 from web.notes import setup_notes
 from web.notes.service import NotesService
 from web.relay import relay_ice_servers, setup_relay
 from web.routes import setup_routes
+from web.services.notify import session_sequence
 from web.session_chat import SessionChat
 
 log = structlog.get_logger("panamia.app")
@@ -42,7 +46,9 @@ def create_app(settings: Settings) -> web.Application:
     app[keys.SETTINGS] = settings
     app[keys.WEBSOCKETS] = weakref.WeakSet()
     app[keys.METRICS] = make_metrics()
-    app.cleanup_ctx.extend([_secrets_ctx, _store_ctx, _bus_ctx, _hub_ctx, _notes_ctx, _relay_ctx])
+    app.cleanup_ctx.extend(
+        [_secrets_ctx, _store_ctx, _mail_ctx, _bus_ctx, _hub_ctx, _notes_ctx, _relay_ctx]
+    )
     app.on_shutdown.append(_close_websockets)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
@@ -51,6 +57,7 @@ def create_app(settings: Settings) -> web.Application:
     setup_relay(app)
     setup_loadtest_auth(app)
     setup_routes(app)
+    setup_mail_routes(app)
     setup_signaling_routes(app)
     return app
 
@@ -106,6 +113,21 @@ async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
         yield
     finally:
         await store.close()
+
+
+async def _mail_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The outbox sender of this node: SMTP when configured, else the log."""
+    mail = app[keys.SETTINGS].smtp
+    transport: Transport = SmtpTransport(mail) if mail.smtp_host else LogTransport()
+    sender = MailSender(app[keys.STORE], mail, transport, sequence_of=session_sequence)
+    app[keys.MAIL] = sender
+    app[keys.METRICS].mail_stats = sender.stats
+    sender.start()
+    log.info("mail.started", transport=type(transport).__name__, owner=sender.owner)
+    try:
+        yield
+    finally:
+        await sender.close()
 
 
 async def _bus_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, ProcessCollector
 
-from web.metrics import HubCollector, MetricsState, RelayCollector
+from web.metrics import HubCollector, MailCollector, MetricsState, RelayCollector
 
 
 def make_metrics() -> MetricsState:
-    """A fresh registry with the process, hub, relay and bookings figures.
+    """A fresh registry with the process, hub, relay, mail and bookings figures.
 
     The hub and relay collectors report nothing (hub) or zeros (relay) until the app's
     start-up names their ``stats`` sources in the returned state.
@@ -21,4 +21,5 @@ def make_metrics() -> MetricsState:
     state = MetricsState(registry=registry, bookings=bookings)
     registry.register(HubCollector(state))
     registry.register(RelayCollector(state))
+    registry.register(MailCollector(state))
     return state

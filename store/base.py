@@ -5,6 +5,7 @@ The contract suite in tests/contract/ runs the same tests against every backend.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -13,7 +14,9 @@ from typing import Protocol
 from store.models import (
     Availability,
     ChatMessage,
+    MailStatus,
     MentoringProfile,
+    OutboxMessage,
     Profile,
     Session,
     SessionStatus,
@@ -99,10 +102,13 @@ class Store(Protocol):
         in the profile's zone) without touching anything else. NotFound if absent."""
 
     # --- sessions ---------------------------------------------------------------------
-    async def create_session(self, session: Session) -> Session:
+    async def create_session(
+        self, session: Session, outbox: Sequence[OutboxMessage] = ()
+    ) -> Session:
         """Book a session. Raises Conflict when the mentor or the mentee already holds a
         scheduled session overlapping it (enforced by unique keys, not read-then-write),
-        or when the session id exists."""
+        or when the session id exists. ``outbox`` is enqueued with the booking: it becomes
+        sendable if and only if the booking is stored (see docs/mail.md)."""
 
     async def get_session(self, session_id: str) -> Session | None: ...
 
@@ -130,9 +136,15 @@ class Store(Protocol):
         """Set the notes. NotFound if absent."""
 
     async def cancel_session(
-        self, session_id: str, cancelled_by: str, reason: str, now: datetime
+        self,
+        session_id: str,
+        cancelled_by: str,
+        reason: str,
+        now: datetime,
+        outbox: Sequence[OutboxMessage] = (),
     ) -> Session:
-        """Cancel and free the slot. NotFound if absent, Conflict unless scheduled."""
+        """Cancel and free the slot. NotFound if absent, Conflict unless scheduled.
+        ``outbox`` is enqueued with the change, as for :meth:`create_session`."""
 
     async def reschedule_session(
         self, session_id: str, by: str, new_start: datetime, now: datetime
@@ -159,3 +171,51 @@ class Store(Protocol):
 
     async def count_login_tokens_since(self, email: str, since: datetime) -> int:
         """How many sign-in links ``email`` requested since ``since`` (throttling)."""
+
+    # --- mail outbox ------------------------------------------------------------------
+    async def enqueue_mail(self, messages: Sequence[OutboxMessage]) -> int:
+        """Add messages; one whose id is already queued is left alone. Returns how many
+        were new."""
+
+    async def claim_mail(
+        self, owner: str, now: datetime, lease_s: float, limit: int
+    ) -> list[OutboxMessage]:
+        """Lease up to ``limit`` pending messages that are due and not leased (or whose
+        lease expired) to ``owner``, counting an attempt. Atomic: two claimers never get
+        the same message while a lease holds."""
+
+    async def mark_mail_sent(
+        self, message_id: str, owner: str, now: datetime, skipped: bool = False
+    ) -> bool:
+        """Record delivery (or a deliberate skip). False when ``owner`` no longer holds the
+        lease (another node re-claimed it)."""
+
+    async def mark_mail_retry(
+        self,
+        message_id: str,
+        owner: str,
+        error: str,
+        retry_at: datetime,
+        max_attempts: int,
+    ) -> MailStatus | None:
+        """Release a failed attempt: pending again from ``retry_at``, or failed once
+        ``max_attempts`` attempts were made. None when ``owner`` no longer holds the lease."""
+
+    async def list_mail_for(self, email: str, limit: int = 50) -> list[OutboxMessage]:
+        """Messages to ``email``, newest first (not held ones)."""
+
+    async def count_mail_due(self, now: datetime) -> int:
+        """Pending messages due by ``now`` (the queue depth)."""
+
+    # --- calendar feed tokens ---------------------------------------------------------
+    async def set_calendar_token(self, email: str, token_hash: str, now: datetime) -> None:
+        """Make ``token_hash`` the one feed token of ``email`` (replacing any older one)."""
+
+    async def delete_calendar_token(self, email: str) -> bool:
+        """Revoke the feed token of ``email``; False when there was none."""
+
+    async def calendar_token_created(self, email: str) -> datetime | None:
+        """When the current feed token of ``email`` was made, or None."""
+
+    async def calendar_owner(self, token_hash: str) -> str | None:
+        """The e-mail whose feed token has this hash, or None."""

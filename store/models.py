@@ -183,3 +183,64 @@ def slot_cells(start: datetime, duration_minutes: int) -> list[datetime]:
         cells.append(cell)
         cell += timedelta(minutes=SLOT_MINUTES)
     return cells
+
+
+class MailKind(StrEnum):
+    SIGNIN = "signin"
+    BOOKED = "booked"
+    CANCELLED = "cancelled"
+    RESCHEDULED = "rescheduled"
+    REMINDER = "reminder"
+
+
+class MailStatus(StrEnum):
+    HELD = "held"
+    """Written ahead of the change it reports (MongoDB, no transactions); not yet sendable."""
+    PENDING = "pending"
+    SENT = "sent"
+    SKIPPED = "skipped"
+    """Not sent because it no longer applied (a reminder of a moved or cancelled session)."""
+    FAILED = "failed"
+    """Given up after the last allowed attempt."""
+
+
+NEVER = datetime(1970, 1, 1, tzinfo=UTC)
+"""Lease expiry of a message nobody holds: always a datetime, so both stores compare it."""
+
+
+@dataclass(frozen=True)
+class OutboxMessage:
+    """One e-mail in the persistent outbox.
+
+    ``message_id`` is chosen by whoever enqueues it and derived from what the message is
+    about (session, change, recipient), so enqueuing it again (a retried request, a re-run
+    job) is a no-op: each message is delivered at most once.
+    """
+
+    message_id: str
+    recipient: str
+    subject: str
+    text: str
+    kind: MailKind
+    due_at: datetime
+    """Send not before this instant."""
+    session_id: str | None = None
+    sequence: int = 0
+    """The session's change counter the message was built for (a reminder whose session
+    has moved on is skipped)."""
+    session_start: datetime | None = None
+    """The session start the message was built for."""
+    html: str | None = None
+    ics: str | None = None
+    """An iCalendar object attached as text/calendar."""
+    ics_method: str | None = None
+    """REQUEST or CANCEL: the attachment's ``method`` parameter."""
+    status: MailStatus = MailStatus.PENDING
+    attempts: int = 0
+    last_error: str | None = None
+    next_attempt_at: datetime | None = None
+    """When the sender may try next; None means ``due_at``."""
+    lease_owner: str | None = None
+    lease_expires_at: datetime = NEVER
+    created_at: datetime = field(default_factory=utcnow)
+    sent_at: datetime | None = None

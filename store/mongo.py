@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -37,9 +38,11 @@ from store.base import (
     StoreUnavailable,
 )
 from store.codec import claim_keys, email_key, fold, from_mongo, normalise_session, utc_ms
+from store.feed_mongo import FEED_TOKEN_INDEXES, FEED_TOKENS, MongoFeedTokens
 from store.models import (
     ChatMessage,
     MentoringProfile,
+    OutboxMessage,
     Profile,
     Session,
     SessionStatus,
@@ -56,6 +59,7 @@ from store.mongo_docs import (
 )
 from store.mongo_errors import reachable as _reachable
 from store.mongo_schedule import MongoSchedule
+from store.outbox_mongo import OUTBOX, OUTBOX_INDEXES, MongoOutbox
 
 log = structlog.get_logger(__name__)
 
@@ -99,10 +103,12 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("tokenHash", ASCENDING)], unique=True, name="tokenHash_unique"),
         IndexModel([("email", ASCENDING), ("createdAt", ASCENDING)], name="by_email"),
     ],
+    OUTBOX: OUTBOX_INDEXES,
+    FEED_TOKENS: FEED_TOKEN_INDEXES,
 }
 
 
-class MongoStore(MongoSchedule):
+class MongoStore(MongoSchedule, MongoOutbox, MongoFeedTokens):
     """:class:`store.base.Store` on a MongoDB database (standalone, replica set or sharded)."""
 
     def __init__(self, uri: str, database: str) -> None:
@@ -227,9 +233,12 @@ class MongoStore(MongoSchedule):
 
     # --- sessions ---------------------------------------------------------------------
     @_reachable
-    async def create_session(self, session: Session) -> Session:
+    async def create_session(
+        self, session: Session, outbox: Sequence[OutboxMessage] = ()
+    ) -> Session:
         stored = normalise_session(session)
         claimed: list[ObjectId] = []
+        held = await self.hold_mail(outbox, stored.session_id, {"createdAt": stored.created_at})
         try:
             if stored.status is SessionStatus.SCHEDULED:
                 for email, cell in claim_keys(
@@ -239,10 +248,13 @@ class MongoStore(MongoSchedule):
             await self._col(SESSIONS).insert_one(session_doc(stored))
         except DuplicateKeyError as exc:
             await self._release(claimed)
+            await self.drop_held_mail(held)
             raise Conflict("the time slot is taken or the session exists") from exc
         except BaseException:
             await self._release(claimed)
+            await self.drop_held_mail(held)
             raise
+        await self.release_mail(held)
         return stored
 
     async def _claim(self, email: str, cell: datetime, session_id: str) -> ObjectId:
@@ -377,10 +389,18 @@ class MongoStore(MongoSchedule):
 
     @_reachable
     async def cancel_session(
-        self, session_id: str, cancelled_by: str, reason: str, now: datetime
+        self,
+        session_id: str,
+        cancelled_by: str,
+        reason: str,
+        now: datetime,
+        outbox: Sequence[OutboxMessage] = (),
     ) -> Session:
         at = utc_ms(now)
         sessions = self._col(SESSIONS)
+        held = await self.hold_mail(
+            outbox, session_id, {"status": SessionStatus.CANCELLED.value, "updatedAt": at}
+        )
         # Only a session that is still scheduled (and not yet over) can be cancelled; the
         # filter makes the state change atomic, so two cancels cannot both succeed.
         doc = await sessions.find_one_and_update(
@@ -401,9 +421,11 @@ class MongoStore(MongoSchedule):
             return_document=ReturnDocument.AFTER,
         )
         if doc is None:
+            await self.drop_held_mail(held)
             if await sessions.find_one({"sessionId": session_id}, {"_id": 1}) is None:
                 raise NotFound(f"no session {session_id}")
             raise Conflict(f"session {session_id} is not scheduled")
+        await self.release_mail(held)
         await self._col(CLAIMS).delete_many({"sessionId": session_id})
         return session_from_doc(doc)
 

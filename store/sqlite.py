@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime
@@ -31,8 +31,18 @@ import structlog
 
 from store.base import Conflict, DiscoverPage, DiscoverQuery, NotFound, RoleFilter, StoreUnavailable
 from store.codec import claim_keys, email_key, fold, from_text, normalise_session, to_text, utc_ms
+from store.feed_sqlite import SqliteFeedTokens
 from store.migrations.sqlite import MIGRATIONS
-from store.models import ChatMessage, MentoringProfile, Profile, Session, SessionStatus, utcnow
+from store.models import (
+    ChatMessage,
+    MentoringProfile,
+    OutboxMessage,
+    Profile,
+    Session,
+    SessionStatus,
+    utcnow,
+)
+from store.outbox_sqlite import SqliteOutbox, insert_outbox
 from store.sqlite_rows import (
     PROFILE_COLUMNS,
     SESSION_COLUMNS,
@@ -52,7 +62,7 @@ T = TypeVar("T")
 BUSY_TIMEOUT_MS = 5000
 
 
-class SqliteStore(SqliteSchedule):
+class SqliteStore(SqliteSchedule, SqliteOutbox, SqliteFeedTokens):
     """:class:`store.base.Store` on an SQLite file (``":memory:"`` works for one process)."""
 
     def __init__(self, path: str, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> None:
@@ -245,7 +255,9 @@ class SqliteStore(SqliteSchedule):
         return await self._run(find)
 
     # --- sessions ---------------------------------------------------------------------
-    async def create_session(self, session: Session) -> Session:
+    async def create_session(
+        self, session: Session, outbox: Sequence[OutboxMessage] = ()
+    ) -> Session:
         stored = normalise_session(session)
         values = session_row(stored)
         claims = [
@@ -263,6 +275,7 @@ class SqliteStore(SqliteSchedule):
                 conn.executemany(
                     "INSERT INTO slot_claims (email, cell, session_id) VALUES (?, ?, ?)", claims
                 )
+            insert_outbox(conn, outbox)
 
         try:
             await self._write(book)
@@ -361,7 +374,12 @@ class SqliteStore(SqliteSchedule):
         return await self._write(update)
 
     async def cancel_session(
-        self, session_id: str, cancelled_by: str, reason: str, now: datetime
+        self,
+        session_id: str,
+        cancelled_by: str,
+        reason: str,
+        now: datetime,
+        outbox: Sequence[OutboxMessage] = (),
     ) -> Session:
         at = to_text(now)
         by = email_key(cancelled_by)
@@ -383,6 +401,7 @@ class SqliteStore(SqliteSchedule):
                     raise NotFound(f"no session {session_id}")
                 raise Conflict(f"session {session_id} is not scheduled")
             conn.execute("DELETE FROM slot_claims WHERE session_id = ?", (session_id,))
+            insert_outbox(conn, outbox)
             return session_from_row(row)
 
         return await self._write(cancel)

@@ -12,15 +12,11 @@ it atomically, so a link works once.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import secrets
-import smtplib
-import ssl
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
-from email.message import EmailMessage
 from ipaddress import ip_address
 from urllib.parse import urlencode, urlsplit
 
@@ -28,9 +24,10 @@ import jwt
 import structlog
 from aiohttp import hdrs, web
 
-from config.settings import AuthSettings, Settings
+from config.settings import Settings
 from store.models import utcnow
 from web import keys
+from web.mail.messages import signin_mail
 
 log = structlog.get_logger(__name__)
 
@@ -48,7 +45,13 @@ def dev_login_enabled(settings: Settings) -> bool:
     """Show sign-in links on the page? Unset means: on for a loopback server without SMTP."""
     if settings.auth.dev_login is not None:
         return settings.auth.dev_login
-    return _is_loopback(settings.http.host) and not settings.auth.smtp_host
+    return local_without_smtp(settings)
+
+
+def local_without_smtp(settings: Settings) -> bool:
+    """A newcomer's server: on localhost with no SMTP configured. Then sign-in links show on
+    the page and the Messages page shows what e-mail would have been sent."""
+    return _is_loopback(settings.http.host) and not settings.smtp.smtp_host
 
 
 def _is_loopback(host: str) -> bool:
@@ -234,53 +237,15 @@ async def create_login_link(app: web.Application, email: str, next_path: str | N
     return callback_url(settings, token, next_path)
 
 
-class MailError(Exception):
-    """The sign-in e-mail could not be handed to the SMTP server."""
-
-
-async def deliver_login_link(settings: Settings, email: str, link: str) -> None:
-    """E-mail the link through SMTP when configured; otherwise log it for the operator."""
-    if not settings.auth.smtp_host:
-        log.info("auth.login_link", email=email, link=link)
-        return
-    message = login_message(settings.auth, email, link)
-    try:
-        await asyncio.to_thread(send_mail, settings.auth, message)
-    except (OSError, smtplib.SMTPException) as exc:
-        log.warning("auth.mail_failed", email=email, error=type(exc).__name__)
-        raise MailError(str(exc)) from exc
-    log.info("auth.mail_sent", email=email)
-
-
-def login_message(auth: AuthSettings, email: str, link: str) -> EmailMessage:
-    minutes = max(1, auth.magic_link_ttl_s // 60)
-    message = EmailMessage()
-    message["From"] = auth.mail_from
-    message["To"] = email
-    message["Subject"] = "Your Pana Mia Live sign-in link"
-    message.set_content(
-        "Hello,\n\n"
-        f"Use this link to sign in to Pana Mia Live. It works once, for {minutes} minutes:\n\n"
-        f"{link}\n\n"
-        "If you did not ask for it, you can ignore this message.\n"
-    )
-    return message
-
-
-def send_mail(auth: AuthSettings, message: EmailMessage, timeout: float = 20.0) -> None:
-    """Blocking SMTP delivery (run it in a thread). Port 465 means implicit TLS; otherwise
-    STARTTLS is used whenever the server offers it."""
-    context = ssl.create_default_context()
-    smtp: smtplib.SMTP
-    if auth.smtp_port == 465:
-        smtp = smtplib.SMTP_SSL(auth.smtp_host, auth.smtp_port, timeout=timeout, context=context)
-    else:
-        smtp = smtplib.SMTP(auth.smtp_host, auth.smtp_port, timeout=timeout)
-    with smtp:
-        smtp.ehlo()
-        if auth.smtp_port != 465 and smtp.has_extn("starttls"):
-            smtp.starttls(context=context)
-            smtp.ehlo()
-        if auth.smtp_user:
-            smtp.login(auth.smtp_user, auth.smtp_password.reveal())
-        smtp.send_message(message)
+async def deliver_login_link(app: web.Application, email: str, link: str) -> None:
+    """Queue the sign-in e-mail in the outbox; the sender delivers it (or logs that it would
+    have, without the link, when no SMTP server is configured). Never waits for SMTP."""
+    settings = app[keys.SETTINGS]
+    now = utcnow()
+    minutes = max(1, settings.auth.magic_link_ttl_s // 60)
+    message = signin_mail(email, link, hash_link_token(link), minutes, now)
+    await app[keys.STORE].enqueue_mail([message])
+    sender = app.get(keys.MAIL)
+    if sender is not None:
+        sender.kick()
+    log.info("auth.link_queued", email=email)

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from config.runtime_secrets import RuntimeSecrets
     from relay.manager import RelayManager
     from signaling.bus import Bus
+    from web.mail.sender import MailSender
     from web.metrics import MetricsState
     from web.notes.service import NotesService
 
@@ -25,10 +26,13 @@ RELAY: web.AppKey[RelayManager] = web.AppKey("relay")
 NOTES: web.AppKey[NotesService] = web.AppKey("notes")
 """The notes rooms; the REST API's ``update_notes`` calls ``app[NOTES].set_notes_text``."""
 METRICS: web.AppKey[MetricsState] = web.AppKey("metrics")
+MAIL: web.AppKey[MailSender] = web.AppKey("mail")
+"""This node's outbox sender; handlers only call ``kick()`` after enqueuing."""
 
 __all__ = [
     "BUS",
     "HUB",
+    "MAIL",
     "METRICS",
     "NOTES",
     "RELAY",

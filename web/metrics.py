@@ -34,6 +34,8 @@ class MetricsState:
     bookings: Counter
     hub_stats: StatsSource | None = None
     relay_stats: StatsSource | None = None
+    mail_stats: StatsSource | None = None
+
 
 
 # (hub stats key, metric name, kind, help)
@@ -76,6 +78,35 @@ RELAY_COUNTERS: tuple[tuple[str, str, str], ...] = (
     ),
     ("keyframe_requests", "panamia_relay_keyframe_requests", "PLIs sent to publishers"),
 )
+
+
+MAIL_COUNTERS: tuple[tuple[str, str, str], ...] = (
+    ("sent", "panamia_mail_sent", "E-mails this node handed to the SMTP server (or the log)"),
+    ("retried", "panamia_mail_retried", "Delivery attempts that failed and were rescheduled"),
+    ("failed", "panamia_mail_failed", "E-mails given up after their last attempt"),
+    ("skipped", "panamia_mail_skipped", "Reminders not sent: their session was moved or cancelled"),
+)
+
+
+class MailCollector(Collector):
+    """The outbox sender's figures (zeros until the sender exists); the queue depth is the
+    count of due, unsent messages seen at the sender's last look."""
+
+    def __init__(self, state: MetricsState) -> None:
+        self._state = state
+
+    def collect(self) -> Iterator[Metric]:
+        source = self._state.mail_stats
+        stats = source() if source is not None else {}
+        for key, name, text in MAIL_COUNTERS:
+            counter = CounterMetricFamily(name, text)
+            counter.add_metric([], float(stats.get(key, 0)))
+            yield counter
+        depth = GaugeMetricFamily(
+            "panamia_mail_queue_depth", "E-mails due and not yet sent (all nodes)"
+        )
+        depth.add_metric([], float(stats.get("queue_depth", 0)))
+        yield depth
 
 
 class HubCollector(Collector):

@@ -96,4 +96,44 @@ MIGRATIONS: list[tuple[str, ...]] = [
         "ALTER TABLE sessions ADD COLUMN sequence INTEGER NOT NULL DEFAULT 0",
         "ALTER TABLE sessions ADD COLUMN history TEXT NOT NULL DEFAULT '[]'",
     ),
+    # 3: the mail outbox (docs/mail.md)
+    (
+        """
+        CREATE TABLE mail_outbox (
+            message_id       TEXT PRIMARY KEY,
+            recipient        TEXT NOT NULL,
+            subject          TEXT NOT NULL,
+            body_text        TEXT NOT NULL,
+            body_html        TEXT,
+            ics              TEXT,
+            ics_method       TEXT,
+            kind             TEXT NOT NULL,
+            session_id       TEXT,
+            sequence         INTEGER NOT NULL DEFAULT 0,
+            session_start    TEXT,
+            due_at           TEXT NOT NULL,
+            status           TEXT NOT NULL
+                             CHECK (status IN ('held', 'pending', 'sent', 'skipped', 'failed')),
+            attempts         INTEGER NOT NULL DEFAULT 0,
+            last_error       TEXT,
+            next_attempt_at  TEXT NOT NULL,
+            lease_owner      TEXT,
+            lease_expires_at TEXT NOT NULL,
+            created_at       TEXT NOT NULL,
+            sent_at          TEXT
+        )
+        """,
+        "CREATE INDEX mail_outbox_due ON mail_outbox (status, next_attempt_at)",
+        "CREATE INDEX mail_outbox_by_recipient ON mail_outbox (recipient, created_at DESC)",
+    ),
+    # 4: private calendar feed tokens, one per person (only the hash is kept)
+    (
+        """
+        CREATE TABLE calendar_tokens (
+            email      TEXT PRIMARY KEY,
+            token_hash TEXT NOT NULL UNIQUE,
+            created_at TEXT NOT NULL
+        )
+        """,
+    ),
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -11,7 +12,7 @@ from bson import ObjectId
 from pymongo import AsyncMongoClient
 
 from store.base import Conflict, StoreUnavailable
-from store.models import SessionStatus, utcnow
+from store.models import MailKind, OutboxMessage, SessionStatus, utcnow
 from store.mongo import CLAIMS, SESSIONS, MongoStore
 from tests.contract.conftest import BASE, ROOT, booking, mongoeco_python
 from tests.support.procs import free_port, running
@@ -147,3 +148,38 @@ def test_real_mongodb_runs_when_configured(mongodb_uri: str) -> None:
     Without it this test skips with that reason, once, instead of every contract test.
     """
     assert mongodb_uri.startswith(("mongodb://", "mongodb+srv://"))
+
+
+# --- mail written with a change, without transactions ------------------------------------
+async def test_held_mail_is_settled_by_the_sweep(
+    db: tuple[MongoStore, AsyncMongoClient[Doc], str],
+) -> None:
+    """A writer that died between holding its messages and making its change: the sweep
+    releases the messages of a change that happened and drops those of one that did not."""
+    store, _client, _name = db
+    session = booking("m@example.com", "e@example.com", session_id="kept")
+    now = utcnow()
+
+    def message(message_id: str) -> OutboxMessage:
+        return OutboxMessage(
+            message_id=message_id,
+            recipient="m@example.com",
+            subject="s",
+            text="t",
+            kind=MailKind.BOOKED,
+            due_at=now,
+            created_at=now - timedelta(minutes=5),
+        )
+
+    # The change happened (the session exists with the expected fields), the release did not.
+    await store.hold_mail([message("happened")], "kept", {"createdAt": session.created_at})
+    await store.create_session(session)
+    # The change never happened.
+    await store.hold_mail([message("never")], "ghost", {"createdAt": session.created_at})
+    # A fresh hold (its writer may still be working) is left alone.
+    await store.hold_mail([replace(message("fresh"), created_at=now)], "ghost", {"x": 1})
+    assert await store.claim_mail("n", now - timedelta(minutes=2), 60, 10) == []
+    claimed = await store.claim_mail("n", now, 60, 10)
+    assert [m.message_id for m in claimed] == ["happened"]
+    listed = {m.message_id for m in await store.list_mail_for("m@example.com")}
+    assert listed == {"happened"}  # "never" was dropped, "fresh" is still held

@@ -102,6 +102,7 @@ async def journey(server: TestServer, factory: AiohttpClient) -> None:
     await check_slots_and_reschedule(mentor, mentee, outsider, session_id)
     await check_sessions(mentor, mentee, outsider, session_id)
     await check_room_services(mentee, outsider, session_id)
+    await check_calendar_feed(anon, mentee)
     assert (await mentor.post("/api/auth/signout")).status == 204
 
 
@@ -221,6 +222,16 @@ async def check_room_services(mentee: Client, outsider: Client, sid: str) -> Non
     finally:
         await pc.close()
     assert (await outsider.post(leave_path)).status == 403
+
+
+async def check_calendar_feed(anon: Client, mentee: Client) -> None:
+    token = "/api/calendar/token"
+    assert (await anon.post(token)).status == 401
+    assert (await mentee.delete(token)).status == 404
+    created = await mentee.post(token)
+    assert created.status == 201
+    assert (await anon.delete(token)).status == 401
+    assert (await mentee.delete(token)).status == 204
 
 
 @pytest.fixture

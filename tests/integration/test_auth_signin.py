@@ -1,15 +1,12 @@
 """Sign-in by e-mail link: single use, expiry, throttling, cookie flags, redirects, sign-out
-and delivery through a real SMTP conversation."""
+and delivery through the outbox to a real SMTP server (aiosmtpd)."""
 
 from __future__ import annotations
 
 import asyncio
-import email
-import email.policy
 import re
-from collections.abc import AsyncIterator
+from collections.abc import Iterator
 from datetime import timedelta
-from email.message import EmailMessage
 
 import pytest
 from aiohttp.test_utils import TestServer
@@ -20,6 +17,7 @@ from store.models import utcnow
 from tests.conftest import SettingsFactory
 from tests.support.apiclient import connect, follow_link, local_path, request_link
 from tests.support.procs import free_port
+from tests.support.smtp import Recorder, mail_settings, smtp_server
 from web import keys
 from web.auth import hash_link_token, new_link_token
 
@@ -187,66 +185,27 @@ async def test_no_dev_link_when_dev_login_is_off(
 
 
 # --- SMTP ---------------------------------------------------------------------------------
-class TinySmtp:
-    """A minimal SMTP server (no TLS, no auth): enough for smtplib to hand over a message."""
-
-    def __init__(self) -> None:
-        self.messages: list[EmailMessage] = []
-
-    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        writer.write(b"220 tiny ESMTP\r\n")
-        while line := await reader.readline():
-            command = line.decode().strip().upper()
-            if command.startswith(("EHLO", "HELO")):
-                writer.write(b"250-tiny\r\n250 8BITMIME\r\n")
-            elif command == "DATA":
-                writer.write(b"354 go ahead\r\n")
-                await writer.drain()
-                data = b""
-                while (chunk := await reader.readline()) != b".\r\n":
-                    if not chunk:
-                        return
-                    data += chunk[1:] if chunk.startswith(b"..") else chunk
-                parsed = email.message_from_bytes(data, policy=email.policy.default)
-                assert isinstance(parsed, EmailMessage)
-                self.messages.append(parsed)
-                writer.write(b"250 queued\r\n")
-            elif command == "QUIT":
-                writer.write(b"221 bye\r\n")
-                await writer.drain()
-                break
-            else:
-                writer.write(b"250 ok\r\n")
-            await writer.drain()
-        writer.close()
-
-
 @pytest.fixture
-async def smtp() -> AsyncIterator[tuple[TinySmtp, int]]:
-    tiny = TinySmtp()
-    port = free_port()
-    server = await asyncio.start_server(tiny.handle, "127.0.0.1", port)
-    async with server:
-        yield tiny, port
+def smtp() -> Iterator[tuple[Recorder, int]]:
+    with smtp_server() as running_server:
+        yield running_server
 
 
 async def test_links_are_mailed_through_smtp(
     aiohttp_client: AiohttpClient,
     aiohttp_server: AiohttpServer,
     make_settings: SettingsFactory,
-    smtp: tuple[TinySmtp, int],
+    smtp: tuple[Recorder, int],
 ) -> None:
-    tiny, port = smtp
+    recorder, port = smtp
     server = await start(
-        aiohttp_server,
-        make_settings,
-        auth={"dev_login": False, "smtp_host": "127.0.0.1", "smtp_port": port},
+        aiohttp_server, make_settings, auth={"dev_login": False}, mail=mail_settings(port)
     )
     client = await connect(aiohttp_client, server)
     response = await client.post("/api/auth/email", json={"email": "mail@example.org"})
     assert response.status == 202, await response.text()
     assert await response.json() == {"sent": True}
-    (message,) = tiny.messages
+    (message,) = await asyncio.to_thread(recorder.wait_for, 1)
     assert message["To"] == "mail@example.org"
     body = message.get_content()
     match = re.search(r"http://localhost:8080/auth/callback\?token=[A-Za-z0-9_-]+", body)
@@ -256,15 +215,24 @@ async def test_links_are_mailed_through_smtp(
     assert (await (await client.get("/api/me")).json())["email"] == "mail@example.org"
 
 
-async def test_an_unreachable_smtp_server_is_503(
+async def test_an_unreachable_smtp_server_does_not_hold_up_the_request(
     aiohttp_client: AiohttpClient, aiohttp_server: AiohttpServer, make_settings: SettingsFactory
 ) -> None:
+    """The link waits in the outbox and is retried; the page answers at once."""
     server = await start(
         aiohttp_server,
         make_settings,
-        auth={"dev_login": False, "smtp_host": "127.0.0.1", "smtp_port": free_port()},
+        auth={"dev_login": False},
+        mail=mail_settings(free_port(), retry_base_s=60.0),
     )
     client = await connect(aiohttp_client, server)
     response = await client.post("/api/auth/email", json={"email": "mail@example.org"})
-    assert response.status == 503
-    assert (await response.json())["field"] == "email"
+    assert response.status == 202
+    store = server.app[keys.STORE]
+    for _ in range(200):
+        [queued] = await store.list_mail_for("mail@example.org")
+        if queued.last_error:
+            break
+        await asyncio.sleep(0.05)
+    assert queued.status.value == "pending" and queued.attempts == 1
+    assert queued.last_error is not None

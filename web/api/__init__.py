@@ -7,6 +7,7 @@ from aiohttp import web
 from web.api import (
     auth,
     availability,
+    calendar,
     chat,
     discover,
     ice,
@@ -28,6 +29,7 @@ ROUTES = (
     *chat.ROUTES,
     *pusher_auth.ROUTES,
     *ice.ROUTES,
+    *calendar.ROUTES,
 )
 
 

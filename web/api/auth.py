@@ -17,7 +17,6 @@ from web.api.request_models import EmailLink
 from web.api.spec import NOT_SIGNED_IN, Operation, Param, Reply, Route, error
 from web.auth import (
     DEFAULT_NEXT,
-    MailError,
     clear_session_cookie,
     create_login_link,
     deliver_login_link,
@@ -48,12 +47,7 @@ async def request_link(request: web.Request) -> web.Response:
         log.info("auth.link_throttled", email=email)
         raise ApiError(429, "Too many sign-in links requested; try again later", "email")
     link = await create_login_link(app, email, next_path)
-    try:
-        await deliver_login_link(settings, email, link)
-    except MailError as exc:
-        raise ApiError(
-            503, "The sign-in e-mail could not be sent; try again later", "email"
-        ) from exc
+    await deliver_login_link(app, email, link)
     sent = out.LinkSent(sent=True)
     if dev_login_enabled(settings):
         sent.dev_link = link
@@ -110,7 +104,6 @@ ROUTES = (
                 Reply(202, "Link sent (or logged)", out.LinkSent),
                 error(400, "Bad e-mail address (field email) or next path"),
                 error(429, "Too many links requested for this address (field email)"),
-                error(503, "The e-mail could not be sent"),
             ),
         ),
         request_link,

@@ -241,3 +241,10 @@ class RelayLeft(Answer):
 class LoadtestToken(Answer):
     token: str
     email: Email
+
+
+class CalendarFeed(Answer):
+    url: Annotated[
+        str, Meta(description="The private feed address; shown once, store it in a calendar app")
+    ]
+    created_at: Time

@@ -7,7 +7,7 @@ import structlog
 from aiohttp import web
 
 from store.base import Conflict, RoleFilter
-from store.models import SessionStatus, utcnow
+from store.models import MailKind, OutboxMessage, Session, SessionStatus, utcnow
 from store.validation import (
     check_start_time,
     parse_booking,
@@ -24,6 +24,7 @@ from web.auth import require_user
 from web.metrics import record_booking
 from web.notes import NOTES
 from web.params import parse_session_filters, query_pairs
+from web.services.notify import change_mail, mail_queued, session_sequence
 from web.services.scheduling import reschedule
 from web.services.sessions import book_session, session_of_participant, sessions_out
 
@@ -53,8 +54,13 @@ async def create_session(request: web.Request) -> web.Response:
     now = utcnow()
     booking = parse_booking(msgspec.to_builtins(body), now)
     store = request.app[keys.STORE]
-    saved = await book_session(store, email, booking, now)
+
+    async def booked_mail(session: Session) -> list[OutboxMessage]:
+        return await change_mail(request, MailKind.BOOKED, session, sequence=0, now=now)
+
+    saved = await book_session(store, email, booking, now, mail=booked_mail)
     record_booking(request.app)
+    mail_queued(request.app)
     (shown,) = await sessions_out(store, [saved], now)
     return answer(out.SessionAnswer(session=shown), status=201)
 
@@ -79,10 +85,22 @@ async def patch_session(request: web.Request) -> web.Response:
     else:
         if session.effective_status(now) is not SessionStatus.SCHEDULED:
             raise ApiError(409, "Only a scheduled session can be cancelled", "action")
+        outbox = await change_mail(
+            request,
+            MailKind.CANCELLED,
+            session,
+            sequence=session_sequence(session) + 1,
+            now=now,
+            actor=email,
+            reason=update.reason,
+        )
         try:
-            saved = await store.cancel_session(session.session_id, email, update.reason, now)
+            saved = await store.cancel_session(
+                session.session_id, email, update.reason, now, outbox=outbox
+            )
         except Conflict as exc:
             raise ApiError(409, "Only a scheduled session can be cancelled", "action") from exc
+        mail_queued(request.app)
         log.info("session.cancelled", session_id=session.session_id, by=email)
     (shown,) = await sessions_out(store, [saved], now)
     return answer(out.SessionAnswer(session=shown))

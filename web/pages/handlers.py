@@ -45,6 +45,7 @@ async def profile_view(request: web.Request) -> web.Response:
         "nav": "profile",
         "profile": profile,
         "saved": "saved" in request.query,
+        "calendar_feed_since": await request.app[keys.STORE].calendar_token_created(viewer.email),
     }
     return render(request, "profile.html", context)
 

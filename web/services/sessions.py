@@ -7,6 +7,7 @@ the error shape, never a request body.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 
 import structlog
@@ -14,7 +15,7 @@ from aiohttp import web
 
 from store import validation as rules
 from store.base import Conflict, Store
-from store.models import Profile, Session
+from store.models import OutboxMessage, Profile, Session
 from web import keys
 from web.api import response_models as out
 from web.api.errors import ApiError, forbidden
@@ -51,12 +52,21 @@ async def bookable_mentor(store: Store, raw_email: object) -> Profile:
     return mentor
 
 
+MailFor = Callable[[Session], Awaitable[Sequence[OutboxMessage]]]
+"""Builds the messages a booking sends, given the session about to be stored."""
+
+
 async def book_session(
-    store: Store, mentee_email: str, booking: rules.BookingRequest, now: datetime
+    store: Store,
+    mentee_email: str,
+    booking: rules.BookingRequest,
+    now: datetime,
+    mail: MailFor | None = None,
 ) -> Session:
     """Book ``booking`` for ``mentee_email``: the self-booking check, the mentor read once,
     the mentor's availability rules (duration offered, notice, horizon, hours, busy times of
-    both people with the mentor's buffer), then the store's cell claims (409 when taken)."""
+    both people with the mentor's buffer), then the store's cell claims (409 when taken). The
+    messages ``mail`` builds are stored with the booking, or not at all."""
     rules.check_not_own_booking(booking, mentee_email)
     mentor = await bookable_mentor(store, booking.mentor_email)
     await check_time(
@@ -72,8 +82,9 @@ async def book_session(
         created_at=now,
         updated_at=now,
     )
+    outbox = await mail(session) if mail is not None else ()
     try:
-        saved = await store.create_session(session)
+        saved = await store.create_session(session, outbox=outbox)
     except Conflict as exc:
         raise ApiError(409, "That time is already booked", "scheduledAt", code="taken") from exc
     log.info(

@@ -1,0 +1,224 @@
+"""The outbox sender: claims due messages with a lease, delivers them, records the outcome.
+
+Every node runs one :class:`MailSender`. The store's claim is atomic, so among several nodes
+exactly one holds a message at a time; a node that dies mid-send loses its lease and another
+node (or itself after a restart) takes the message over when the lease expires. A failed
+SMTP attempt is retried with exponential backoff until ``mail.max_attempts``; an answer in
+the 5xx range (the server will never take it) fails the message at once.
+
+Handlers never wait for mail: they enqueue (in the same write as the change) and call
+:meth:`MailSender.kick` so the loop looks at the outbox now instead of at its next poll.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+import socket
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from email.utils import make_msgid
+from typing import Protocol
+
+import aiosmtplib
+import structlog
+
+from config.settings import MailSettings
+from store.base import Store, StoreError
+from store.models import MailKind, MailStatus, OutboxMessage, Session, SessionStatus, utcnow
+
+log = structlog.get_logger(__name__)
+
+BATCH = 20
+
+
+class Transport(Protocol):
+    async def send(self, message: EmailMessage, outbox: OutboxMessage) -> None:
+        """Deliver or raise."""
+
+
+class SmtpTransport:
+    """Delivery over SMTP with aiosmtplib (one connection per message: simple and robust)."""
+
+    def __init__(self, settings: MailSettings) -> None:
+        self._settings = settings
+
+    async def send(self, message: EmailMessage, outbox: OutboxMessage) -> None:
+        s = self._settings
+        await aiosmtplib.send(
+            message,
+            hostname=s.smtp_host,
+            port=s.smtp_port,
+            username=s.username or None,
+            password=s.password.reveal() if s.username else None,
+            use_tls=s.tls == "tls",
+            start_tls=s.tls == "starttls",
+            timeout=s.timeout_s,
+        )
+
+
+class LogTransport:
+    """No SMTP configured: write that a message would have been sent, never its body (a
+    sign-in link is a secret). The Messages page shows the text on a local server."""
+
+    async def send(self, message: EmailMessage, outbox: OutboxMessage) -> None:
+        log.info(
+            "mail.logged",
+            to=outbox.recipient,
+            subject=outbox.subject,
+            kind=outbox.kind.value,
+            message_id=outbox.message_id,
+            session_id=outbox.session_id,
+        )
+
+
+def build_email(outbox: OutboxMessage, from_address: str, host: str) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = from_address
+    message["To"] = outbox.recipient
+    message["Subject"] = outbox.subject
+    # A stable Message-ID: a receiver can drop a copy re-sent after a crash mid-send.
+    message["Message-ID"] = make_msgid(outbox.message_id.replace(":", ".")[:60], host)
+    message["X-Panamia-Message"] = outbox.message_id
+    message.set_content(outbox.text)
+    if outbox.html:
+        message.add_alternative(outbox.html, subtype="html")
+    if outbox.ics:
+        method = outbox.ics_method or "REQUEST"
+        message.add_attachment(
+            outbox.ics.encode(),
+            maintype="text",
+            subtype="calendar",
+            filename="invite.ics" if method != "CANCEL" else "cancel.ics",
+            params={"method": method, "charset": "utf-8"},
+        )
+    return message
+
+
+SequenceOf = Callable[[Session], int]
+
+
+def reminder_applies(
+    message: OutboxMessage, session: Session | None, sequence_of: SequenceOf
+) -> bool:
+    """A reminder is sent only while its session is still scheduled, at the same time and
+    the same change sequence it was built for; otherwise it is skipped (no deletion needed
+    when a session is cancelled or moved)."""
+    if session is None or session.status is not SessionStatus.SCHEDULED:
+        return False
+    if message.session_start is not None and session.scheduled_at != message.session_start:
+        return False
+    return sequence_of(session) == message.sequence
+
+
+class MailSender:
+    def __init__(
+        self,
+        store: Store,
+        settings: MailSettings,
+        transport: Transport,
+        *,
+        sequence_of: SequenceOf,
+        owner: str | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._store = store
+        self._settings = settings
+        self._transport = transport
+        self._sequence_of = sequence_of
+        self.owner = owner or f"{socket.gethostname()}-{secrets.token_hex(4)}"
+        self._clock = clock
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._host = socket.gethostname() or "localhost"
+        self.counts = {"sent": 0, "retried": 0, "failed": 0, "skipped": 0}
+        self.queue_depth = 0
+
+    def stats(self) -> dict[str, float]:
+        return {**self.counts, "queue_depth": self.queue_depth}
+
+    def kick(self) -> None:
+        """Look at the outbox now (after an enqueue)."""
+        self._wake.set()
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._loop(), name="mail-sender")
+
+    async def close(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                handled = await self.run_once()
+            except (StoreError, OSError) as exc:
+                log.warning("mail.outbox_unavailable", error=str(exc))
+                handled = 0
+            except Exception:
+                log.exception("mail.loop_failed")
+                handled = 0
+            if handled >= BATCH:
+                continue  # more may be waiting
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._settings.poll_interval_s)
+
+    async def run_once(self) -> int:
+        """Claim and handle one batch of due messages; returns how many were claimed."""
+        now = self._clock()
+        claimed = await self._store.claim_mail(self.owner, now, self._settings.lease_s, BATCH)
+        for message in claimed:
+            await self._handle(message)
+        self.queue_depth = await self._store.count_mail_due(self._clock())
+        return len(claimed)
+
+    async def _handle(self, message: OutboxMessage) -> None:
+        if message.kind is MailKind.REMINDER and message.session_id:
+            session = await self._store.get_session(message.session_id)
+            if not reminder_applies(message, session, self._sequence_of):
+                await self._store.mark_mail_sent(
+                    message.message_id, self.owner, self._clock(), skipped=True
+                )
+                self.counts["skipped"] += 1
+                log.info("mail.skipped", message_id=message.message_id)
+                return
+        email = build_email(message, self._settings.from_address, self._host)
+        try:
+            await self._transport.send(email, message)
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            await self._failed(message, exc)
+            return
+        if await self._store.mark_mail_sent(message.message_id, self.owner, self._clock()):
+            self.counts["sent"] += 1
+            log.info("mail.sent", message_id=message.message_id, kind=message.kind.value)
+        else:
+            log.warning("mail.lease_lost", message_id=message.message_id)
+
+    async def _failed(self, message: OutboxMessage, exc: Exception) -> None:
+        permanent = isinstance(exc, aiosmtplib.SMTPResponseException) and exc.code >= 500
+        limit = message.attempts if permanent else self._settings.max_attempts
+        delay = min(
+            self._settings.retry_max_s,
+            self._settings.retry_base_s * 2 ** max(message.attempts - 1, 0),
+        )
+        error = f"{type(exc).__name__}: {exc}"[:500]
+        status = await self._store.mark_mail_retry(
+            message.message_id,
+            self.owner,
+            error,
+            self._clock() + timedelta(seconds=delay),
+            limit,
+        )
+        if status is MailStatus.FAILED:
+            self.counts["failed"] += 1
+            log.warning("mail.failed", message_id=message.message_id, error=error)
+        elif status is MailStatus.PENDING:
+            self.counts["retried"] += 1
+            log.info("mail.retry", message_id=message.message_id, error=error, in_s=delay)
