@@ -104,7 +104,12 @@ async def mentoring_home(_request: web.Request) -> web.Response:
 
 async def sessions(request: web.Request) -> web.Response:
     viewer = await signed_in_viewer(request)
-    context = {"viewer": viewer, "nav": "sessions", "booked": "booked" in request.query}
+    context = {
+        "viewer": viewer,
+        "nav": "sessions",
+        "booked": "booked" in request.query,
+        "join_lead_minutes": request.app[keys.SETTINGS].room.join_lead_minutes,
+    }
     return render(request, "sessions.html", context)
 
 
