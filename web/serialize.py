@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from store import models
+from store import validation as rules
 from web.api import response_models as out
 
 
@@ -33,7 +34,7 @@ def public_profile_out(profile: models.Profile) -> out.PublicProfile:
         email=profile.email,
         name=profile.name,
         avatar_url=profile.avatar_url,
-        time_zone=profile.time_zone,
+        time_zone=rules.shown_zone(profile.time_zone),
         mentoring=mentoring_out(profile.mentoring),
     )
 
@@ -43,7 +44,7 @@ def profile_out(profile: models.Profile) -> out.Profile:
         email=profile.email,
         name=profile.name,
         avatar_url=profile.avatar_url,
-        time_zone=profile.time_zone,
+        time_zone=rules.shown_zone(profile.time_zone),
         mentoring=mentoring_out(profile.mentoring),
         created_at=iso(profile.created_at),
         updated_at=iso(profile.updated_at),
@@ -55,7 +56,7 @@ def me_out(profile: models.Profile) -> out.Me:
         email=profile.email,
         name=profile.name,
         avatar_url=profile.avatar_url,
-        time_zone=profile.time_zone,
+        time_zone=rules.shown_zone(profile.time_zone),
     )
 
 
