@@ -23,6 +23,7 @@ from web.auth import (
     deliver_login_link,
     dev_login_enabled,
     hash_link_token,
+    link_base_url,
     require_user,
     session_token_for,
     set_session_cookie,
@@ -47,7 +48,7 @@ async def request_link(request: web.Request) -> web.Response:
     if recent >= settings.auth.link_requests_per_hour:
         log.info("auth.link_throttled", email=email)
         raise ApiError(429, "Too many sign-in links requested; try again later", "email")
-    link = await create_login_link(app, email, next_path)
+    link = await create_login_link(app, email, next_path, link_base_url(request))
     try:
         await deliver_login_link(settings, email, link)
     except MailError as exc:
