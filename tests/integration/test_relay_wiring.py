@@ -77,7 +77,7 @@ async def test_a_failed_relay_self_check_keeps_the_server_up_and_readyz_says_why
     monkeypatch.delattr(RTCRtpSender, compat.SENDER_SEND_KEYFRAME)
     app = create_app(make_settings())
     server = await aiohttp_server(app)
-    anonymous: TestClient[web.Request, web.Application] = await aiohttp_client(server)
+    anonymous: TestClient[web.Request, None] = await aiohttp_client(server)
 
     ready = await anonymous.get("/readyz")
     assert ready.status == 503

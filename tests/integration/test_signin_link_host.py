@@ -3,17 +3,16 @@ loopback name (no public_url set), and never at a host a request merely claims."
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from pytest_aiohttp import AiohttpClient, AiohttpServer
 
 from panamia.app import create_app
 from tests.conftest import SettingsFactory
+from tests.support.apiclient import Client
 from tests.support.procs import free_port
 
 
-async def dev_link(client: Any, host: str) -> str:
+async def dev_link(client: Client, host: str) -> str:
     response = await client.post(
         "/api/auth/email", json={"email": "ana@example.org"}, headers={"Host": host}
     )
@@ -44,7 +43,7 @@ async def test_without_public_url_the_link_follows_a_loopback_host(
     port = free_port()
     settings = make_settings(http={"host": "127.0.0.1", "port": port})
     server = await aiohttp_server(create_app(settings), port=port)
-    client = await aiohttp_client(server)
+    client: Client = await aiohttp_client(server)
     link = await dev_link(client, host.format(port=port))
     assert link.startswith(expected.format(port=port))
 
@@ -57,7 +56,7 @@ async def test_a_public_url_always_wins(
         http={"host": "127.0.0.1", "port": port, "public_url": "https://live.example.org"}
     )
     server = await aiohttp_server(create_app(settings), port=port)
-    client = await aiohttp_client(server)
+    client: Client = await aiohttp_client(server)
     for host in (f"127.0.0.1:{port}", "evil.example"):
         link = await dev_link(client, host)
         assert link.startswith("https://live.example.org/auth/callback?")
