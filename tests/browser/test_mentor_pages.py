@@ -60,7 +60,7 @@ async def test_discover_leads_to_the_public_profile_then_booking(
     await expect(page.get_by_label("Expertise", exact=True)).to_have_attribute("name", "expertise")
     await shots(page, "discover-cards")
 
-    await card.get_by_role("link", name="View Profile of Rosa Mentor").click()
+    await card.get_by_role("link", name="About Rosa Mentor").click()
     await expect(page).to_have_url(
         re.compile(r"/mentoring/mentors/rosa\.mentor(%40|@)example\.org$")
     )

@@ -39,7 +39,7 @@ function card(mentor, index) {
     h("ul.tags", { role: "list", "aria-label": `Expertise of ${name}` }, m.expertise.map((t) => h("li.tag", {}, t))),
     h("p.mentor-card__langs.small", {}, h("span.muted", {}, "Speaks "), m.languages.join(", ")),
     h("div.mentor-card__actions", {},
-      h("a.btn.btn--secondary", { href: profileUrl }, "View Profile", h("span.visually-hidden", {}, ` of ${name}`)),
+      h("a.btn.btn--secondary", { href: profileUrl }, "About", h("span.visually-hidden", {}, ` ${name}`)),
       h("a.btn", { href: bookUrl }, "Book Session", h("span.visually-hidden", {}, ` with ${name}`)),
     ),
   );
