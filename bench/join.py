@@ -100,15 +100,15 @@ async def book(app: web.Application) -> str:
     await store.ensure_profile(MENTOR, "Bench Mentor")
     await store.ensure_profile(MENTEE, "Bench Mentee")
     session_id = uuid.uuid4().hex
-    tomorrow = datetime.now(UTC) + timedelta(days=1)
-    start = tomorrow.replace(hour=15, minute=0, second=0, microsecond=0)
+    # Started a minute ago: the room only opens around the session's time.
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=1)
     await store.create_session(
         Session(
             session_id=session_id,
             mentor_email=MENTOR,
             mentee_email=MENTEE,
             scheduled_at=start,
-            duration=60,
+            duration=120,
             topic="Join benchmark",
         )
     )

@@ -102,7 +102,10 @@ def _build_section(section: str, cls: Any, values: Mapping[str, Any]) -> Any:
             except OSError as exc:
                 raise ConfigError(f"{section}.{name}: cannot read {value}: {exc.strerror}") from exc
         kwargs[target] = _coerce(key, hints[target], value)
-    return cls(**kwargs)
+    try:
+        return cls(**kwargs)
+    except ValueError as exc:  # a section's own range check (__post_init__)
+        raise ConfigError(str(exc)) from exc
 
 
 def _coerce(key: str, annotation: Any, value: Any) -> Any:

@@ -132,6 +132,17 @@ class RelaySettings:
 
 
 @dataclass(frozen=True)
+class RoomSettings:
+    join_lead_minutes: int = 10
+    """Minutes before a session's start when its room opens (call, chat, notes, relay). The
+    room stays open until the session's end."""
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.join_lead_minutes <= 24 * 60:
+            raise ValueError("room.join_lead_minutes: must be between 0 and 1440")
+
+
+@dataclass(frozen=True)
 class TurnSettings:
     uris: tuple[str, ...] = ()
     """TURN URIs handed to browsers, e.g. turn:turn.example.org:3478?transport=udp."""
@@ -224,6 +235,7 @@ class Settings:
     bus: BusSettings = field(default_factory=BusSettings)
     pusher: PusherSettings = field(default_factory=PusherSettings)
     relay: RelaySettings = field(default_factory=RelaySettings)
+    room: RoomSettings = field(default_factory=RoomSettings)
     turn: TurnSettings = field(default_factory=TurnSettings)
     mail: MailSettings = field(default_factory=MailSettings)
     log: LogSettings = field(default_factory=LogSettings)

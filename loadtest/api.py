@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -94,26 +93,15 @@ async def become_mentor(user: ApiUser) -> None:
     await user.call("mentor profile", "PATCH", "/api/mentoring/profile", json=MENTOR_PROFILE)
 
 
-def next_slot(days: int = 2) -> str:
-    """A bookable start: 10:00 UTC ``days`` from today, or the Monday after (the mentor's
-    zone is UTC and a new mentor's default hours are Monday to Friday 09:00-17:00)."""
-    day = datetime.now(UTC).date() + timedelta(days=days)
-    while day.weekday() >= 5:
-        day += timedelta(days=1)
-    return datetime.combine(day, time(10, 0), tzinfo=UTC).isoformat().replace("+00:00", "Z")
-
-
 async def book(mentee: ApiUser, mentor_email: str, topic: str) -> str:
+    """A session of the two starting now, so its room is open at once (rooms open only
+    around a session's time). Uses the server's load-test session route, available with
+    the load-test token or development sign-in, for @loadtest.invalid users."""
     body = await mentee.call(
         "booking",
         "POST",
-        "/api/mentoring/sessions",
-        json={
-            "mentorEmail": mentor_email,
-            "scheduledAt": next_slot(),
-            "duration": 60,
-            "topic": topic,
-        },
+        "/api/auth/loadtest/session",
+        json={"mentorEmail": mentor_email, "topic": topic},
     )
     session = body.get("session") if isinstance(body, dict) else None
     if not isinstance(session, dict) or not isinstance(session.get("sessionId"), str):

@@ -2,7 +2,8 @@
 
 The web layer mounts these routes and injects ``authorize(request, session_id)``, which
 returns the signed-in participant's id or raises ``web.HTTPUnauthorized``/``HTTPForbidden``
-(it alone knows users and sessions).
+(it alone knows users and sessions). Leaving may be checked by a laxer ``authorize_leave``
+(for instance one that still lets a participant hang up once the session's time is over).
 """
 
 from __future__ import annotations
@@ -51,9 +52,13 @@ def _unavailable(reason: str) -> web.Response:
 
 
 def make_relay_routes(
-    manager_of: RelayManager | ManagerOf, authorize: Authorize
+    manager_of: RelayManager | ManagerOf,
+    authorize: Authorize,
+    authorize_leave: Authorize | None = None,
 ) -> list[web.RouteDef]:
-    """Route definitions for ``app.router.add_routes``, on a manager or a getter for one."""
+    """Route definitions for ``app.router.add_routes``, on a manager or a getter for one.
+    ``authorize`` guards offers, ``authorize_leave`` (default: ``authorize``) leaving."""
+    may_leave = authorize_leave or authorize
 
     def _manager(request: web.Request) -> RelayManager:
         return manager_of if isinstance(manager_of, RelayManager) else manager_of(request)
@@ -90,7 +95,7 @@ def make_relay_routes(
 
     async def leave(request: web.Request) -> web.Response:
         session_id = request.match_info["session_id"]
-        participant_id = await authorize(request, session_id)
+        participant_id = await may_leave(request, session_id)
         left = await _manager(request).leave(session_id, participant_id)
         return web.json_response({"left": left})
 

@@ -150,18 +150,33 @@ def _time_zones() -> frozenset[str]:
     return frozenset(zoneinfo.available_timezones()) - {"localtime", "posixrules", "Factory"}
 
 
-def parse_time_zone(value: object, field: str = "timeZone") -> str:
-    """An IANA time zone name known to this machine's tz database, in canonical spelling."""
-    text = canonical_time_zone(as_str(value, field).strip())
+def canonical_zone(name: str, field: str = "timeZone") -> str:
+    """The canonical IANA name of a zone given by any of its names (Asia/Calcutta ->
+    Asia/Kolkata; every UTC alias -> "UTC"); ValidationError on ``field`` when unknown."""
+    text = canonical_time_zone(name.strip())
     if text == "UTC" or text in _time_zones():
         return text
     raise ValidationError(field, "Unknown time zone; use an IANA name such as America/New_York")
 
 
+def shown_zone(name: str) -> str:
+    """A stored zone name as it is shown: canonical when known (profiles saved before names
+    were made canonical), else unchanged."""
+    try:
+        return canonical_zone(name)
+    except ValidationError:
+        return name
+
+
+def parse_time_zone(value: object, field: str = "timeZone") -> str:
+    """An IANA time zone name known to this machine's tz database, in its canonical form."""
+    return canonical_zone(as_str(value, field), field)
+
+
 def zone(name: str) -> zoneinfo.ZoneInfo:
     """The ZoneInfo for a stored zone name, falling back to UTC for unknown names."""
     try:
-        return zoneinfo.ZoneInfo(name)
+        return zoneinfo.ZoneInfo(canonical_time_zone(name))
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         return zoneinfo.ZoneInfo("UTC")
 

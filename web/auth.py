@@ -221,20 +221,41 @@ def new_link_token() -> str:
     return secrets.token_urlsafe(32)
 
 
-def callback_url(settings: Settings, token: str, next_path: str | None) -> str:
+def link_base_url(request: web.Request) -> str:
+    """Where sign-in links point: ``http.public_url`` when set. Without it, the address the
+    person is browsing when that is this machine's own loopback name on the configured port
+    (127.0.0.1:8080 and localhost:8080 are different origins with different cookies), else
+    the default public URL. Other Host headers are never believed: a forged one must not
+    steer a mailed link to someone else's server."""
+    settings = request.app[keys.SETTINGS]
+    if settings.http.public_url:
+        return settings.public_url
+    try:
+        host, port = request.url.host or "", request.url.port
+    except ValueError:  # a Host header that is no host at all
+        return settings.public_url
+    if _is_loopback(host) and port == settings.http.port:
+        return f"http://{request.host}"
+    return settings.public_url
+
+
+def callback_url(base_url: str, token: str, next_path: str | None) -> str:
     query = {"token": token}
     if next_path:
         query["next"] = next_path
-    return f"{settings.public_url}/auth/callback?{urlencode(query)}"
+    return f"{base_url}/auth/callback?{urlencode(query)}"
 
 
-async def create_login_link(app: web.Application, email: str, next_path: str | None) -> str:
-    """Store a new single-use token for ``email`` and return the link that spends it."""
+async def create_login_link(
+    app: web.Application, email: str, next_path: str | None, base_url: str | None = None
+) -> str:
+    """Store a new single-use token for ``email`` and return the link that spends it, on
+    ``base_url`` (default: the public URL; see link_base_url)."""
     settings = app[keys.SETTINGS]
     token = new_link_token()
     expires = utcnow() + timedelta(seconds=settings.auth.magic_link_ttl_s)
     await app[keys.STORE].add_login_token(hash_link_token(token), email, expires)
-    return callback_url(settings, token, next_path)
+    return callback_url(base_url or settings.public_url, token, next_path)
 
 
 async def deliver_login_link(app: web.Application, email: str, link: str) -> None:

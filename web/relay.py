@@ -1,7 +1,8 @@
 """Mount the media relay: who may use it and with which ICE servers.
 
 The relay package knows nothing of users or sessions; this module injects the check that
-the signed-in user is a participant of the session, and gives the relay's server peers the
+the signed-in user is a participant of the session and that its room is open (see
+web/services/join_window.py), and gives the relay's server peers the
 same STUN/TURN servers the browsers get. The :class:`~relay.manager.RelayManager` itself is
 built, started and closed by the composition root (``panamia/app.py``), which stores it under
 ``keys.RELAY`` once the app starts, after the routes below are mounted, so the routes get a
@@ -15,9 +16,11 @@ from aiortc import RTCIceServer
 
 from relay.api import make_relay_routes
 from relay.manager import RelayManager
+from store.models import utcnow
 from turn.credentials import ice_servers
 from web import keys
 from web.auth import require_user
+from web.services.join_window import require_open
 from web.services.sessions import session_of_participant
 
 RELAY_USER = "panamia-relay"
@@ -39,7 +42,17 @@ def relay_ice_servers(app: web.Application) -> list[RTCIceServer]:
 
 
 async def authorize_participant(request: web.Request, session_id: str) -> str:
-    """The signed-in participant of the session (401, 403 or 404 otherwise)."""
+    """The signed-in participant of the session while its room is open (401, 403 or 404
+    otherwise; 403 names why the room is closed)."""
+    email = await require_user(request)
+    session = await session_of_participant(request, session_id, email)
+    require_open(session, utcnow(), request.app[keys.SETTINGS].room.join_lead_minutes)
+    return email
+
+
+async def authorize_leaving(request: web.Request, session_id: str) -> str:
+    """The signed-in participant of the session, open room or not: hanging up is always
+    allowed (401, 403 or 404 otherwise)."""
     email = await require_user(request)
     await session_of_participant(request, session_id, email)
     return email
@@ -47,7 +60,7 @@ async def authorize_participant(request: web.Request, session_id: str) -> str:
 
 def setup_relay(app: web.Application) -> None:
     """Mount the relay's offer and leave routes on the app's (future) RelayManager."""
-    app.router.add_routes(make_relay_routes(_app_manager, authorize_participant))
+    app.router.add_routes(make_relay_routes(_app_manager, authorize_participant, authorize_leaving))
 
 
 def _app_manager(request: web.Request) -> RelayManager:

@@ -6,23 +6,29 @@ scripts need to know (who you are, your role, the other participant, the Pusher 
 media relay mode) is embedded as JSON in ``<script type="application/json" id="room-config">``.
 The scripts then talk to the hub (``/app/{key}``), the JSON API and the notes socket.
 
+The page only carries the call while the session's room is open (``room.join_lead_minutes``
+before the start until the end, see web/services/join_window.py): before that it shows when
+the room opens with a countdown, afterwards (or once cancelled) the session's details.
+
 The relay mode comes from ``relay.mode`` and may be overridden per page load with
 ``?relay=always|never|auto`` on the room URL, which is how tests force a path.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Literal
 
 from aiohttp import web
 
 from config.settings import Settings
 from store import validation as rules
-from store.models import Profile, Session, SessionStatus
+from store.models import Profile, Session, utcnow
 from web import keys, params
 from web.pages.rendering import Viewer, display_name, initials, render
 from web.pages.session_details import render_session_details
 from web.pages.viewer import signed_in_viewer
+from web.services.join_window import JoinState, JoinWindow, join_window
 
 RelayMode = Literal["auto", "always", "never"]
 RELAY_MODES: tuple[RelayMode, ...] = ("auto", "always", "never")
@@ -49,15 +55,19 @@ async def room_page(request: web.Request) -> web.Response:
             "Only the mentor and the mentee of this session can join it.",
             403,
         )
-    if session.effective_status() is not SessionStatus.SCHEDULED:
+    settings = request.app[keys.SETTINGS]
+    now = utcnow()
+    window = join_window(session, now, settings.room.join_lead_minutes)
+    if window.state in (JoinState.ENDED, JoinState.CANCELLED):
         # A cancelled or finished session has no call left: show its details instead.
         return await render_session_details(request, viewer, session)
     mentor = await store.get_profile(session.mentor_email)
     mentee = await store.get_profile(session.mentee_email)
+    if window.state is JoinState.NOT_YET:
+        return _waiting_page(request, viewer, session, window, now, mentor, mentee)
     role: Literal["mentor", "mentee"] = (
         "mentor" if session.mentor_email == viewer.email else "mentee"
     )
-    settings = request.app[keys.SETTINGS]
     config = room_config(
         settings,
         session,
@@ -78,6 +88,35 @@ async def room_page(request: web.Request) -> web.Response:
         "room_config": config,
     }
     return render(request, "room/room.html", context)
+
+
+def _waiting_page(
+    request: web.Request,
+    viewer: Viewer,
+    session: Session,
+    window: JoinWindow,
+    now: datetime,
+    mentor: Profile | None,
+    mentee: Profile | None,
+) -> web.Response:
+    """The room before it opens: when it opens, with a countdown (403: no call yet)."""
+    is_mentor = session.mentor_email == viewer.email
+    peer_name = (
+        _name_of(mentee, session.mentee_email)
+        if is_mentor
+        else _name_of(mentor, session.mentor_email)
+    )
+    remaining_ms = max(0, round((window.opens_at - now).total_seconds() * 1000))
+    context = {
+        "viewer": viewer,
+        "nav": "sessions",
+        "session": session,
+        "peer_name": peer_name,
+        "opens_at": window.opens_at,
+        "remaining_ms": remaining_ms,
+        "lead_minutes": request.app[keys.SETTINGS].room.join_lead_minutes,
+    }
+    return render(request, "room/waiting.html", context, status=403)
 
 
 def relay_mode(settings: Settings, override: str | None) -> RelayMode:

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from store import models
+from store import validation as rules
 from store.availability_rules import WEEKDAYS, format_clock
 from web.api import response_models as out
 
@@ -58,7 +59,7 @@ def public_profile_out(profile: models.Profile) -> out.PublicProfile:
         email=profile.email,
         name=profile.name,
         avatar_url=profile.avatar_url,
-        time_zone=profile.time_zone,
+        time_zone=rules.shown_zone(profile.time_zone),
         mentoring=mentoring_out(profile.mentoring),
         availability=availability_out(profile),
     )
@@ -69,7 +70,7 @@ def profile_out(profile: models.Profile) -> out.Profile:
         email=profile.email,
         name=profile.name,
         avatar_url=profile.avatar_url,
-        time_zone=profile.time_zone,
+        time_zone=rules.shown_zone(profile.time_zone),
         mentoring=mentoring_out(profile.mentoring),
         availability=availability_out(profile),
         created_at=iso(profile.created_at),
@@ -82,7 +83,7 @@ def me_out(profile: models.Profile) -> out.Me:
         email=profile.email,
         name=profile.name,
         avatar_url=profile.avatar_url,
-        time_zone=profile.time_zone,
+        time_zone=rules.shown_zone(profile.time_zone),
     )
 
 

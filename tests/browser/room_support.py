@@ -7,7 +7,6 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
@@ -18,6 +17,7 @@ from panamia.app import create_app
 from store.models import Session
 from tests.browser.support import LiveServer, PageErrors, close_within
 from tests.support.procs import free_port
+from tests.support.sessions import open_room_start
 from web.auth import COOKIE_NAME, session_token_for
 
 CONTEXT_CLOSE_TIMEOUT_S = 5.0
@@ -54,9 +54,7 @@ async def book_session(server: LiveServer, topic: str = "Portfolio review") -> s
     for email, name in NAMES.items():
         await store.ensure_profile(email, name)
     session_id = uuid.uuid4().hex
-    start = (datetime.now(UTC) + timedelta(days=2)).replace(
-        hour=15, minute=0, second=0, microsecond=0
-    )
+    start = open_room_start()
     await store.create_session(
         Session(
             session_id=session_id,

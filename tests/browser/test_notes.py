@@ -7,7 +7,6 @@ import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
 
 import pytest
 from aiohttp import web
@@ -18,6 +17,7 @@ from store.models import Session
 from tests.browser.support import LiveServer, PageErrors
 from tests.conftest import SettingsFactory
 from tests.support.procs import free_port
+from tests.support.sessions import open_room_start
 from web import keys
 from web.auth import COOKIE_NAME, session_token_for
 from web.keys import NOTES
@@ -73,9 +73,7 @@ async def book(server: LiveServer, notes: str) -> str:
     for email in (MENTOR, MENTEE):
         await server.store.ensure_profile(email, email.split("@")[0].title())
     session_id = uuid.uuid4().hex
-    start = (datetime.now(UTC) + timedelta(days=3)).replace(
-        hour=15, minute=0, second=0, microsecond=0
-    )
+    start = open_room_start()
     await server.store.create_session(
         Session(
             session_id=session_id,

@@ -7,6 +7,7 @@ import base64
 import hashlib
 import hmac
 import json
+import uuid
 
 import pytest
 from aiohttp.test_utils import TestServer
@@ -14,9 +15,10 @@ from pytest_aiohttp import AiohttpClient, AiohttpServer
 
 from config.settings import Settings
 from panamia.app import create_app
-from store.models import ChatMessage
+from store.models import ChatMessage, Session
 from tests.conftest import SettingsFactory
 from tests.support.apiclient import Client, become_mentor, connect, slot, user
+from tests.support.sessions import open_room_start
 from web import keys
 
 PUSHER_SECRET = "test-pusher-secret"  # tests/conftest.py's make_settings
@@ -32,7 +34,8 @@ async def server(aiohttp_server: AiohttpServer, settings: Settings) -> TestServe
 async def people(
     aiohttp_client: AiohttpClient, server: TestServer
 ) -> tuple[Client, Client, Client, str]:
-    """Mentor, mentee and an outsider, and the id of the mentor and mentee's session."""
+    """Mentor, mentee and an outsider, and the id of a session of the mentor and mentee whose
+    room is open now (created in the store: booking only takes future times)."""
     mentor = await user(aiohttp_client, server, "mentor@example.org")
     mentee = await user(aiohttp_client, server, "mentee@example.org")
     outsider = await user(aiohttp_client, server, "outsider@example.org")
@@ -47,7 +50,18 @@ async def people(
         },
     )
     assert response.status == 201, await response.text()
-    return mentor, mentee, outsider, (await response.json())["session"]["sessionId"]
+    session_id = uuid.uuid4().hex
+    await server.app[keys.STORE].create_session(
+        Session(
+            session_id=session_id,
+            mentor_email="mentor@example.org",
+            mentee_email="mentee@example.org",
+            scheduled_at=open_room_start(),
+            duration=30,
+            topic="Career questions",
+        )
+    )
+    return mentor, mentee, outsider, session_id
 
 
 SIGNED_IN_ROUTES = [

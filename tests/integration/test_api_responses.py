@@ -11,6 +11,7 @@ cannot pass by checking nothing.
 from __future__ import annotations
 
 import json
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,8 +23,11 @@ from jsonschema import Draft202012Validator
 from pytest_aiohttp import AiohttpClient, AiohttpServer
 
 from panamia.app import create_app
+from store.models import Session
 from tests.conftest import SettingsFactory
 from tests.support.apiclient import MENTOR_PROFILE, Client, become_mentor, connect, slot, user
+from tests.support.sessions import open_room_start
+from web import keys
 from web.api.errors import Handler
 
 LOADTEST_TOKEN = "responses-loadtest-token"
@@ -101,7 +105,9 @@ async def journey(server: TestServer, factory: AiohttpClient) -> None:
     session_id = await check_booking(mentee)
     await check_slots_and_reschedule(mentor, mentee, outsider, session_id)
     await check_sessions(mentor, mentee, outsider, session_id)
-    await check_room_services(mentee, outsider, session_id)
+    await check_room_closed(mentee, session_id)
+    await check_room_services(mentee, outsider, await open_session(server))
+    await check_loadtest_session(factory, server, anon)
     await check_calendar_feed(anon, mentee)
     assert (await mentor.post("/api/auth/signout")).status == 204
 
@@ -196,6 +202,39 @@ async def check_sessions(mentor: Client, mentee: Client, outsider: Client, sid: 
     assert (await mentee.get(chat)).status == 200
     assert (await outsider.get(chat)).status == 403
     assert (await mentee.get("/api/mentoring/sessions/nosuch/chat")).status == 404
+
+
+async def open_session(server: TestServer) -> str:
+    """A session of MENTOR and MENTEE whose room is open now (booking only takes future
+    times, so it is created in the store)."""
+    session_id = uuid.uuid4().hex
+    await server.app[keys.STORE].create_session(
+        Session(session_id, MENTOR, MENTEE, open_room_start(), 30, "Open room")
+    )
+    return session_id
+
+
+async def check_room_closed(mentee: Client, sid: str) -> None:
+    """The booked session is days away: its room refuses with the reason."""
+    form = {"socket_id": "1.2", "channel_name": f"private-session-{sid}"}
+    early = await mentee.post("/api/pusher/auth", data=form)
+    assert early.status == 403
+    assert "not open yet" in (await early.json())["error"]
+    offer = await mentee.post(f"/api/relay/sessions/{sid}/offer", json={"sdp": "v=0\r\n"})
+    assert offer.status == 403
+
+
+async def check_loadtest_session(factory: AiohttpClient, server: TestServer, anon: Client) -> None:
+    path = "/api/auth/loadtest/session"
+    body = {"mentorEmail": "m@loadtest.invalid", "topic": "Load test"}
+    assert (await anon.post(path, json=body)).status == 401
+    real = await user(factory, server, "real@example.org")
+    assert (await real.post(path, json=body)).status == 403
+    tester = await user(factory, server, "t@loadtest.invalid")
+    assert (await tester.post(path, json={**body, "mentorEmail": "x@y.org"})).status == 400
+    made = await tester.post(path, json=body)
+    assert made.status == 201, await made.text()
+    assert (await tester.post(path, json=body)).status == 409
 
 
 async def check_room_services(mentee: Client, outsider: Client, sid: str) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -19,6 +18,7 @@ from store.models import Session
 from store.validation import CHAT_TEXT_MAX
 from tests.conftest import SettingsFactory
 from tests.integration.conftest import PusherWS, eventually, frame_data
+from tests.support.sessions import open_room_start
 from web import keys
 from web.auth import COOKIE_NAME, session_token_for
 
@@ -42,7 +42,7 @@ async def book(server: TestServer) -> str:
     await store.ensure_profile(MENTOR, "Marta Mentor")
     await store.ensure_profile(MENTEE, "Mateo Mentee")
     session_id = uuid.uuid4().hex
-    start = (datetime.now(UTC) + timedelta(days=2)).replace(minute=0, second=0, microsecond=0)
+    start = open_room_start()
     await store.create_session(
         Session(
             session_id=session_id,

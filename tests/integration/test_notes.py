@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -33,6 +32,7 @@ from store.base import StoreUnavailable
 from store.models import Session
 from store.validation import NOTES_MAX
 from tests.conftest import SettingsFactory
+from tests.support.sessions import LONG_LEAD_MINUTES, open_room_start
 from web import keys
 from web.auth import COOKIE_NAME, session_token_for
 from web.keys import NOTES
@@ -133,6 +133,7 @@ class NotesServer:
 
     def __init__(self, settings: Settings) -> None:
         self.app = build_app(settings)
+        self.booked = 0
         self.server = TestServer(self.app)
         self.http = aiohttp.ClientSession()
 
@@ -147,16 +148,14 @@ class NotesServer:
         store = self.app[keys.STORE]
         for email in (MENTOR, MENTEE, STRANGER):
             await store.ensure_profile(email, email.split("@")[0].title())
-        start = (datetime.now(UTC) + timedelta(days=2)).replace(
-            hour=14, minute=0, second=0, microsecond=0
-        )
+        self.booked += 1
         session_id = uuid.uuid4().hex
         await store.create_session(
             Session(
                 session_id=session_id,
                 mentor_email=MENTOR,
                 mentee_email=MENTEE,
-                scheduled_at=start + timedelta(hours=uuid.uuid4().int % 500),
+                scheduled_at=open_room_start(self.booked - 1),
                 duration=30,
                 topic="Shared notes",
                 notes=notes,
@@ -188,8 +187,9 @@ class NotesServer:
 
 
 @pytest.fixture
-async def notes_server(settings: Settings) -> AsyncIterator[NotesServer]:
-    server = NotesServer(settings)
+async def notes_server(make_settings: SettingsFactory) -> AsyncIterator[NotesServer]:
+    # Several rooms of the same two people open at once: see open_room_start.
+    server = NotesServer(make_settings(room={"join_lead_minutes": LONG_LEAD_MINUTES}))
     await server.start()
     try:
         yield server

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
@@ -15,6 +13,7 @@ from relay import compat
 from store.models import Session
 from tests.conftest import SettingsFactory
 from tests.support.apiclient import user
+from tests.support.sessions import open_room_start
 from web import keys
 from web.relay import RELAY_USER, relay_ice_servers
 
@@ -53,9 +52,7 @@ async def test_only_participants_reach_the_relay(
     app = create_app(make_settings())
     server = await aiohttp_server(app)
     outsider = await user(aiohttp_client, server, OUTSIDER)
-    start = (datetime.now(UTC) + timedelta(days=2)).replace(
-        hour=10, minute=0, second=0, microsecond=0
-    )
+    start = open_room_start()
     await app[keys.STORE].create_session(
         Session("relaywiring1", MENTOR, MENTEE, start, 30, "Relay wiring")
     )
@@ -90,9 +87,7 @@ async def test_a_failed_relay_self_check_keeps_the_server_up_and_readyz_says_why
     assert (await anonymous.get("/healthz")).status == 200
 
     mentee = await user(aiohttp_client, server, MENTEE)
-    start = (datetime.now(UTC) + timedelta(days=2)).replace(
-        hour=11, minute=0, second=0, microsecond=0
-    )
+    start = open_room_start()
     await app[keys.STORE].create_session(
         Session("relaywiring2", MENTOR, MENTEE, start, 30, "Relay self-check")
     )

@@ -127,3 +127,9 @@ def test_example_file_loads_and_matches_the_defaults(tmp_path: Path) -> None:
     assert sum(len(v) for v in raw.values()) > 20
     assert load_settings(environ={"PANAMIA_CONFIG": str(enabled)}) == Settings()
     assert build_settings(raw) == Settings()
+
+
+@pytest.mark.parametrize("lead", ["-1", "1441", "soon"])
+def test_room_join_lead_is_checked(lead: str) -> None:
+    with pytest.raises(ConfigError, match=r"room\.join_lead_minutes"):
+        load_settings(environ={"PANAMIA_ROOM__JOIN_LEAD_MINUTES": lead})

@@ -22,6 +22,7 @@ from web.auth import (
     deliver_login_link,
     dev_login_enabled,
     hash_link_token,
+    link_base_url,
     require_user,
     session_token_for,
     set_session_cookie,
@@ -46,7 +47,7 @@ async def request_link(request: web.Request) -> web.Response:
     if recent >= settings.auth.link_requests_per_hour:
         log.info("auth.link_throttled", email=email)
         raise ApiError(429, "Too many sign-in links requested; try again later", "email")
-    link = await create_login_link(app, email, next_path)
+    link = await create_login_link(app, email, next_path, link_base_url(request))
     await deliver_login_link(app, email, link)
     sent = out.LinkSent(sent=True)
     if dev_login_enabled(settings):

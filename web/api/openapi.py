@@ -37,7 +37,7 @@ MOUNTED_ELSEWHERE: tuple[Operation, ...] = (
         replies=(
             Reply(200, "The relay's answer", out.RelayAnswer),
             error(400, "Missing or malformed SDP"),
-            error(403, "Not a participant"),
+            error(403, "Not a participant, or the room is not open (not yet, ended, cancelled)"),
             error(404, "Unknown session"),
             error(409, "Two participants are already relayed"),
             error(503, "The relay is not available (disabled or at its session limit)"),
@@ -67,6 +67,21 @@ MOUNTED_ELSEWHERE: tuple[Operation, ...] = (
             error(400, "Not a load-test address (field email)"),
             error(401, "Missing or wrong load-test token"),
             error(404, "Load-test sign-in is disabled"),
+        ),
+    ),
+    Operation(
+        "POST",
+        "/api/auth/loadtest/session",
+        "Load-test session starting now (its room open at once) between two @loadtest.invalid "
+        "users; enabled with auth.loadtest_token or development sign-in",
+        body=bodies.LoadtestSession,
+        replies=(
+            Reply(201, "The session, the signed-in user its mentee", out.SessionAnswer),
+            error(400, "Not a load-test address (field mentorEmail), or a bad topic"),
+            error(403, "The signed-in user is not a load-test user"),
+            error(404, "Load-test sessions are disabled"),
+            error(409, "One of the two already has a session now"),
+            NOT_SIGNED_IN,
         ),
     ),
 )

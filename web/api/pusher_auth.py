@@ -2,7 +2,9 @@
 
 pusher-js posts ``socket_id`` and ``channel_name`` form-encoded. Only the session channels
 are signed: ``private-session-{id}`` (WebRTC signaling) and ``presence-session-{id}``
-(chat and who is in the room); anything else is refused.
+(chat and who is in the room); anything else is refused. A participant is only signed while
+the session's room is open (see web/services/join_window.py): too early, after the end or
+after a cancellation the answer is 403 with the reason.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import re
 from aiohttp import web
 
 from signaling.auth import sign_channel
+from store.models import utcnow
 from store.validation import ValidationError
 from web import keys
 from web.api import response_models as out
@@ -22,6 +25,7 @@ from web.api.request_models import PusherAuth
 from web.api.spec import NOT_SIGNED_IN, Operation, Reply, Route, error
 from web.auth import require_user
 from web.params import is_session_id
+from web.services import join_window  # a module: web.api loads while it does
 
 _SOCKET_ID_RE = re.compile(r"\d{1,20}\.\d{1,20}")
 _CHANNEL_RE = re.compile(r"(private|presence)-session-(.{1,64})")
@@ -64,6 +68,7 @@ async def pusher_auth(request: web.Request) -> web.Response:
     if session is None or not session.has_participant(email):
         raise forbidden()
     app = request.app
+    join_window.require_open(session, utcnow(), app[keys.SETTINGS].room.join_lead_minutes)
     key = app[keys.SETTINGS].pusher.key
     secret = app[keys.SECRETS].pusher_secret.reveal()
     if match.group(1) == "private":
@@ -89,7 +94,11 @@ ROUTES = (
             replies=(
                 Reply(200, "The channel signature (and presence data)", out.PusherAuthAnswer),
                 error(400, "Malformed form"),
-                error(403, "Not a participant, unknown session or other channel"),
+                error(
+                    403,
+                    "Not a participant, unknown session, other channel, or the room is not "
+                    "open (not yet, ended or cancelled; the error says which)",
+                ),
                 NOT_SIGNED_IN,
             ),
         ),

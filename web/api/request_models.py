@@ -203,3 +203,8 @@ class RelayOffer(Body):
 
 class LoadtestSignIn(Body):
     email: Annotated[str, _doc("An address under @loadtest.invalid")]
+
+
+class LoadtestSession(Body):
+    mentor_email: Annotated[str, _doc("An address under @loadtest.invalid", format="email")]
+    topic: Annotated[str, _doc(minLength=rules.TOPIC_MIN, maxLength=rules.TOPIC_MAX)]

@@ -7,7 +7,9 @@ the store closes, and read here from ``app[keys.NOTES]``.
 
 The socket is for the session's mentor and mentee only. Refusals happen after the upgrade,
 with a close code in the 4400 range that y-websocket treats as final (it stops reconnecting):
-4401 not signed in, 4403 not a participant (or a cross-site page), 4404 unknown session.
+4401 not signed in, 4403 not a participant (or a cross-site page, or the session's room is
+not open: too early, ended or cancelled, see web/services/join_window.py), 4404 unknown
+session.
 A plain HTTP request gets 400.
 """
 
@@ -17,10 +19,11 @@ import structlog
 from aiohttp import web
 
 from store.base import NotFound
-from store.models import Session
+from store.models import Session, utcnow
 from web import keys
 from web.auth import current_user, is_cross_site
 from web.keys import NOTES
+from web.services import join_window as rooms  # a module: web.api loads while it does
 
 log = structlog.get_logger(__name__)
 
@@ -58,6 +61,10 @@ async def _refusal(request: web.Request, session_id: str) -> tuple[int, str] | N
         return CLOSE_NOT_FOUND, "Session not found"
     if not session.has_participant(email):
         return CLOSE_FORBIDDEN, "Access denied"
+    lead = request.app[keys.SETTINGS].room.join_lead_minutes
+    closed = rooms.refusal_reason(rooms.join_window(session, utcnow(), lead))
+    if closed is not None:
+        return CLOSE_FORBIDDEN, closed
     return None
 
 

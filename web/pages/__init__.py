@@ -19,5 +19,6 @@ def setup_page_routes(app: web.Application) -> None:
     router.add_get("/mentoring/profile/edit", handlers.profile_edit, name="page_profile_edit")
     router.add_get("/mentoring/discover", handlers.discover, name="page_discover")
     router.add_get("/mentoring/book/{mentor_email}", handlers.book, name="page_book")
+    router.add_get("/mentoring/mentors/{mentor_email}", handlers.mentor_profile, name="page_mentor")
     router.add_get("/mentoring/schedule", handlers.schedule)
     router.add_get("/mentoring/sessions", handlers.sessions, name="page_sessions")

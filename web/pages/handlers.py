@@ -70,15 +70,37 @@ async def discover(request: web.Request) -> web.Response:
     return render(request, "discover.html", context)
 
 
+async def _listed_mentor(request: web.Request) -> Profile | None:
+    """The mentor named in the path, or None when unknown or not mentoring."""
+    try:
+        mentor_email = rules.parse_email(request.match_info["mentor_email"], "mentorEmail")
+    except rules.ValidationError:
+        return None
+    mentor = await request.app[keys.STORE].get_profile(mentor_email)
+    return mentor if mentor is not None and mentor.mentoring.enabled else None
+
+
+async def mentor_profile(request: web.Request) -> web.Response:
+    """A mentor's public profile (signed-in users): who they are and a way to book them."""
+    viewer = await signed_in_viewer(request)
+    mentor = await _listed_mentor(request)
+    if mentor is None:
+        return _not_found(request, viewer, "There is no mentor with that address.")
+    context = {
+        "viewer": viewer,
+        "nav": "discover",
+        "mentor": mentor,
+        "mentor_name": display_name(mentor),
+        "mentor_initials": initials(display_name(mentor)),
+        "is_self": mentor.email == viewer.email,
+    }
+    return render(request, "mentor.html", context)
+
+
 async def book(request: web.Request) -> web.Response:
     viewer = await signed_in_viewer(request)
-    raw = request.match_info["mentor_email"]
-    try:
-        mentor_email = rules.parse_email(raw, "mentorEmail")
-    except rules.ValidationError:
-        return _not_found(request, viewer, "That mentor does not exist.")
-    mentor = await request.app[keys.STORE].get_profile(mentor_email)
-    if mentor is None or not mentor.mentoring.enabled:
+    mentor = await _listed_mentor(request)
+    if mentor is None:
         return _not_found(request, viewer, "That mentor is not taking bookings.")
     context = {
         "viewer": viewer,
@@ -105,7 +127,12 @@ async def mentoring_home(_request: web.Request) -> web.Response:
 
 async def sessions(request: web.Request) -> web.Response:
     viewer = await signed_in_viewer(request)
-    context = {"viewer": viewer, "nav": "sessions", "booked": "booked" in request.query}
+    context = {
+        "viewer": viewer,
+        "nav": "sessions",
+        "booked": "booked" in request.query,
+        "join_lead_minutes": request.app[keys.SETTINGS].room.join_lead_minutes,
+    }
     return render(request, "sessions.html", context)
 
 

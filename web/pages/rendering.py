@@ -101,7 +101,7 @@ class Viewer:
             email=profile.email,
             name=display_name(profile),
             avatar_url=profile.avatar_url,
-            time_zone=profile.time_zone,
+            time_zone=rules.shown_zone(profile.time_zone),
         )
 
 

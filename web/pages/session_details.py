@@ -28,6 +28,7 @@ async def render_session_details(
         "mentee_name": _name_of(mentee, session.mentee_email),
         "role": "mentor" if session.mentor_email == viewer.email else "mentee",
         "cancelled_by_name": _canceller(session, mentor, mentee),
+        "join_lead_minutes": request.app[keys.SETTINGS].room.join_lead_minutes,
     }
     return render(request, "session.html", context)
 

@@ -247,9 +247,15 @@ form.addEventListener("submit", async (event) => {
     return;
   }
   button.disabled = false;
-  if (status === 409 && state.day) {
-    state.busy = await loadBusy(state.day);
-    renderSlots();
+  if (status === 409) {
+    // Someone else booked this time a moment ago: show the fresh calendar and say so.
+    if (state.day) {
+      state.busy = await loadBusy(state.day);
+      renderSlots();
+    }
+    const taken = "Sorry, that time was just taken. Please pick another time.";
+    showErrors(form, { scheduledAt: taken }, summary, { summaryText: taken });
+    return;
   }
   showErrors(form, { [data.field || "form"]: data.error }, summary);
 });

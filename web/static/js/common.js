@@ -10,11 +10,12 @@ for (const button of document.querySelectorAll("[data-signout]")) {
   });
 }
 
-// <time datetime="..." data-local="datetime" data-end="..."> shows the viewer's local time.
+// <time datetime="..." data-local="datetime" data-end="..."> shows the viewer's local date and
+// time; data-local="time" only the time of day. Both name the viewer's zone.
 for (const el of document.querySelectorAll("time[data-local]")) {
   const start = new Date(el.getAttribute("datetime"));
   if (Number.isNaN(start.getTime())) continue;
-  let text = `${formatDate(start)}, ${formatTime(start)}`;
+  let text = el.dataset.local === "time" ? formatTime(start) : `${formatDate(start)}, ${formatTime(start)}`;
   if (el.dataset.end) text += `–${formatTime(new Date(el.dataset.end))}`;
   el.textContent = `${text} (${viewerZone()})`;
 }

@@ -25,19 +25,23 @@ function card(mentor, index) {
   const m = mentor.mentoring;
   const name = mentor.name || mentor.email;
   const bookUrl = `/mentoring/book/${encodeURIComponent(mentor.email)}`;
+  const profileUrl = `/mentoring/mentors/${encodeURIComponent(mentor.email)}`;
   const titleId = `mentor-${page}-${index}`;
   return h("li.card.mentor-card", { "aria-labelledby": titleId },
     h("div.mentor-card__head", {},
       avatar(name, mentor.avatarUrl, "lg"),
       h("div", {},
-        h("h2.mentor-card__name", { id: titleId }, name),
+        h("h2.mentor-card__name", { id: titleId }, h("a.mentor-card__link", { href: profileUrl }, name)),
         h("p.rate" + (Number(m.hourlyRate) === 0 ? ".rate--free" : ""), {}, rateLabel(m.hourlyRate)),
       ),
     ),
     h("p.mentor-card__bio", {}, m.bio),
-    h("ul.tags", { role: "list", "aria-label": "Expertise" }, m.expertise.map((t) => h("li.tag", {}, t))),
+    h("ul.tags", { role: "list", "aria-label": `Expertise of ${name}` }, m.expertise.map((t) => h("li.tag", {}, t))),
     h("p.mentor-card__langs.small", {}, h("span.muted", {}, "Speaks "), m.languages.join(", ")),
-    h("a.btn.btn--block", { href: bookUrl }, "Book Session", h("span.visually-hidden", {}, ` with ${name}`)),
+    h("div.mentor-card__actions", {},
+      h("a.btn.btn--secondary", { href: profileUrl }, "About", h("span.visually-hidden", {}, ` ${name}`)),
+      h("a.btn", { href: bookUrl }, "Book Session", h("span.visually-hidden", {}, ` with ${name}`)),
+    ),
   );
 }
 

@@ -45,8 +45,9 @@ export function clearErrors(form) {
   }
 }
 
-/** Show several errors ({field: message}); unknown fields go to the summary. Focus the first. */
-export function showErrors(form, errors, summary) {
+/** Show several errors ({field: message}); unknown fields go to the summary. Focus the first.
+ * `summaryText` replaces the summary's generic "Please fix..." when the problem needs its own words. */
+export function showErrors(form, errors, summary, { summaryText = "" } = {}) {
   const unplaced = [];
   let first = null;
   for (const [field, message] of Object.entries(errors)) {
@@ -58,9 +59,8 @@ export function showErrors(form, errors, summary) {
   }
   const count = Object.keys(errors).length;
   if (summary && count) {
-    summary.textContent = unplaced.length
-      ? unplaced.join(" ")
-      : count === 1 ? "Please fix the problem marked below." : `Please fix the ${count} problems marked below.`;
+    const generic = count === 1 ? "Please fix the problem marked below." : `Please fix the ${count} problems marked below.`;
+    summary.textContent = summaryText || (unplaced.length ? unplaced.join(" ") : generic);
     summary.hidden = false;
   }
   if (first) first.focus();

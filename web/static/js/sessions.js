@@ -1,11 +1,14 @@
-// My Sessions: upcoming sessions (Join opens 10 minutes before the start, Cancel asks for a
-// reason) and past ones (status, notes, cancellation reason, details).
+// My Sessions: upcoming sessions (Join opens room.join_lead_minutes before the start, the
+// same window the server enforces; Cancel asks for a reason) and past ones (status, notes,
+// cancellation reason, details).
 import { api, get } from "./api.js";
 import { h } from "./dom.js";
 import { attachCounter, clearErrors, clearErrorsOnEdit, fieldError } from "./forms.js";
 import { formatDate, formatTime, viewerZone } from "./time.js";
 
-const JOIN_EARLY_MS = 10 * 60 * 1000;
+const leadMinutes = Number(document.getElementById("upcoming").dataset.joinLeadMinutes || 10);
+const JOIN_EARLY_MS = leadMinutes * 60 * 1000;
+const joinRule = `Join opens ${leadMinutes} minute${leadMinutes === 1 ? "" : "s"} before the start`;
 const me = document.body.dataset.email;
 const zone = viewerZone();
 const dialog = document.getElementById("cancel-dialog");
@@ -29,6 +32,7 @@ function when(session) {
   return h("p.session__when", {},
     h("time", { datetime: session.scheduledAt }, formatDate(start, zone)),
     h("span.session__time", {}, `${formatTime(start, zone)}–${formatTime(end, zone)}`),
+    h("span.session__zone.muted", {}, `(${zone})`),
     h("span.muted", {}, `${session.duration} min`),
   );
 }
@@ -46,7 +50,7 @@ function upcomingItem(session) {
     ? h("a.btn.btn--sm", { href: roomUrl, "data-join": session.sessionId }, "Join")
     : h("button.btn.btn--sm", {
       type: "button", disabled: true, "data-join": session.sessionId,
-      title: "Join opens 10 minutes before the start",
+      title: joinRule,
     }, "Join");
   return h("li.card.session", { "data-session": session.sessionId },
     h("div.session__main", {},
@@ -54,7 +58,7 @@ function upcomingItem(session) {
       h("h3.session__topic", {}, session.topic),
       h("p.session__with", {}, h("span.muted", {}, `${who.role}: `), who.name,
         h("span.badge.badge--role", {}, `You are the ${who.mine}`)),
-      open ? null : h("p.muted.small", {}, "Join opens 10 minutes before the start."),
+      open ? null : h("p.muted.small", {}, `${joinRule}.`),
     ),
     h("div.session__actions", {},
       join,
@@ -122,7 +126,7 @@ function askCancel(session) {
   reason.dispatchEvent(new Event("input"));
   const start = new Date(session.scheduledAt);
   document.getElementById("cancel-what").textContent =
-    `“${session.topic}” on ${formatDate(start, zone)} at ${formatTime(start, zone)} with ${other(session).name}.`;
+    `“${session.topic}” on ${formatDate(start, zone)} at ${formatTime(start, zone)} (${zone}) with ${other(session).name}.`;
   dialog.showModal();
   reason.focus();
 }
