@@ -28,7 +28,6 @@ from store.validation import (
 
 PAGE_MAX = 10_000
 LIMIT_MAX = 100
-AVAILABILITY_DAYS_MAX = 31
 
 RoleName = Literal["mentor", "mentee", "all"]
 StatusName = Literal["scheduled", "completed", "cancelled"]
@@ -145,21 +144,6 @@ def parse_date(value: str, field: str) -> date:
     if not YEAR_MIN <= day.year <= YEAR_MAX:
         raise ValidationError(field, f"Expected a year from {YEAR_MIN} to {YEAR_MAX}")
     return day
-
-
-@dataclass(frozen=True)
-class AvailabilityWindow:
-    first_day: date | None
-    """None: today in the mentor's time zone."""
-    days: int
-
-
-def parse_availability(pairs: Sequence[tuple[str, str]]) -> AvailabilityWindow:
-    params = single_params(pairs, ("from", "days"))
-    raw_from = params.get("from")
-    first_day = parse_date(raw_from, "from") if raw_from else None
-    days = parse_int_param(params.get("days"), "days", 7, 1, AVAILABILITY_DAYS_MAX)
-    return AvailabilityWindow(first_day, days)
 
 
 SLOTS_DAYS_MAX = 62

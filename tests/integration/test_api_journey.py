@@ -70,15 +70,16 @@ async def test_two_people_book_and_run_a_session(
     assert session["scheduledAt"] == start
     assert session["status"] == "scheduled"
 
-    # The calendar shows the hour as busy for both of them.
-    busy = await (
+    # The booking calendar no longer offers the hour; the one after it is still free.
+    day = future_day().isoformat()
+    free = await (
         await ben.get(
-            f"/api/mentoring/mentors/ana.lopez@example.org/availability"
-            f"?from={future_day().isoformat()}&days=1"
+            f"/api/mentoring/mentors/ana.lopez@example.org/slots?from={day}&to={day}&duration=60"
         )
     ).json()
-    assert busy["timeZone"] == "UTC"
-    assert busy["busy"] == [{"start": start, "end": slot(11)}]
+    assert free["timeZone"] == "UTC"
+    assert start not in free["slots"] and slot(10, 30) not in free["slots"]
+    assert slot(11) in free["slots"]
 
     # An overlapping booking, by Ben or by someone else, is refused.
     carla = await signed_in(aiohttp_client, server, "carla@example.org")

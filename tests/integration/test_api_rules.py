@@ -222,16 +222,6 @@ async def test_session_filter_names_the_field(mentee: Client, query: str, field:
     await assert_bad(await mentee.get(f"/api/mentoring/sessions?{query}"), field)
 
 
-@pytest.mark.parametrize(
-    ("query", "field"), [("from=2030-13-01", "from"), ("days=0", "days"), ("days=99", "days")]
-)
-async def test_availability_parameter_names_the_field(
-    mentor: Client, mentee: Client, query: str, field: str
-) -> None:
-    response = await mentee.get(f"/api/mentoring/mentors/{MENTOR}/availability?{query}")
-    await assert_bad(response, field)
-
-
 # --- bodies that are not objects ----------------------------------------------------------
 @pytest.mark.parametrize(
     ("raw", "message"),

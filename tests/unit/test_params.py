@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 import pytest
@@ -50,14 +49,6 @@ def test_session_filters() -> None:
     )
     assert field_of(p.parse_session_filters, [("role", "boss")]) == "role"
     assert field_of(p.parse_session_filters, [("status", "done")]) == "status"
-
-
-def test_availability_window() -> None:
-    assert p.parse_availability([("from", "2030-03-05"), ("days", "3")]) == (
-        p.AvailabilityWindow(date(2030, 3, 5), 3)
-    )
-    assert field_of(p.parse_availability, [("from", "2030-02-30")]) == "from"
-    assert field_of(p.parse_availability, [("days", "32")]) == "days"
 
 
 def test_session_ids_fit_pusher_channel_names() -> None:

@@ -1,28 +1,17 @@
-"""Finding mentors: the discovery list and one mentor's busy times for the calendar."""
+"""Finding mentors: the discovery list (free times are in web/api/availability.py)."""
 
 from __future__ import annotations
-
-from datetime import UTC, datetime, time, timedelta
 
 from aiohttp import web
 
 from store.base import DiscoverQuery
-from store.models import SLOT_MINUTES
-from store.validation import zone
 from web import keys
 from web.api import response_models as out
 from web.api.jsonio import answer
 from web.api.spec import NOT_SIGNED_IN, Operation, Param, Reply, Route, error
 from web.auth import require_user
-from web.params import (
-    AVAILABILITY_DAYS_MAX,
-    LIMIT_MAX,
-    parse_availability,
-    parse_discover,
-    query_pairs,
-)
-from web.serialize import iso, public_profile_out
-from web.services.sessions import bookable_mentor
+from web.params import LIMIT_MAX, parse_discover, query_pairs
+from web.serialize import public_profile_out
 
 
 async def discover(request: web.Request) -> web.Response:
@@ -44,26 +33,6 @@ async def discover(request: web.Request) -> web.Response:
             total=page.total,
             page=filters.page,
             limit=filters.limit,
-        )
-    )
-
-
-async def availability(request: web.Request) -> web.Response:
-    """GET /api/mentoring/mentors/{email}/availability: when the mentor or you are busy."""
-    email = await require_user(request)
-    store = request.app[keys.STORE]
-    mentor = await bookable_mentor(store, request.match_info["email"])
-    window = parse_availability(query_pairs(request))
-    tz = zone(mentor.time_zone)
-    first_day = window.first_day or datetime.now(tz).date()
-    start = datetime.combine(first_day, time(0), tzinfo=tz).astimezone(UTC)
-    end = datetime.combine(first_day + timedelta(days=window.days), time(0), tzinfo=tz)
-    busy = await store.busy_intervals(sorted({mentor.email, email}), start, end.astimezone(UTC))
-    return answer(
-        out.Availability(
-            time_zone=tz.key,
-            slot_minutes=SLOT_MINUTES,
-            busy=[out.BusyInterval(start=iso(s), end=iso(e)) for s, e in sorted(busy)],
         )
     )
 
@@ -90,31 +59,5 @@ ROUTES = (
             ),
         ),
         discover,
-    ),
-    Route(
-        Operation(
-            "GET",
-            "/api/mentoring/mentors/{email}/availability",
-            "Busy intervals of the mentor and of you, for the booking calendar",
-            params=(
-                Param("from", {"type": "string", "format": "date"}, "First day (mentor's zone)"),
-                Param(
-                    "days",
-                    {
-                        "type": "integer",
-                        "minimum": 1,
-                        "maximum": AVAILABILITY_DAYS_MAX,
-                        "default": 7,
-                    },
-                ),
-            ),
-            replies=(
-                Reply(200, "Busy intervals", out.Availability),
-                error(400, "Bad parameter"),
-                error(404, "No mentor with that address (field mentorEmail)"),
-                NOT_SIGNED_IN,
-            ),
-        ),
-        availability,
     ),
 )

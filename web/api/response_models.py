@@ -136,17 +136,6 @@ class MentorPage(Answer):
     limit: int
 
 
-class BusyInterval(Answer):
-    start: Time
-    end: Time
-
-
-class Availability(Answer):
-    time_zone: str
-    slot_minutes: int
-    busy: list[BusyInterval]
-
-
 class SessionChange(Answer, omit_defaults=False):
     """One reschedule of a session."""
 
