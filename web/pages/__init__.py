@@ -17,6 +17,7 @@ def setup_page_routes(app: web.Application) -> None:
     router.add_get("/mentoring", handlers.mentoring_home)
     router.add_get("/mentoring/profile", handlers.profile_view, name="page_profile")
     router.add_get("/mentoring/profile/edit", handlers.profile_edit, name="page_profile_edit")
+    router.add_get("/mentoring/availability", handlers.availability, name="page_availability")
     router.add_get("/mentoring/discover", handlers.discover, name="page_discover")
     router.add_get("/mentoring/book/{mentor_email}", handlers.book, name="page_book")
     router.add_get("/mentoring/mentors/{mentor_email}", handlers.mentor_profile, name="page_mentor")

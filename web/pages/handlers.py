@@ -58,6 +58,12 @@ async def profile_edit(request: web.Request) -> web.Response:
     )
 
 
+async def availability(request: web.Request) -> web.Response:
+    """The availability editor: the page loads and saves through the availability API."""
+    viewer = await signed_in_viewer(request)
+    return render(request, "availability.html", {"viewer": viewer, "nav": "availability"})
+
+
 async def discover(request: web.Request) -> web.Response:
     viewer = await signed_in_viewer(request)
     context = {

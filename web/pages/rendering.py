@@ -90,6 +90,8 @@ class Viewer:
     name: str
     avatar_url: str | None
     time_zone: str
+    is_mentor: bool = False
+    """Mentoring is enabled: the header links to the availability editor."""
 
     @property
     def initials(self) -> str:
@@ -102,6 +104,7 @@ class Viewer:
             name=display_name(profile),
             avatar_url=profile.avatar_url,
             time_zone=rules.shown_zone(profile.time_zone),
+            is_mentor=profile.mentoring.enabled,
         )
 
 
