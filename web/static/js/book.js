@@ -1,15 +1,16 @@
-// Booking: a month calendar (past days disabled), the mentor's 09:00-17:00 slots shown in
-// the viewer's time zone with taken ones disabled, duration, topic, then POST the booking.
-import { api, get } from "./api.js";
+// Booking: a month calendar where only days with free times can be chosen, the mentor's
+// durations, and the free start times of the chosen day in the viewer's zone. Every time shown
+// comes from GET /api/mentoring/mentors/{email}/slots: the server decides what is free.
+import { api } from "./api.js";
 import { formRules, h } from "./dom.js";
 import { attachCounter, clearErrors, clearErrorsOnEdit, clearFieldError, showErrors } from "./forms.js";
+import { freeSlots, groupByDay } from "./slots.js";
 import {
   addDays, compareDays, dayKey, formatDate, formatLongDay, formatTime, sameDay, viewerZone,
   zonedParts, zonedTimeToDate,
 } from "./time.js";
 
 const rules = formRules();
-const SLOT = 30;
 const form = document.getElementById("book-form");
 const summary = document.getElementById("book-summary");
 const mentorEmail = form.dataset.mentorEmail;
@@ -21,6 +22,7 @@ const durationSelect = document.getElementById("duration");
 const topic = document.getElementById("topic");
 const choice = document.getElementById("book-choice");
 const mentorName = document.getElementById("mentor-name").textContent.trim();
+const TAKEN = "Sorry, that time was just taken. Please pick another time.";
 
 const today = () => {
   const p = zonedParts(new Date(), zone);
@@ -30,8 +32,9 @@ const state = {
   month: { year: today().year, month: today().month },
   focus: today(),
   day: null,
-  slot: null, // start instant in ms
-  busy: [], // [[startMs, endMs], ...] around the chosen day
+  slot: null, // chosen start, ms
+  byDay: new Map(), // dayKey (viewer's zone) -> [start ms] for the shown month and duration
+  loading: null, // the month+duration being fetched
 };
 
 document.getElementById("slots-zone").textContent = `(your time zone: ${zone})`;
@@ -43,6 +46,12 @@ const weekdayNames = [...Array(7)].map((_, i) =>
   new Intl.DateTimeFormat(undefined, { weekday: "short", timeZone: "UTC" }).format(new Date(Date.UTC(2024, 0, 1 + i))));
 document.getElementById("cal-weekdays").replaceChildren(
   ...weekdayNames.map((name) => h("th", { scope: "col", abbr: name }, name)));
+
+function dayState(day) {
+  if (compareDays(day, today()) < 0) return "past";
+  if (state.loading) return "loading";
+  return state.byDay.has(dayKey(day)) ? "free" : "none";
+}
 
 function renderCalendar({ focus = false } = {}) {
   const { year, month } = state.month;
@@ -59,17 +68,19 @@ function renderCalendar({ focus = false } = {}) {
   for (let i = 0; i < lead; i++) cells.push(h("td", { role: "gridcell" }));
   for (let d = 1; d <= daysInMonth; d++) {
     const day = { year, month, day: d };
-    const past = compareDays(day, now) < 0;
-    const selected = state.day && sameDay(day, state.day);
-    const button = h("button.day", {
+    const kind = dayState(day);
+    const count = state.byDay.get(dayKey(day))?.length || 0;
+    const note = { past: " (past)", none: " (no free times)", loading: "", free: ` (${count} free time${count === 1 ? "" : "s"})` }[kind];
+    // Unavailable days stay focusable (aria-disabled), so arrow keys can move across them.
+    const button = h("button.day" + (kind === "free" ? ".day--free" : ""), {
       type: "button",
-      disabled: past,
+      "aria-disabled": kind === "free" ? false : "true",
       tabindex: sameDay(day, state.focus) ? "0" : "-1",
-      "aria-label": formatLongDay(day) + (past ? " (past)" : ""),
-      "aria-pressed": selected ? "true" : "false",
+      "aria-label": formatLongDay(day) + note,
+      "aria-pressed": state.day && sameDay(day, state.day) ? "true" : "false",
       "aria-current": sameDay(day, now) ? "date" : false,
       dataset: { day: dayKey(day) },
-      onclick: () => selectDay(day),
+      onclick: () => { if (kind === "free") selectDay(day); },
     }, String(d));
     cells.push(h("td", { role: "gridcell" }, button));
     if (cells.length === 7) {
@@ -89,8 +100,12 @@ function moveFocus(days) {
   const target = addDays(state.focus, days);
   if (compareDays(target, today()) < 0) return;
   state.focus = target;
-  state.month = { year: target.year, month: target.month };
-  renderCalendar({ focus: true });
+  if (target.year !== state.month.year || target.month !== state.month.month) {
+    state.month = { year: target.year, month: target.month };
+    loadMonth({ focus: true });
+  } else {
+    renderCalendar({ focus: true });
+  }
 }
 
 document.getElementById("cal-body").addEventListener("keydown", (event) => {
@@ -109,100 +124,91 @@ function shiftMonth(delta) {
   state.month = { year, month };
   const now = today();
   state.focus = year === now.year && month === now.month ? now : { year, month, day: 1 };
-  renderCalendar();
+  loadMonth();
 }
 document.getElementById("cal-prev").addEventListener("click", () => shiftMonth(-1));
 document.getElementById("cal-next").addEventListener("click", () => shiftMonth(1));
 
-async function selectDay(day) {
+// --- slots ------------------------------------------------------------------------------
+/** Fetch the free times of the shown month (viewer's days) for the chosen duration. */
+async function loadMonth({ focus = false, keepDay = false } = {}) {
+  const { year, month } = state.month;
+  const duration = Number(durationSelect.value);
+  const key = `${year}-${month}-${duration}`;
+  state.loading = key;
+  renderCalendar({ focus });
+  slotsHint.textContent = "Loading free times…";
+  const from = zonedTimeToDate(year, month, 1, 0, 0, zone);
+  const next = addDays({ year, month, day: 1 }, 40);
+  const to = zonedTimeToDate(next.year, next.month, 1, 0, 0, zone);
+  const { ok, data } = await freeSlots(mentorEmail, { from, to, duration });
+  if (state.loading !== key) return; // another month or duration was asked for meanwhile
+  state.loading = null;
+  if (!ok) {
+    state.byDay = new Map();
+    renderCalendar({ focus });
+    slotsHint.textContent = "";
+    showErrors(form, { [data.field === "duration" ? "duration" : "scheduledAt"]: data.error }, summary);
+    return;
+  }
+  state.byDay = groupByDay(data.slots, zone);
+  if (!(keepDay && state.day && state.byDay.has(dayKey(state.day)))) {
+    // The chosen day if it is in this month and still free, else the first day with times.
+    const inMonth = [...state.byDay.keys()].sort();
+    state.day = inMonth.length ? parseKey(inMonth[0]) : null;
+    if (state.day && !focus) state.focus = state.day;
+  }
+  renderCalendar({ focus });
+  renderSlots();
+}
+
+const parseKey = (key) => {
+  const [year, month, day] = key.split("-").map(Number);
+  return { year, month, day };
+};
+
+function selectDay(day) {
   state.day = day;
   state.focus = day;
   state.slot = null;
   // Re-rendering replaces the buttons: keep keyboard focus on the chosen day.
   renderCalendar({ focus: document.activeElement?.classList.contains("day") });
-  renderChoice();
-  slotsHint.textContent = "Loading free times…";
-  const busy = await loadBusy(day);
-  if (state.day !== day) return; // another day was picked meanwhile
-  state.busy = busy;
   renderSlots();
 }
 
-// --- slots ------------------------------------------------------------------------------
-async function loadBusy(day) {
-  const from = dayKey(addDays(day, -1));
-  const { ok, data } = await get(
-    `/api/mentoring/mentors/${encodeURIComponent(mentorEmail)}/availability?from=${from}&days=3`);
-  if (!ok) {
-    showErrors(form, { scheduledAt: data.error }, summary);
-    return [];
-  }
-  return data.busy.map((b) => [Date.parse(b.start), Date.parse(b.end)]);
-}
-
-/** The mentor's bookable starts whose local date, in the viewer's zone, is `day`. */
-function slotsFor(day) {
-  const starts = new Map();
-  for (const offset of [-1, 0, 1]) {
-    const md = addDays(day, offset);
-    for (let minute = rules.dayStartMinute; minute + SLOT <= rules.dayEndMinute; minute += SLOT) {
-      const start = zonedTimeToDate(md.year, md.month, md.day, Math.floor(minute / 60), minute % 60, mentorZone);
-      const local = zonedParts(start, zone);
-      // Round trip guards against wall times a DST change skips.
-      const back = zonedParts(start, mentorZone);
-      if (back.hour * 60 + back.minute !== minute) continue;
-      if (sameDay(local, day)) starts.set(start.getTime(), minute);
-    }
-  }
-  return [...starts.entries()].sort((a, b) => a[0] - b[0]);
-}
-
-function slotProblem(startMs, mentorMinute, duration) {
-  const endMs = startMs + duration * 60000;
-  if (startMs <= Date.now()) return "past";
-  if (mentorMinute + duration > rules.dayEndMinute) return "ends after 17:00 for the mentor";
-  if (state.busy.some(([b0, b1]) => startMs < b1 && b0 < endMs)) return "taken";
-  return "";
-}
-
 function renderSlots() {
-  const duration = Number(durationSelect.value);
-  const slots = state.day ? slotsFor(state.day) : [];
   if (!state.day) {
-    slotsHint.textContent = "Choose a day first.";
     slotsBox.replaceChildren();
+    slotsHint.textContent = "No free times this month. Try the next month.";
+    renderChoice();
     return;
   }
-  let free = 0;
-  const buttons = slots.map(([startMs, minute]) => {
-    const problem = slotProblem(startMs, minute, duration);
-    if (!problem) free += 1;
-    if (problem && state.slot === startMs) state.slot = null;
+  const starts = state.byDay.get(dayKey(state.day)) || [];
+  if (!starts.includes(state.slot)) state.slot = null;
+  const buttons = starts.map((startMs) => {
     const label = formatTime(new Date(startMs), zone);
-    return h("button.slot" + (problem === "taken" ? ".slot--taken" : ""), {
+    const iso = new Date(startMs).toISOString();
+    return h("button.slot", {
       type: "button",
-      disabled: Boolean(problem),
-      title: problem ? `Unavailable: ${problem}` : `Start at ${label}`,
+      title: `Start at ${label}`,
       "aria-pressed": state.slot === startMs ? "true" : "false",
-      dataset: { start: new Date(startMs).toISOString() },
+      dataset: { start: iso },
       onclick: () => {
         state.slot = startMs;
         clearFieldError(form, "scheduledAt");
         renderSlots();
-        renderChoice();
-        slotsBox.querySelector(`[data-start="${new Date(startMs).toISOString()}"]`)?.focus();
+        slotsBox.querySelector(`[data-start="${iso}"]`)?.focus();
       },
-    }, label, problem ? h("span.visually-hidden", {}, ` (${problem})`) : null);
+    }, label);
   });
   slotsBox.replaceChildren(...buttons);
-  slotsHint.textContent = slots.length === 0
-    ? "The mentor has no hours on this day in your time zone."
-    : free === 0 ? `No free times on ${formatLongDay(state.day)}. Try another day.`
-      : `${free} free start time${free === 1 ? "" : "s"} on ${formatLongDay(state.day)}.`;
+  slotsHint.textContent = starts.length
+    ? `${starts.length} free start time${starts.length === 1 ? "" : "s"} on ${formatLongDay(state.day)}.`
+    : `No free times on ${formatLongDay(state.day)}. Try another day.`;
   renderChoice();
 }
 
-durationSelect.addEventListener("change", renderSlots);
+durationSelect.addEventListener("change", () => loadMonth({ keepDay: true }));
 
 function renderChoice() {
   if (!state.slot) {
@@ -248,17 +254,12 @@ form.addEventListener("submit", async (event) => {
   }
   button.disabled = false;
   if (status === 409) {
-    // Someone else booked this time a moment ago: show the fresh calendar and say so.
-    if (state.day) {
-      state.busy = await loadBusy(state.day);
-      renderSlots();
-    }
-    const taken = "Sorry, that time was just taken. Please pick another time.";
-    showErrors(form, { scheduledAt: taken }, summary, { summaryText: taken });
+    // Someone else booked this time a moment ago: show the fresh free times and say so.
+    await loadMonth({ keepDay: true });
+    showErrors(form, { scheduledAt: TAKEN }, summary, { summaryText: TAKEN });
     return;
   }
   showErrors(form, { [data.field || "form"]: data.error }, summary);
 });
 
-renderCalendar();
-selectDay(today());
+loadMonth();
