@@ -1,9 +1,10 @@
 // My Sessions: upcoming sessions (Join opens room.join_lead_minutes before the start, the
-// same window the server enforces; Cancel asks for a reason) and past ones (status, notes,
-// cancellation reason, details).
+// same window the server enforces; Reschedule offers the free times to move to; Cancel asks
+// for a reason) and past ones (status, notes, cancellation reason, details).
 import { api, get } from "./api.js";
 import { h } from "./dom.js";
 import { attachCounter, clearErrors, clearErrorsOnEdit, fieldError } from "./forms.js";
+import { setUpReschedule } from "./reschedule.js";
 import { formatDate, formatTime, viewerZone } from "./time.js";
 
 const leadMinutes = Number(document.getElementById("upcoming").dataset.joinLeadMinutes || 10);
@@ -16,6 +17,15 @@ const cancelForm = document.getElementById("cancel-form");
 const reason = document.getElementById("cancel-reason");
 let sessions = [];
 let cancelling = null;
+const statusLine = document.getElementById("sessions-status");
+const openReschedule = setUpReschedule({
+  onMoved: async (moved) => {
+    const start = new Date(moved.scheduledAt);
+    statusLine.textContent = `Session moved to ${formatDate(start, zone)} at ${formatTime(start, zone)} (${zone}).`;
+    statusLine.hidden = false;
+    await load();
+  },
+});
 
 attachCounter(reason);
 clearErrorsOnEdit(cancelForm);
@@ -62,6 +72,12 @@ function upcomingItem(session) {
     ),
     h("div.session__actions", {},
       join,
+      Date.parse(session.scheduledAt) > Date.now()
+        ? h("button.btn.btn--sm.btn--secondary", {
+          type: "button", onclick: () => openReschedule(session, who.name),
+          "aria-label": `Reschedule session: ${session.topic}`,
+        }, "Reschedule")
+        : null,
       h("button.btn.btn--sm.btn--secondary", {
         type: "button", onclick: () => askCancel(session),
         "aria-label": `Cancel session: ${session.topic}`,
