@@ -8,6 +8,7 @@ the one rule only this read enforces.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -15,7 +16,7 @@ import structlog
 
 from store import slots
 from store.base import NotFound, NotScheduled, SlotTaken, Store
-from store.models import Availability, Profile, Session, SessionStatus
+from store.models import Availability, OutboxMessage, Profile, Session, SessionChange, SessionStatus
 from store.slots import Busy, SlotRule
 from web.api.errors import ApiError
 
@@ -125,10 +126,37 @@ def keeping_duration(availability: Availability, duration: int) -> Availability:
     return replace(availability, durations=tuple(sorted({*availability.durations, duration})))
 
 
+MoveMail = Callable[[Session], Awaitable[Sequence[OutboxMessage]]]
+"""Builds the messages of a move from the session as it will be after it."""
+
+
+def after_move(session: Session, by: str, new_start: datetime, now: datetime) -> Session:
+    """``session`` as the store will return it once moved to ``new_start`` by ``by``: what
+    the move's e-mail and invitation describe."""
+    return replace(
+        session,
+        scheduled_at=new_start,
+        updated_at=now,
+        sequence=session.sequence + 1,
+        history=(
+            *session.history,
+            SessionChange(by=by, at=now, from_start=session.scheduled_at, to_start=new_start),
+        ),
+    )
+
+
 async def reschedule(
-    store: Store, session: Session, by: str, new_start: datetime, now: datetime
+    store: Store,
+    session: Session,
+    by: str,
+    new_start: datetime,
+    now: datetime,
+    mail: MoveMail | None = None,
 ) -> Session:
-    """Move ``session`` (checked to be ``by``'s) to ``new_start`` under the booking rules."""
+    """Move ``session`` (checked to be ``by``'s) to ``new_start`` under the booking rules.
+    The messages ``mail`` builds are stored with the move, or not at all; if the session
+    changed since it was read, the store refuses the move (409) rather than tell people
+    about the wrong change."""
     if session.effective_status(now) is not SessionStatus.SCHEDULED or session.scheduled_at <= now:
         raise ApiError(409, "Only an upcoming scheduled session can be moved", "sessionId")
     if new_start == session.scheduled_at:
@@ -139,8 +167,11 @@ async def reschedule(
     rules = keeping_duration(mentor.effective_availability, session.duration)
     asker = Asker(session.mentee_email, moving_session_id=session.session_id)
     await check_time(store, mentor, asker, new_start, session.duration, now, rules)
+    outbox = await mail(after_move(session, by, new_start, now)) if mail is not None else ()
     try:
-        moved = await store.reschedule_session(session.session_id, by, new_start, now)
+        moved = await store.reschedule_session(
+            session.session_id, by, new_start, now, outbox=outbox
+        )
     except SlotTaken as exc:
         raise ApiError(409, "That time is already booked", "scheduledAt", code="taken") from exc
     except NotScheduled as exc:
