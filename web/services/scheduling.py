@@ -9,7 +9,7 @@ the one rule only this read enforces.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import structlog
@@ -17,18 +17,11 @@ import structlog
 from store import slots
 from store.base import NotFound, NotScheduled, SlotTaken, Store
 from store.models import Availability, OutboxMessage, Profile, Session, SessionChange, SessionStatus
-from store.slots import Busy, SlotRule
+from store.slots import SlotRule
 from web.api.errors import ApiError
+from web.services.free_times import Asker, busy_for
 
 log = structlog.get_logger(__name__)
-
-
-@dataclass(frozen=True)
-class Asker:
-    """Whose sessions besides the mentor's block a time, and which session is being moved."""
-
-    mentee_email: str
-    moving_session_id: str | None = None
 
 
 def _minutes(n: int) -> str:
@@ -78,16 +71,6 @@ def rule_error(rule: SlotRule, availability: Availability) -> ApiError:
     return ApiError(status, message, field, code=rule.value)
 
 
-async def busy_for(
-    store: Store, mentor_email: str, asker: Asker, start: datetime, end: datetime
-) -> Busy:
-    """Scheduled sessions of the mentor and of the mentee overlapping [start, end)."""
-    exclude = asker.moving_session_id
-    mentor = await store.busy_intervals([mentor_email], start, end, exclude)
-    mentee = await store.busy_intervals([asker.mentee_email], start, end, exclude)
-    return Busy(mentor=mentor, mentee=mentee)
-
-
 async def check_time(
     store: Store,
     mentor: Profile,
@@ -104,21 +87,6 @@ async def check_time(
     problem = slots.slot_problem(rules, start, duration, now, busy)
     if problem is not None:
         raise rule_error(problem, rules)
-
-
-async def free_start_times(
-    store: Store,
-    mentor: Profile,
-    asker: Asker,
-    duration: int,
-    start: datetime,
-    end: datetime,
-    now: datetime,
-    availability: Availability | None = None,
-) -> list[datetime]:
-    rules = availability or mentor.effective_availability
-    busy = await busy_for(store, mentor.email, asker, *slots.busy_window(rules, start, end))
-    return slots.free_slots(rules, duration, start, end, now, busy)
 
 
 def keeping_duration(availability: Availability, duration: int) -> Availability:
