@@ -147,14 +147,24 @@ class Store(Protocol):
         ``outbox`` is enqueued with the change, as for :meth:`create_session`."""
 
     async def reschedule_session(
-        self, session_id: str, by: str, new_start: datetime, now: datetime
+        self,
+        session_id: str,
+        by: str,
+        new_start: datetime,
+        now: datetime,
+        outbox: Sequence[OutboxMessage] = (),
     ) -> Session:
         """Move a scheduled session that has not started to ``new_start`` (same duration):
         its cell claims move with it, ``sequence`` rises by one and a change (by, now, old
         start, new start) is appended to ``history``. NotFound if absent; NotScheduled unless
         scheduled and starting after ``now``; SlotTaken when another scheduled session of
         either participant holds a cell of the new time. Exactly one of concurrent writers
-        wins a cell; the session is never left without its claims."""
+        wins a cell; the session is never left without its claims.
+
+        ``outbox`` is enqueued with the move, as for :meth:`create_session`. Its messages
+        for this session must carry the sequence the move produces (the stored one + 1):
+        when the session changed since the caller read it, the move fails with NotScheduled
+        and nothing is enqueued."""
 
     # --- chat -------------------------------------------------------------------------
     async def add_chat_message(self, message: ChatMessage) -> ChatMessage: ...

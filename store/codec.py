@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any
@@ -10,6 +10,7 @@ from typing import Any
 from store.models import (
     Availability,
     DateException,
+    OutboxMessage,
     Session,
     SessionChange,
     TimeRange,
@@ -144,3 +145,14 @@ def change_from_text_doc(d: dict[str, str]) -> SessionChange:
         from_start=from_text(d["from"]),
         to_start=from_text(d["to"]),
     )
+
+
+def mail_fits_move(messages: Sequence[OutboxMessage], session_id: str, sequence: int) -> bool:
+    """Whether the messages of a move were built for the move the store is about to make.
+
+    The caller builds a move's mail from the session as it read it, with the sequence the
+    move will give it. If another move or a cancel got in between, that sequence is already
+    taken (and so are the message ids derived from it): the move must fail rather than store
+    mail that describes a different change, or none at all.
+    """
+    return all(m.sequence == sequence for m in messages if m.session_id == session_id)

@@ -13,6 +13,11 @@ a move runs in three steps, each safe on its own:
    claims it took in step 1 and fails (NotScheduled).
 3. **Release** the cells of the old time the new time does not reuse.
 
+The move's mail is written *held* before step 1 and released after step 2 (dropped if the
+move fails): a held message is never sent, and one whose writer died is settled by the
+outbox's sweep, which releases it if the session's history holds this move (see
+docs/mail.md).
+
 The window: between steps 1 and 3 the session holds both its old and its new cells. Nobody
 can book either, so the session never loses its time (if the switch fails, the old cells were
 never released) and no time is ever held by two sessions (every holder inserted its own
@@ -25,7 +30,9 @@ that already covers a booking that died between its claims and its session.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from bson import ObjectId
@@ -34,8 +41,16 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from store.base import NotFound, NotScheduled, SlotTaken
-from store.codec import claim_keys, email_key, utc_ms
-from store.models import Availability, Profile, Session, SessionChange, SessionStatus, utcnow
+from store.codec import claim_keys, email_key, mail_fits_move, utc_ms
+from store.models import (
+    Availability,
+    OutboxMessage,
+    Profile,
+    Session,
+    SessionChange,
+    SessionStatus,
+    utcnow,
+)
 from store.mongo_docs import (
     Doc,
     availability_doc,
@@ -64,6 +79,16 @@ class MongoSchedule:
     async def _release(self, claim_ids: list[ObjectId]) -> None:
         raise NotImplementedError
 
+    if TYPE_CHECKING:  # from store.outbox_mongo.MongoOutbox, later in the class's bases
+
+        async def hold_mail(
+            self, messages: Sequence[OutboxMessage], session_id: str, expect: Mapping[str, Any]
+        ) -> list[str]: ...
+
+        async def release_mail(self, message_ids: Sequence[str]) -> None: ...
+
+        async def drop_held_mail(self, message_ids: Sequence[str]) -> None: ...
+
     @reachable
     async def set_availability(self, email: str, availability: Availability | None) -> Profile:
         doc = await self._col(PROFILES).find_one_and_update(
@@ -77,7 +102,12 @@ class MongoSchedule:
 
     @reachable
     async def reschedule_session(
-        self, session_id: str, by: str, new_start: datetime, now: datetime
+        self,
+        session_id: str,
+        by: str,
+        new_start: datetime,
+        now: datetime,
+        outbox: Sequence[OutboxMessage] = (),
     ) -> Session:
         start, at = utc_ms(new_start), utc_ms(now)
         sessions = self._col(SESSIONS)
@@ -87,49 +117,21 @@ class MongoSchedule:
         old = session_from_doc(found)
         if old.status is not SessionStatus.SCHEDULED or old.scheduled_at <= at:
             raise NotScheduled(f"session {session_id} is not upcoming")
+        if not mail_fits_move(outbox, session_id, old.sequence + 1):
+            raise NotScheduled(f"session {session_id} changed meanwhile")
         held = set(claim_keys(old.mentor_email, old.mentee_email, old.scheduled_at, old.duration))
         wanted = claim_keys(old.mentor_email, old.mentee_email, start, old.duration)
-
-        claimed: list[ObjectId] = []  # step 1
-        try:
-            for email, cell in wanted:
-                if (email, cell) not in held:
-                    claimed.append(await self._claim(email, cell, session_id))
-        except DuplicateKeyError as exc:
-            await self._release(claimed)
-            raise SlotTaken("the new time is taken") from exc
-        except BaseException:
-            await self._release(claimed)
-            raise
-
         change = SessionChange(by=email_key(by), at=at, from_start=old.scheduled_at, to_start=start)
-        try:  # step 2
-            doc = await sessions.find_one_and_update(
-                {
-                    "sessionId": session_id,
-                    "status": SessionStatus.SCHEDULED.value,
-                    "scheduledAt": old.scheduled_at,
-                    "sequence": {"$in": [old.sequence, None]}
-                    if old.sequence == 0
-                    else old.sequence,
-                },
-                {
-                    "$set": {
-                        "scheduledAt": start,
-                        "endsAt": start + (old.ends_at - old.scheduled_at),
-                        "updatedAt": at,
-                        "sequence": old.sequence + 1,
-                    },
-                    "$push": {"history": change_doc(change)},
-                },
-                return_document=ReturnDocument.AFTER,
-            )
+        # The move's history entry is what the sweep looks for if we die before releasing.
+        mail = await self.hold_mail(
+            outbox, session_id, {"history": {"$elemMatch": change_doc(change)}}
+        )
+        try:
+            doc = await self._move(old, held, wanted, change)
         except BaseException:
-            await self._release(claimed)
+            await self.drop_held_mail(mail)
             raise
-        if doc is None:
-            await self._release(claimed)
-            raise NotScheduled(f"session {session_id} changed meanwhile")
+        await self.release_mail(mail)
 
         # Step 3. Both people hold the same cells, so the old-only cells name every claim
         # to release.
@@ -144,3 +146,54 @@ class MongoSchedule:
                 # reclaimed by the next booking that meets them.
                 log.warning("mongo.old_claims_not_released", session_id=session_id)
         return session_from_doc(doc)
+
+    async def _move(
+        self,
+        old: Session,
+        held: set[tuple[str, datetime]],
+        wanted: list[tuple[str, datetime]],
+        change: SessionChange,
+    ) -> Doc:
+        """Steps 1 and 2: claim the new cells, then switch the session (see the module's
+        docstring). Leaves nothing claimed when it fails."""
+        session_id, start = old.session_id, change.to_start
+        claimed: list[ObjectId] = []  # step 1
+        try:
+            for email, cell in wanted:
+                if (email, cell) not in held:
+                    claimed.append(await self._claim(email, cell, session_id))
+        except DuplicateKeyError as exc:
+            await self._release(claimed)
+            raise SlotTaken("the new time is taken") from exc
+        except BaseException:
+            await self._release(claimed)
+            raise
+
+        try:  # step 2
+            doc = await self._col(SESSIONS).find_one_and_update(
+                {
+                    "sessionId": session_id,
+                    "status": SessionStatus.SCHEDULED.value,
+                    "scheduledAt": old.scheduled_at,
+                    "sequence": {"$in": [old.sequence, None]}
+                    if old.sequence == 0
+                    else old.sequence,
+                },
+                {
+                    "$set": {
+                        "scheduledAt": start,
+                        "endsAt": start + (old.ends_at - old.scheduled_at),
+                        "updatedAt": change.at,
+                        "sequence": old.sequence + 1,
+                    },
+                    "$push": {"history": change_doc(change)},
+                },
+                return_document=ReturnDocument.AFTER,
+            )
+        except BaseException:
+            await self._release(claimed)
+            raise
+        if doc is None:
+            await self._release(claimed)
+            raise NotScheduled(f"session {session_id} changed meanwhile")
+        return doc

@@ -1,10 +1,11 @@
 """Scheduling on SQLite: a mentor's availability and moving a session.
 
 A move is one ``BEGIN IMMEDIATE`` transaction: the session's cell claims are deleted, the
-claims of the new time inserted, and the session updated (new times, ``sequence + 1``, one
-more history entry). If any new claim collides with another session's, the primary key of
-``slot_claims`` raises and the whole transaction rolls back: the session keeps its old time
-and its old claims. No other writer can see a state where both or neither are held.
+claims of the new time inserted, the session updated (new times, ``sequence + 1``, one more
+history entry) and the move's messages added to the outbox. If any new claim collides with
+another session's, the primary key of ``slot_claims`` raises and the whole transaction rolls
+back: the session keeps its old time and its old claims, and no message is queued. No other
+writer can see a state where both or neither are held.
 """
 
 # ruff: noqa: S608  (SQL assembled from constant column lists; values are bound parameters)
@@ -13,13 +14,29 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TypeVar
 
 from store.base import NotFound, NotScheduled, SlotTaken
-from store.codec import change_to_text_doc, claim_keys, email_key, to_text, utc_ms
-from store.models import Availability, Profile, Session, SessionChange, SessionStatus, utcnow
+from store.codec import (
+    change_to_text_doc,
+    claim_keys,
+    email_key,
+    mail_fits_move,
+    to_text,
+    utc_ms,
+)
+from store.models import (
+    Availability,
+    OutboxMessage,
+    Profile,
+    Session,
+    SessionChange,
+    SessionStatus,
+    utcnow,
+)
+from store.outbox_sqlite import insert_outbox
 from store.sqlite_rows import (
     PROFILE_COLUMNS,
     SESSION_COLUMNS,
@@ -54,7 +71,12 @@ class SqliteSchedule:
         return await self._write(update)
 
     async def reschedule_session(
-        self, session_id: str, by: str, new_start: datetime, now: datetime
+        self,
+        session_id: str,
+        by: str,
+        new_start: datetime,
+        now: datetime,
+        outbox: Sequence[OutboxMessage] = (),
     ) -> Session:
         start, at, who = utc_ms(new_start), utc_ms(now), email_key(by)
 
@@ -67,6 +89,8 @@ class SqliteSchedule:
             old = session_from_row(row)
             if old.status is not SessionStatus.SCHEDULED or old.scheduled_at <= at:
                 raise NotScheduled(f"session {session_id} is not upcoming")
+            if not mail_fits_move(outbox, session_id, old.sequence + 1):
+                raise NotScheduled(f"session {session_id} changed meanwhile")
             change = SessionChange(by=who, at=at, from_start=old.scheduled_at, to_start=start)
             history = [change_to_text_doc(c) for c in (*old.history, change)]
             conn.execute("DELETE FROM slot_claims WHERE session_id = ?", (session_id,))
@@ -94,6 +118,7 @@ class SqliteSchedule:
                     session_id,
                 ),
             ).fetchone()
+            insert_outbox(conn, outbox)
             return session_from_row(moved)
 
         return await self._write(move)

@@ -37,7 +37,6 @@ class MetricsState:
     mail_stats: StatsSource | None = None
 
 
-
 # (hub stats key, metric name, kind, help)
 HUB_METRICS: tuple[tuple[str, str, str, str], ...] = (
     ("connections", "panamia_hub_connections", "gauge", "Open websocket connections"),

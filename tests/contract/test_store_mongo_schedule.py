@@ -12,7 +12,7 @@ from bson import ObjectId
 from pymongo import AsyncMongoClient
 
 from store.base import Conflict
-from store.models import utcnow
+from store.models import MailKind, OutboxMessage, utcnow
 from store.mongo import CLAIMS, SESSIONS, MongoStore
 from tests.contract.conftest import BASE, booking, minutes
 
@@ -84,3 +84,42 @@ async def test_documents_from_before_scheduling(
         session.session_id, "mentee@example.com", BASE + minutes(120), NOW
     )
     assert moved.sequence == 1 and len(moved.history) == 1
+
+
+async def test_held_move_mail_is_settled_by_the_sweep(
+    db: tuple[MongoStore, AsyncMongoClient[Doc], str],
+) -> None:
+    """A move whose writer died after the switch but before releasing its mail: the sweep
+    finds the move in the session's history and releases the mail; mail held for a move
+    that never happened is dropped."""
+    store, _client, _name = db
+    now = utcnow()
+    start = now + timedelta(days=3)
+    session = await store.create_session(
+        booking("m@example.com", "e@example.com", start, session_id="mv")
+    )
+    old_hold = now - timedelta(minutes=5)
+
+    def message(message_id: str) -> OutboxMessage:
+        return OutboxMessage(
+            message_id=message_id,
+            recipient="m@example.com",
+            subject="s",
+            text="t",
+            kind=MailKind.RESCHEDULED,
+            due_at=now,
+            session_id="mv",
+            sequence=1,
+            created_at=old_hold,
+        )
+
+    moved = await store.reschedule_session("mv", "e@example.com", start + timedelta(hours=2), now)
+    change = moved.history[-1]
+    happened = {"by": change.by, "at": change.at, "from": change.from_start, "to": change.to_start}
+    await store.hold_mail([message("moved")], "mv", {"history": {"$elemMatch": happened}})
+    never = {**happened, "to": start + timedelta(hours=9)}
+    await store.hold_mail([message("not-moved")], "mv", {"history": {"$elemMatch": never}})
+    claimed = await store.claim_mail("n", now, 60, 10)
+    assert [m.message_id for m in claimed] == ["moved"]
+    assert {m.message_id for m in await store.list_mail_for("m@example.com")} == {"moved"}
+    assert session.sequence == 0

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 
-from store.base import Conflict, Store
+from store.base import Conflict, NotScheduled, SlotTaken, Store
 from store.models import MailKind, MailStatus, OutboxMessage
 from tests.contract.conftest import BASE, booking
 
@@ -166,3 +166,35 @@ async def test_a_cancel_enqueues_its_messages_and_a_refused_one_does_not(store: 
     with pytest.raises(Conflict):
         await store.cancel_session("c", MENTEE, "ill", NOW, outbox=[mail("c-2", recipient=MENTOR)])
     assert [m.message_id for m in await store.claim_mail("n", NOW, 60, 10)] == ["c-1"]
+
+
+async def test_a_move_enqueues_its_messages_and_a_refused_one_does_not(store: Store) -> None:
+    moving = await store.create_session(booking(MENTOR, MENTEE, BASE, 60, session_id="mv"))
+    blocker = BASE + timedelta(hours=4)
+    await store.create_session(booking("other@example.com", MENTEE, blocker, 60))
+
+    def move_mail(message_id: str, sequence: int) -> OutboxMessage:
+        return mail(message_id, recipient=MENTOR, session_id="mv", sequence=sequence)
+
+    # The new time is taken: the session stays, and so does the outbox (empty).
+    with pytest.raises(SlotTaken):
+        await store.reschedule_session("mv", MENTEE, blocker, NOW, outbox=[move_mail("x", 1)])
+    assert await store.list_mail_for(MENTOR) == []
+    assert await store.get_session("mv") == moving
+
+    later = BASE + timedelta(hours=8)
+    moved = await store.reschedule_session("mv", MENTEE, later, NOW, outbox=[move_mail("mv-1", 1)])
+    assert moved.sequence == 1
+    assert [m.message_id for m in await store.claim_mail("n", NOW, 60, 10)] == ["mv-1"]
+
+
+async def test_move_mail_built_for_a_stale_sequence_refuses_the_move(store: Store) -> None:
+    """Mail built from a read the session has since outgrown (another move got in first)
+    would describe the wrong change: the move fails and queues nothing."""
+    await store.create_session(booking(MENTOR, MENTEE, BASE, 60, session_id="st"))
+    first = await store.reschedule_session("st", MENTOR, BASE + timedelta(hours=2), NOW)
+    stale = mail("st-1", recipient=MENTOR, session_id="st", sequence=1)
+    with pytest.raises(NotScheduled):
+        await store.reschedule_session("st", MENTEE, BASE + timedelta(hours=5), NOW, outbox=[stale])
+    assert await store.get_session("st") == first
+    assert await store.list_mail_for(MENTOR) == []

@@ -19,7 +19,8 @@ from web.api.spec import NOT_SIGNED_IN, Operation, Param, Reply, Route, error
 from web.auth import require_user
 from web.params import SLOTS_DAYS_MAX, SlotsQuery, parse_slots_query, query_pairs
 from web.serialize import availability_out, iso
-from web.services.scheduling import Asker, free_start_times, keeping_duration
+from web.services.free_times import Asker, free_start_times
+from web.services.scheduling import keeping_duration
 from web.services.sessions import bookable_mentor, session_of_participant
 
 

@@ -114,7 +114,20 @@ async def reschedule_session(request: web.Request) -> web.Response:
     new_start = parse_datetime(body.scheduled_at, "scheduledAt")
     check_start_time(new_start, now)
     store = request.app[keys.STORE]
-    moved = await reschedule(store, session, email, new_start, now)
+
+    async def moved_mail(after: Session) -> list[OutboxMessage]:
+        return await change_mail(
+            request,
+            MailKind.RESCHEDULED,
+            after,
+            sequence=session_sequence(after),
+            now=now,
+            actor=email,
+            previous_start=session.scheduled_at,
+        )
+
+    moved = await reschedule(store, session, email, new_start, now, mail=moved_mail)
+    mail_queued(request.app)
     (shown,) = await sessions_out(store, [moved], now)
     return answer(out.SessionAnswer(session=shown))
 

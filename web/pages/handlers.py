@@ -7,11 +7,13 @@ from urllib.parse import quote
 from aiohttp import web
 
 from store import validation as rules
-from store.models import Profile
+from store.models import Profile, utcnow
 from web import keys, params
+from web.pages.availability_summary import NEXT_SLOTS, summarize
 from web.pages.rendering import Viewer, display_name, initials, render
 from web.pages.session_details import render_session_details
 from web.pages.viewer import optional_viewer, signed_in_viewer
+from web.services.free_times import next_free_times
 
 
 async def landing(request: web.Request) -> web.Response:
@@ -92,6 +94,10 @@ async def mentor_profile(request: web.Request) -> web.Response:
     mentor = await _listed_mentor(request)
     if mentor is None:
         return _not_found(request, viewer, "There is no mentor with that address.")
+    now = utcnow()
+    starts = await next_free_times(
+        request.app[keys.STORE], mentor, viewer.email, now, count=NEXT_SLOTS
+    )
     context = {
         "viewer": viewer,
         "nav": "discover",
@@ -99,6 +105,7 @@ async def mentor_profile(request: web.Request) -> web.Response:
         "mentor_name": display_name(mentor),
         "mentor_initials": initials(display_name(mentor)),
         "is_self": mentor.email == viewer.email,
+        "availability": summarize(mentor.effective_availability, starts, viewer.time_zone, now),
     }
     return render(request, "mentor.html", context)
 

@@ -8,26 +8,20 @@ the one rule only this read enforces.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import structlog
 
 from store import slots
 from store.base import NotFound, NotScheduled, SlotTaken, Store
-from store.models import Availability, Profile, Session, SessionStatus
-from store.slots import Busy, SlotRule
+from store.models import Availability, OutboxMessage, Profile, Session, SessionChange, SessionStatus
+from store.slots import SlotRule
 from web.api.errors import ApiError
+from web.services.free_times import Asker, busy_for
 
 log = structlog.get_logger(__name__)
-
-
-@dataclass(frozen=True)
-class Asker:
-    """Whose sessions besides the mentor's block a time, and which session is being moved."""
-
-    mentee_email: str
-    moving_session_id: str | None = None
 
 
 def _minutes(n: int) -> str:
@@ -77,16 +71,6 @@ def rule_error(rule: SlotRule, availability: Availability) -> ApiError:
     return ApiError(status, message, field, code=rule.value)
 
 
-async def busy_for(
-    store: Store, mentor_email: str, asker: Asker, start: datetime, end: datetime
-) -> Busy:
-    """Scheduled sessions of the mentor and of the mentee overlapping [start, end)."""
-    exclude = asker.moving_session_id
-    mentor = await store.busy_intervals([mentor_email], start, end, exclude)
-    mentee = await store.busy_intervals([asker.mentee_email], start, end, exclude)
-    return Busy(mentor=mentor, mentee=mentee)
-
-
 async def check_time(
     store: Store,
     mentor: Profile,
@@ -105,30 +89,42 @@ async def check_time(
         raise rule_error(problem, rules)
 
 
-async def free_start_times(
-    store: Store,
-    mentor: Profile,
-    asker: Asker,
-    duration: int,
-    start: datetime,
-    end: datetime,
-    now: datetime,
-    availability: Availability | None = None,
-) -> list[datetime]:
-    rules = availability or mentor.effective_availability
-    busy = await busy_for(store, mentor.email, asker, *slots.busy_window(rules, start, end))
-    return slots.free_slots(rules, duration, start, end, now, busy)
-
-
 def keeping_duration(availability: Availability, duration: int) -> Availability:
     """A move keeps the session's length even if the mentor no longer offers it."""
     return replace(availability, durations=tuple(sorted({*availability.durations, duration})))
 
 
+MoveMail = Callable[[Session], Awaitable[Sequence[OutboxMessage]]]
+"""Builds the messages of a move from the session as it will be after it."""
+
+
+def after_move(session: Session, by: str, new_start: datetime, now: datetime) -> Session:
+    """``session`` as the store will return it once moved to ``new_start`` by ``by``: what
+    the move's e-mail and invitation describe."""
+    return replace(
+        session,
+        scheduled_at=new_start,
+        updated_at=now,
+        sequence=session.sequence + 1,
+        history=(
+            *session.history,
+            SessionChange(by=by, at=now, from_start=session.scheduled_at, to_start=new_start),
+        ),
+    )
+
+
 async def reschedule(
-    store: Store, session: Session, by: str, new_start: datetime, now: datetime
+    store: Store,
+    session: Session,
+    by: str,
+    new_start: datetime,
+    now: datetime,
+    mail: MoveMail | None = None,
 ) -> Session:
-    """Move ``session`` (checked to be ``by``'s) to ``new_start`` under the booking rules."""
+    """Move ``session`` (checked to be ``by``'s) to ``new_start`` under the booking rules.
+    The messages ``mail`` builds are stored with the move, or not at all; if the session
+    changed since it was read, the store refuses the move (409) rather than tell people
+    about the wrong change."""
     if session.effective_status(now) is not SessionStatus.SCHEDULED or session.scheduled_at <= now:
         raise ApiError(409, "Only an upcoming scheduled session can be moved", "sessionId")
     if new_start == session.scheduled_at:
@@ -139,8 +135,11 @@ async def reschedule(
     rules = keeping_duration(mentor.effective_availability, session.duration)
     asker = Asker(session.mentee_email, moving_session_id=session.session_id)
     await check_time(store, mentor, asker, new_start, session.duration, now, rules)
+    outbox = await mail(after_move(session, by, new_start, now)) if mail is not None else ()
     try:
-        moved = await store.reschedule_session(session.session_id, by, new_start, now)
+        moved = await store.reschedule_session(
+            session.session_id, by, new_start, now, outbox=outbox
+        )
     except SlotTaken as exc:
         raise ApiError(409, "That time is already booked", "scheduledAt", code="taken") from exc
     except NotScheduled as exc:

@@ -21,7 +21,8 @@ from web.api import response_models as out
 from web.api.errors import ApiError, forbidden
 from web.params import is_session_id
 from web.serialize import session_out
-from web.services.scheduling import Asker, check_time
+from web.services.free_times import Asker
+from web.services.scheduling import check_time
 
 log = structlog.get_logger(__name__)
 
