@@ -51,14 +51,15 @@ function rangeList(ranges, where, onChange) {
     };
     return h("li.range", {},
       input("start", "From"), input("end", "To"),
-      h("button.btn.btn--ghost.btn--sm", {
+      h("button.icon-btn.range__remove", {
         type: "button",
+        title: "Remove this range",
         "aria-label": `Remove ${where.label} range ${n}`,
         onclick: () => {
           ranges.splice(index, 1);
           onChange({ focusAdd: true });
         },
-      }, "Remove"));
+      }, "×"));
   }));
 }
 

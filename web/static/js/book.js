@@ -92,7 +92,11 @@ function renderCalendar({ focus = false } = {}) {
     while (cells.length < 7) cells.push(h("td", { role: "gridcell" }));
     rows.push(h("tr", {}, cells));
   }
-  document.getElementById("cal-body").replaceChildren(...rows);
+  const body = document.getElementById("cal-body");
+  body.replaceChildren(...rows);
+  const grid = body.closest("table");
+  grid.dataset.month = `${year}-${String(month).padStart(2, "0")}`;
+  grid.setAttribute("aria-busy", state.loading ? "true" : "false");
   if (focus) document.querySelector(`button.day[data-day="${dayKey(state.focus)}"]`)?.focus();
 }
 
