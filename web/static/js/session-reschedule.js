@@ -1,4 +1,4 @@
-// Session details: the Reschedule button of an upcoming session (shown until it starts).
+// The session's page before the room opens: its Reschedule button (shown until the start).
 import { setUpReschedule } from "./reschedule.js";
 
 const button = document.getElementById("reschedule-open");
@@ -11,7 +11,7 @@ if (button) {
     scheduledAt: data.scheduledAt,
     duration: Number(data.duration),
   };
-  // The page shows the new time and the change in its history after a reload.
+  // After a reload the page shows the new time, the countdown to it and the move in its history.
   const open = setUpReschedule({ onMoved: () => location.reload() });
   button.hidden = Date.parse(session.scheduledAt) <= Date.now();
   button.addEventListener("click", () => open(session, data.otherName));
