@@ -20,7 +20,7 @@ import re
 import zoneinfo
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Literal
 from urllib.parse import urlsplit
 
@@ -379,26 +379,6 @@ def check_start_time(start: datetime, now: datetime, field: str = "scheduledAt")
     utc = start.astimezone(UTC)
     if utc.minute % SLOT_MINUTES or utc.second or utc.microsecond:
         raise ValidationError(field, "Sessions start on the hour or the half hour")
-
-
-def check_bookable_hours(
-    start: datetime, duration: int, mentor_time_zone: str, field: str = "scheduledAt"
-) -> None:
-    """Start at or after 09:00 and end by 17:00 on the same day, in the mentor's zone."""
-    tz = zone(mentor_time_zone)
-    local_start = start.astimezone(tz)
-    local_end = (start + timedelta(minutes=duration)).astimezone(tz)
-    start_minute = local_start.hour * 60 + local_start.minute
-    end_minute = local_end.hour * 60 + local_end.minute
-    if (
-        start_minute < BOOKABLE_START_MINUTE
-        or local_end.date() != local_start.date()
-        or end_minute > BOOKABLE_END_MINUTE
-    ):
-        raise ValidationError(
-            field,
-            f"Sessions run between 09:00 and 17:00 in the mentor's time zone ({tz.key})",
-        )
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from store.models import Profile, Session, utcnow
 from web import keys, params
 from web.pages.rendering import Viewer, display_name, initials, render
 from web.pages.session_details import render_session_details
+from web.pages.session_history import history_context
 from web.pages.viewer import signed_in_viewer
 from web.services.join_window import JoinState, JoinWindow, join_window
 
@@ -107,7 +108,12 @@ def _waiting_page(
         else _name_of(mentor, session.mentor_email)
     )
     remaining_ms = max(0, round((window.opens_at - now).total_seconds() * 1000))
+    names = {
+        session.mentor_email: _name_of(mentor, session.mentor_email),
+        session.mentee_email: _name_of(mentee, session.mentee_email),
+    }
     context = {
+        **history_context(session, now, viewer.email, viewer.time_zone, names),
         "viewer": viewer,
         "nav": "sessions",
         "session": session,

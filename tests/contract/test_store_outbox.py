@@ -198,3 +198,33 @@ async def test_move_mail_built_for_a_stale_sequence_refuses_the_move(store: Stor
         await store.reschedule_session("st", MENTEE, BASE + timedelta(hours=5), NOW, outbox=[stale])
     assert await store.get_session("st") == first
     assert await store.list_mail_for(MENTOR) == []
+
+
+async def test_a_move_racing_bookings_queues_only_the_winners_mail(store: Store) -> None:
+    """A move and bookings of the same time, each with its mail: whoever wins has its mail
+    queued, and nobody else's is."""
+    for round_ in range(3):
+        day = BASE + timedelta(days=10 * round_)
+        target = day + timedelta(hours=5)
+        sid = f"race{round_}"
+        await store.create_session(booking(MENTOR, MENTEE, day, 60, session_id=sid))
+        move = store.reschedule_session(
+            sid,
+            MENTEE,
+            target,
+            NOW,
+            outbox=[mail(f"{sid}-moved", recipient=MENTOR, session_id=sid, sequence=1)],
+        )
+        rivals = [
+            store.create_session(
+                booking(MENTOR, f"r{i}@example.com", target, 60, session_id=f"{sid}-r{i}"),
+                outbox=[mail(f"{sid}-r{i}-booked", recipient=MENTOR)],
+            )
+            for i in range(4)
+        ]
+        results = await asyncio.gather(move, *rivals, return_exceptions=True)
+        winners = [i for i, r in enumerate(results) if not isinstance(r, BaseException)]
+        assert len(winners) == 1, results
+        expected = f"{sid}-moved" if winners == [0] else f"{sid}-r{winners[0] - 1}-booked"
+        queued = {m.message_id for m in await store.list_mail_for(MENTOR)}
+        assert {q for q in queued if q.startswith(f"{sid}-")} == {expected}

@@ -8,9 +8,10 @@ from __future__ import annotations
 from aiohttp import web
 
 from store import validation as rules
-from store.models import Profile, Session
+from store.models import Profile, Session, utcnow
 from web import keys
 from web.pages.rendering import Viewer, display_name, render
+from web.pages.session_history import history_context
 
 
 async def render_session_details(
@@ -19,13 +20,19 @@ async def render_session_details(
     store = request.app[keys.STORE]
     mentor = await store.get_profile(session.mentor_email)
     mentee = await store.get_profile(session.mentee_email)
+    now = utcnow()
+    names = {
+        session.mentor_email: _name_of(mentor, session.mentor_email),
+        session.mentee_email: _name_of(mentee, session.mentee_email),
+    }
     context = {
         "viewer": viewer,
         "nav": "sessions",
         "session": session,
-        "status": session.effective_status().value,
-        "mentor_name": _name_of(mentor, session.mentor_email),
-        "mentee_name": _name_of(mentee, session.mentee_email),
+        "status": session.effective_status(now).value,
+        **history_context(session, now, viewer.email, viewer.time_zone, names),
+        "mentor_name": names[session.mentor_email],
+        "mentee_name": names[session.mentee_email],
         "role": "mentor" if session.mentor_email == viewer.email else "mentee",
         "cancelled_by_name": _canceller(session, mentor, mentee),
         "join_lead_minutes": request.app[keys.SETTINGS].room.join_lead_minutes,
