@@ -58,8 +58,6 @@ FORM_RULES: dict[str, Any] = {
     "reasonMin": rules.REASON_MIN,
     "reasonMax": rules.REASON_MAX,
     "chatTextMax": rules.CHAT_TEXT_MAX,
-    "dayStartMinute": rules.BOOKABLE_START_MINUTE,
-    "dayEndMinute": rules.BOOKABLE_END_MINUTE,
 }
 """The limits of store.validation, handed to the browser so forms give the same feedback
 the API enforces (the API stays the authority)."""

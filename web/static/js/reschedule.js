@@ -83,7 +83,9 @@ export function setUpReschedule({ onMoved }) {
       showErrors(form, { form: data.error }, summary);
       return;
     }
-    state.byDay = groupByDay(data.slots, zone);
+    // The current start is free for the session itself, but moving there changes nothing.
+    const current = Date.parse(session.scheduledAt);
+    state.byDay = groupByDay(data.slots.filter((iso) => Date.parse(iso) !== current), zone);
     renderDays();
   }
 

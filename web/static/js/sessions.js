@@ -72,8 +72,9 @@ function upcomingItem(session) {
     ),
     h("div.session__actions", {},
       join,
-      open ? null : h("a.btn.btn--sm.btn--ghost", { href: roomUrl },
-        "Details", h("span.visually-hidden", {}, `: ${session.topic}`)),
+      open ? null : h("a.btn.btn--sm.btn--ghost", {
+        href: roomUrl, "aria-label": `Session details: ${session.topic}`,
+      }, "Details"),
       Date.parse(session.scheduledAt) > Date.now()
         ? h("button.btn.btn--sm.btn--secondary", {
           type: "button", onclick: () => openReschedule(session, who.name),
