@@ -23,6 +23,9 @@ const openReschedule = setUpReschedule({
     const start = new Date(moved.scheduledAt);
     statusLine.textContent = `Session moved to ${formatDate(start, zone)} at ${formatTime(start, zone)} (${zone}).`;
     statusLine.hidden = false;
+    // The booking note is old news now.
+    const booked = document.getElementById("booked-notice");
+    if (booked) booked.hidden = true;
     await load();
   },
 });
