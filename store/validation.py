@@ -45,10 +45,6 @@ CHAT_TEXT_MAX = 2000
 YEAR_MIN, YEAR_MAX = 1970, 9000
 """Dates and times from outside are refused beyond these years, so arithmetic on them (a
 session's end, a day's hours) never runs off the calendar."""
-BOOKABLE_START_MINUTE = 9 * 60
-"""Sessions start at or after 09:00 in the mentor's time zone..."""
-BOOKABLE_END_MINUTE = 17 * 60
-"""...and end at or before 17:00 on the same local day."""
 
 SessionAction = Literal["update_notes", "cancel"]
 
