@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import math
 import re
+import unicodedata
 import zoneinfo
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
@@ -95,6 +96,19 @@ def _text(value: object, field: str, low: int, high: int, label: str) -> str:
     return text
 
 
+def _line(value: object, field: str, low: int, high: int, label: str) -> str:
+    """Like :func:`_text`, for one-line values (a name, a topic) that end up in e-mail
+    headers and calendar lines: control characters and line breaks are refused."""
+    text = _text(value, field, low, high, label)
+    if any(unicodedata.category(c) in _LINE_BREAKING for c in text):
+        raise ValidationError(field, f"{label} must be one line without control characters")
+    return text
+
+
+# Cc: control characters (tab, CR, LF, ...); Zl/Zp: the Unicode line and paragraph separators.
+_LINE_BREAKING = frozenset({"Cc", "Zl", "Zp"})
+
+
 def _optional_text(value: object, field: str, high: int, label: str) -> str | None:
     """A string of at most ``high`` characters; null or "" (after stripping) clears it."""
     if value is None:
@@ -137,7 +151,7 @@ def name_from_email(email: str) -> str:
 
 
 def parse_name(value: object, field: str = "name") -> str:
-    return _text(value, field, 1, NAME_MAX, "Name")
+    return _line(value, field, 1, NAME_MAX, "Name")
 
 
 @functools.lru_cache(maxsize=1)
@@ -365,7 +379,7 @@ def parse_duration(value: object, field: str = "duration") -> int:
 
 
 def parse_topic(value: object, field: str = "topic") -> str:
-    return _text(value, field, TOPIC_MIN, TOPIC_MAX, "Topic")
+    return _line(value, field, TOPIC_MIN, TOPIC_MAX, "Topic")
 
 
 def check_start_time(start: datetime, now: datetime, field: str = "scheduledAt") -> None:

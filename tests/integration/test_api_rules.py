@@ -62,6 +62,8 @@ PROFILE_CASES: list[tuple[str, object]] = [
     ("enabled", "true"),
     ("timeZone", "Nowhere/Land"),
     ("name", ""),
+    ("name", "Ana\nBcc: everyone@example.org"),
+    ("name", "Ana\u2028Lopez"),
     ("avatarUrl", "file:///etc/passwd"),
     ("isAdmin", True),
 ]
@@ -131,6 +133,8 @@ BOOKING_CASES: list[tuple[str, dict[str, object]]] = [
     ("topic", booking(topic="Hey")),
     ("topic", booking(topic="t" * 201)),
     ("topic", booking(topic=None)),
+    ("topic", booking(topic="Interview\r\nBcc: everyone@example.org")),
+    ("topic", booking(topic="Interview\x07practice")),
     ("status", booking(status="completed")),
     ("menteeEmail", booking(menteeEmail="someone@example.org")),
 ]

@@ -78,7 +78,8 @@ def build_email(outbox: OutboxMessage, from_address: str, host: str) -> EmailMes
     message = EmailMessage()
     message["From"] = from_address
     message["To"] = outbox.recipient
-    message["Subject"] = outbox.subject
+    # Input is validated to one line, but a row written before that rule must not break a header.
+    message["Subject"] = " ".join(outbox.subject.split())
     # A stable Message-ID: a receiver can drop a copy re-sent after a crash mid-send.
     message["Message-ID"] = make_msgid(outbox.message_id.replace(":", ".")[:60], host)
     message["X-Panamia-Message"] = outbox.message_id
@@ -189,11 +190,18 @@ class MailSender:
                 self.counts["skipped"] += 1
                 log.info("mail.skipped", message_id=message.message_id)
                 return
-        email = build_email(message, self._settings.from_address, self._host)
         try:
+            email = build_email(message, self._settings.from_address, self._host)
             await self._transport.send(email, message)
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
             await self._failed(message, exc)
+            return
+        except Exception as exc:
+            # Not a delivery problem (a message that cannot be built, a bug): trying again
+            # would fail the same way, and a message that stays claimable would come first in
+            # every batch. Fail it for good so the others go out.
+            log.exception("mail.unsendable", message_id=message.message_id)
+            await self._failed(message, exc, permanent=True)
             return
         if await self._store.mark_mail_sent(message.message_id, self.owner, self._clock()):
             self.counts["sent"] += 1
@@ -201,8 +209,12 @@ class MailSender:
         else:
             log.warning("mail.lease_lost", message_id=message.message_id)
 
-    async def _failed(self, message: OutboxMessage, exc: Exception) -> None:
-        permanent = isinstance(exc, aiosmtplib.SMTPResponseException) and exc.code >= 500
+    async def _failed(
+        self, message: OutboxMessage, exc: Exception, *, permanent: bool = False
+    ) -> None:
+        permanent = permanent or (
+            isinstance(exc, aiosmtplib.SMTPResponseException) and exc.code >= 500
+        )
         limit = message.attempts if permanent else self._settings.max_attempts
         delay = min(
             self._settings.retry_max_s,

@@ -1,0 +1,64 @@
+"""The outbox sender against bad rows, slow servers and late reminders, with a real SMTP
+server (aiosmtpd) and a real SQLite outbox."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+
+from config.settings import MailSettings
+from store.models import MailKind, MailStatus, OutboxMessage, utcnow
+from store.sqlite import SqliteStore
+from tests.support.smtp import Recorder, mail_settings, smtp_server
+from web.mail.sender import MailSender, SmtpTransport
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Recorder, int]]:
+    with smtp_server() as running_server:
+        yield running_server
+
+
+def message(message_id: str, due_at: datetime, **fields: Any) -> OutboxMessage:
+    values: dict[str, Any] = {
+        "recipient": f"{message_id}@example.org",
+        "subject": f"Message {message_id}",
+        "text": "Hello",
+        "kind": MailKind.BOOKED,
+    }
+    values.update(fields)
+    return OutboxMessage(message_id=message_id, due_at=due_at, **values)
+
+
+async def test_a_message_that_cannot_be_built_fails_once_and_never_blocks_the_others(
+    tmp_path: Any, smtp: tuple[Recorder, int]
+) -> None:
+    recorder, port = smtp
+    store = SqliteStore(str(tmp_path / "poison.sqlite3"))
+    await store.open()
+    now = utcnow()
+    # The oldest due row, so it is claimed first in every batch; a linefeed in the address
+    # cannot go into a header.
+    poison = message("poison", now - timedelta(minutes=5), recipient="x\n@example.org")
+    # A row written before topics were checked: the subject is flattened, not fatal.
+    legacy = message("legacy", now - timedelta(minutes=4), subject="Session booked: a\r\nBcc: x")
+    good = [message(f"good{i}", now) for i in range(3)]
+    await store.enqueue_mail([poison, legacy, *good])
+    settings = MailSettings(**mail_settings(port))
+    sender = MailSender(store, settings, SmtpTransport(settings), sequence_of=lambda s: 0)
+    try:
+        assert await sender.run_once() == 5
+        assert await sender.run_once() == 0  # nothing left to retry: the bad row is failed
+        [row] = await store.list_mail_for("x\n@example.org")
+        assert row.status is MailStatus.FAILED and row.attempts == 1
+        assert row.last_error is not None and "ValueError" in row.last_error
+    finally:
+        await store.close()
+    delivered = sorted(str(m["X-Panamia-Message"]) for m in recorder.messages)
+    assert delivered == ["good0", "good1", "good2", "legacy"]
+    [flat] = [m for m in recorder.messages if m["X-Panamia-Message"] == "legacy"]
+    assert flat["Subject"] == "Session booked: a Bcc: x" and flat["Bcc"] is None
+    assert sender.counts["failed"] == 1 and sender.counts["sent"] == 4
