@@ -102,8 +102,8 @@ async def test_booking_and_cancel_mail_both_people_with_invitations(
         body = message.get_body(("plain",))
         assert body is not None
         text = body.get_content()
-        # No public_url: links use the origin the person was browsing.
-        origin = str(server.make_url("")).rstrip("/")
+        # No public_url, and the test server is not on the configured port: the default URL.
+        origin = server.app[keys.SETTINGS].public_url
         assert f"{origin}/mentoring/session/{session_id}" in text
         method, cal = invitation(message)
         assert method == "REQUEST" and cal["METHOD"] == "REQUEST"

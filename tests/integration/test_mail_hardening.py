@@ -8,11 +8,16 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from pytest_aiohttp import AiohttpClient, AiohttpServer
 
 from config.settings import MailSettings
+from panamia.app import create_app
 from store.models import MailKind, MailStatus, OutboxMessage, utcnow
 from store.sqlite import SqliteStore
+from tests.conftest import SettingsFactory
+from tests.support.apiclient import become_mentor, slot, user
 from tests.support.smtp import Recorder, mail_settings, smtp_server
+from web import keys
 from web.mail.sender import MailSender, SmtpTransport
 
 
@@ -62,3 +67,38 @@ async def test_a_message_that_cannot_be_built_fails_once_and_never_blocks_the_ot
     [flat] = [m for m in recorder.messages if m["X-Panamia-Message"] == "legacy"]
     assert flat["Subject"] == "Session booked: a Bcc: x" and flat["Bcc"] is None
     assert sender.counts["failed"] == 1 and sender.counts["sent"] == 4
+
+
+async def test_a_forged_host_header_never_reaches_a_mailed_link(
+    aiohttp_client: AiohttpClient, aiohttp_server: AiohttpServer, make_settings: SettingsFactory
+) -> None:
+    server = await aiohttp_server(create_app(make_settings()))
+    ana = await user(aiohttp_client, server, "ana@example.org")
+    await become_mentor(ana)
+    ben = await user(aiohttp_client, server, "ben@example.org")
+    forged = {"Host": "evil.example"}
+    booked = await ben.post(
+        "/api/mentoring/sessions",
+        json={
+            "mentorEmail": "ana@example.org",
+            "scheduledAt": slot(10),
+            "duration": 30,
+            "topic": "Forged hosts",
+        },
+        headers=forged,
+    )
+    assert booked.status == 201, await booked.text()
+    session_id = (await booked.json())["session"]["sessionId"]
+    cancelled = await ben.patch(
+        f"/api/mentoring/sessions/{session_id}",
+        json={"action": "cancel", "reason": "Testing the links"},
+        headers=forged,
+    )
+    assert cancelled.status == 200, await cancelled.text()
+    rows = await server.app[keys.STORE].list_mail_for("ana@example.org")
+    change_mail = [r for r in rows if r.session_id == session_id]
+    assert {r.kind for r in change_mail} >= {MailKind.BOOKED, MailKind.CANCELLED}
+    expected = f"{server.app[keys.SETTINGS].public_url}/mentoring/session/{session_id}"
+    for row in change_mail:
+        assert "evil.example" not in row.text + (row.ics or "")
+        assert expected in row.text

@@ -197,7 +197,7 @@ def _notice(
         subject = f"Session cancelled: {session.topic}"
         body = (
             f"Your mentoring session was cancelled by {who}.\n\n{details}"
-            f"Reason: {reason or '(none given)'}\n"
+            f"Reason: {reason or '(none given)'}\n\nThe session's page: {link}\n"
         )
     return subject, greeting + body + "\nPana Mia Live\n"
 

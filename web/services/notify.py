@@ -17,6 +17,7 @@ from config.settings import Settings
 from store.base import Store
 from store.models import MailKind, OutboxMessage, Profile, Session
 from web import keys
+from web.auth import link_base_url
 from web.mail.messages import MailSite, session_change_mail
 
 
@@ -27,11 +28,10 @@ def session_sequence(session: Session) -> int:
 
 
 def mail_site(settings: Settings, request: web.Request | None = None) -> MailSite:
-    """Links point at ``http.public_url`` when set, else at the origin the person browses."""
-    if settings.http.public_url or request is None:
-        base = settings.public_url
-    else:
-        base = f"{request.scheme}://{request.host}"
+    """Links point where sign-in links do (:func:`web.auth.link_base_url`): ``http.public_url``
+    when set, else the loopback origin the person browses on this server's port, else the
+    default public URL. A forged Host header never steers a mailed link elsewhere."""
+    base = settings.public_url if request is None else link_base_url(request)
     return MailSite(
         base_url=base.rstrip("/"),
         uid_host=urlsplit(settings.public_url).hostname or "localhost",
