@@ -68,6 +68,7 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> int:
     from aiohttp import web
 
     from panamia.app import create_app
+    from web.access_log import RedactingAccessLogger
 
     if host or port:
         settings = replace(
@@ -85,6 +86,7 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> int:
         port=settings.http.port,
         print=None,
         shutdown_timeout=5,
+        access_log_class=RedactingAccessLogger,
     )
     return 0
 
