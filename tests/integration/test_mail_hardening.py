@@ -3,8 +3,10 @@ server (aiosmtpd) and a real SQLite outbox."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import pytest
@@ -18,7 +20,7 @@ from tests.conftest import SettingsFactory
 from tests.support.apiclient import become_mentor, slot, user
 from tests.support.smtp import Recorder, mail_settings, smtp_server
 from web import keys
-from web.mail.sender import MailSender, SmtpTransport
+from web.mail.sender import MailSender, SmtpTransport, build_email
 
 
 @pytest.fixture
@@ -102,3 +104,35 @@ async def test_a_forged_host_header_never_reaches_a_mailed_link(
     for row in change_mail:
         assert "evil.example" not in row.text + (row.ics or "")
         assert expected in row.text
+
+
+async def test_message_id_is_stable_valid_and_date_is_set(
+    tmp_path: Any, smtp: tuple[Recorder, int]
+) -> None:
+    recorder, port = smtp
+    settings = MailSettings(**mail_settings(port))
+    row_id = "s1:booked:0:bob@example.com"
+    first = build_email(message(row_id, utcnow()), settings.from_address, utcnow())
+    again = build_email(message(row_id, utcnow()), settings.from_address, utcnow())
+    header = str(first["Message-ID"])
+    assert header == str(again["Message-ID"])  # every attempt, every node
+    assert re.fullmatch(r"<[0-9a-f]{32}@example\.org>", header), header
+    assert header != str(
+        build_email(message("s1:booked:0:ann@example.com", utcnow()), "x@example.org", utcnow())[
+            "Message-ID"
+        ]
+    )
+    store = SqliteStore(str(tmp_path / "ids.sqlite3"))
+    await store.open()
+    sent_at = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
+    await store.enqueue_mail([message(row_id, sent_at - timedelta(minutes=1))])
+    sender = MailSender(
+        store, settings, SmtpTransport(settings), sequence_of=lambda s: 0, clock=lambda: sent_at
+    )
+    try:
+        assert await sender.run_once() == 1
+    finally:
+        await store.close()
+    [delivered] = recorder.messages
+    assert str(delivered["Message-ID"]) == header
+    assert parsedate_to_datetime(str(delivered["Date"])) == sent_at

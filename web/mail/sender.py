@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import secrets
 import socket
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
-from email.utils import make_msgid
+from email.utils import format_datetime, parseaddr
 from typing import Protocol
 
 import aiosmtplib
@@ -74,14 +75,22 @@ class LogTransport:
         )
 
 
-def build_email(outbox: OutboxMessage, from_address: str, host: str) -> EmailMessage:
+def message_id_header(outbox_id: str, from_address: str) -> str:
+    """The same ``Message-ID`` on every node and every attempt for one outbox row, so a
+    receiver can drop a copy re-sent after a crash mid-send: a hash of the row's id (which may
+    hold ``@`` and ``:``) at the sender address's domain."""
+    domain = parseaddr(from_address)[1].rpartition("@")[2] or "localhost"
+    return f"<{hashlib.sha256(outbox_id.encode()).hexdigest()[:32]}@{domain}>"
+
+
+def build_email(outbox: OutboxMessage, from_address: str, now: datetime) -> EmailMessage:
     message = EmailMessage()
     message["From"] = from_address
+    message["Date"] = format_datetime(now.astimezone(UTC))
     message["To"] = outbox.recipient
     # Input is validated to one line, but a row written before that rule must not break a header.
     message["Subject"] = " ".join(outbox.subject.split())
-    # A stable Message-ID: a receiver can drop a copy re-sent after a crash mid-send.
-    message["Message-ID"] = make_msgid(outbox.message_id.replace(":", ".")[:60], host)
+    message["Message-ID"] = message_id_header(outbox.message_id, from_address)
     message["X-Panamia-Message"] = outbox.message_id
     message.set_content(outbox.text)
     if outbox.html:
@@ -133,7 +142,6 @@ class MailSender:
         self._clock = clock
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._host = socket.gethostname() or "localhost"
         self.counts = {"sent": 0, "retried": 0, "failed": 0, "skipped": 0}
         self.queue_depth = 0
 
@@ -191,7 +199,7 @@ class MailSender:
                 log.info("mail.skipped", message_id=message.message_id)
                 return
         try:
-            email = build_email(message, self._settings.from_address, self._host)
+            email = build_email(message, self._settings.from_address, self._clock())
             await self._transport.send(email, message)
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
             await self._failed(message, exc)
