@@ -288,7 +288,7 @@ async def test_reminders_of_a_cancelled_or_moved_session_are_skipped(
     start = datetime(2031, 5, 6, 10, 0, tzinfo=UTC)
     site = MailSite(base_url="http://localhost:8080", reminder_lead_minutes=(15,))
     now = start - timedelta(days=1)
-    kept, dropped = _session(start), _session(start + timedelta(hours=2))
+    kept, dropped = _session(start + timedelta(hours=2)), _session(start)
     for session in (kept, dropped):
         outbox = reminders(session, sequence=0, site=site, profiles={}, now=now)
         await store.create_session(session, outbox=outbox)

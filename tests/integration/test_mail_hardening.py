@@ -14,12 +14,13 @@ from pytest_aiohttp import AiohttpClient, AiohttpServer
 
 from config.settings import MailSettings
 from panamia.app import create_app
-from store.models import MailKind, MailStatus, OutboxMessage, utcnow
+from store.models import MailKind, MailStatus, OutboxMessage, Session, utcnow
 from store.sqlite import SqliteStore
 from tests.conftest import SettingsFactory
 from tests.support.apiclient import become_mentor, slot, user
 from tests.support.smtp import Recorder, mail_settings, smtp_server
 from web import keys
+from web.mail.messages import MailSite, reminders
 from web.mail.sender import MailSender, SmtpTransport, build_email
 
 
@@ -136,3 +137,36 @@ async def test_message_id_is_stable_valid_and_date_is_set(
     [delivered] = recorder.messages
     assert str(delivered["Message-ID"]) == header
     assert parsedate_to_datetime(str(delivered["Date"])) == sent_at
+
+
+async def test_a_reminder_due_before_the_start_but_sent_after_it_is_skipped(
+    tmp_path: Any, smtp: tuple[Recorder, int]
+) -> None:
+    """After an outage, the 24-hour and 15-minute reminders are both still pending when the
+    sender comes back after the session began: neither goes out."""
+    recorder, port = smtp
+    store = SqliteStore(str(tmp_path / "late.sqlite3"))
+    await store.open()
+    start = datetime(2031, 5, 6, 10, 0, tzinfo=UTC)
+    session = Session(
+        session_id="late-session",
+        mentor_email="ana@example.org",
+        mentee_email="ben@example.org",
+        scheduled_at=start,
+        duration=30,
+        topic="Late reminders",
+    )
+    site = MailSite(base_url="http://localhost:8080", reminder_lead_minutes=(15, 1440))
+    outbox = reminders(session, sequence=0, site=site, profiles={}, now=start - timedelta(days=2))
+    await store.create_session(session, outbox=outbox)
+    settings = MailSettings(**mail_settings(port))
+    clock = start + timedelta(minutes=5)
+    sender = MailSender(
+        store, settings, SmtpTransport(settings), sequence_of=lambda s: 0, clock=lambda: clock
+    )
+    try:
+        assert await sender.run_once() == 4
+    finally:
+        await store.close()
+    assert recorder.messages == []
+    assert sender.counts["skipped"] == 4 and sender.counts["sent"] == 0

@@ -111,12 +111,15 @@ SequenceOf = Callable[[Session], int]
 
 
 def reminder_applies(
-    message: OutboxMessage, session: Session | None, sequence_of: SequenceOf
+    message: OutboxMessage, session: Session | None, sequence_of: SequenceOf, now: datetime
 ) -> bool:
     """A reminder is sent only while its session is still scheduled, at the same time and
-    the same change sequence it was built for; otherwise it is skipped (no deletion needed
-    when a session is cancelled or moved)."""
+    the same change sequence it was built for, and has not started yet (after an outage or a
+    long retry, "starts in 24 hours" must not arrive once it is over); otherwise it is
+    skipped (no deletion needed when a session is cancelled or moved)."""
     if session is None or session.status is not SessionStatus.SCHEDULED:
+        return False
+    if now >= session.scheduled_at:
         return False
     if message.session_start is not None and session.scheduled_at != message.session_start:
         return False
@@ -191,7 +194,7 @@ class MailSender:
     async def _handle(self, message: OutboxMessage) -> None:
         if message.kind is MailKind.REMINDER and message.session_id:
             session = await self._store.get_session(message.session_id)
-            if not reminder_applies(message, session, self._sequence_of):
+            if not reminder_applies(message, session, self._sequence_of, self._clock()):
                 await self._store.mark_mail_sent(
                     message.message_id, self.owner, self._clock(), skipped=True
                 )
