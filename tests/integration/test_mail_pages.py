@@ -97,6 +97,10 @@ async def test_the_calendar_feed_lists_upcoming_sessions_until_revoked(
     dropped = await book(ben, 12, "Dropped")
     cancel = {"action": "cancel", "reason": "Not needed any more"}
     assert (await ben.patch(f"/api/mentoring/sessions/{dropped}", json=cancel)).status == 200
+    moved = await ben.post(
+        f"/api/mentoring/sessions/{kept}/reschedule", json={"scheduledAt": slot(14)}
+    )
+    assert moved.status == 200, await moved.text()
 
     created = await ben.post("/api/calendar/token")
     assert created.status == 201
@@ -110,6 +114,7 @@ async def test_the_calendar_feed_lists_upcoming_sessions_until_revoked(
     events: list[Any] = list(cal.walk("VEVENT"))
     assert [str(e["UID"]) for e in events] == [f"{kept}@localhost"]
     assert str(events[0]["SUMMARY"]) == "Mentoring: Kept, with a comma; and more"
+    assert int(events[0]["SEQUENCE"]) == 1  # the invitations' sequence after the move
     assert {str(a) for a in events[0]["ATTENDEE"]} == {f"mailto:{MENTOR}", f"mailto:{MENTEE}"}
 
     # The mentor's own feed lists the same session; another token leaves Ben's alone.

@@ -40,7 +40,7 @@ async def feed_calendar(store: Store, email: str, site: MailSite, now: datetime)
         if profile is not None:
             profiles[address] = profile
     events = [
-        session_event(s, 0, site, profiles, now)
+        session_event(s, s.sequence, site, profiles, now)
         for s in sorted(sessions, key=lambda s: s.scheduled_at)
     ]
     return ics.calendar(events, ics.Method.PUBLISH, name="Pana Mia Live sessions")
