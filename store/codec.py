@@ -156,3 +156,16 @@ def mail_fits_move(messages: Sequence[OutboxMessage], session_id: str, sequence:
     mail that describes a different change, or none at all.
     """
     return all(m.sequence == sequence for m in messages if m.session_id == session_id)
+
+
+def mail_sequence(messages: Sequence[OutboxMessage], session_id: str) -> int | None:
+    """The sequence a change's mail was built for (the session's sequence after the change),
+    or None when no message is about ``session_id``. A cancel guards on it as a move does
+    with :func:`mail_fits_move`: mail built from a session read before another change got in
+    must not go out for this one."""
+    sequences = {m.sequence for m in messages if m.session_id == session_id}
+    if not sequences:
+        return None
+    if len(sequences) > 1:
+        raise ValueError(f"mail for session {session_id} mixes sequences {sorted(sequences)}")
+    return sequences.pop()

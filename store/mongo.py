@@ -20,6 +20,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import Any
 
 import pymongo
 import structlog
@@ -37,7 +38,15 @@ from store.base import (
     RoleFilter,
     StoreUnavailable,
 )
-from store.codec import claim_keys, email_key, fold, from_mongo, normalise_session, utc_ms
+from store.codec import (
+    claim_keys,
+    email_key,
+    fold,
+    from_mongo,
+    mail_sequence,
+    normalise_session,
+    utc_ms,
+)
 from store.feed_mongo import FEED_TOKEN_INDEXES, FEED_TOKENS, MongoFeedTokens
 from store.models import (
     ChatMessage,
@@ -398,17 +407,26 @@ class MongoStore(MongoSchedule, MongoOutbox, MongoFeedTokens):
     ) -> Session:
         at = utc_ms(now)
         sessions = self._col(SESSIONS)
-        held = await self.hold_mail(
-            outbox, session_id, {"status": SessionStatus.CANCELLED.value, "updatedAt": at}
-        )
+        after = mail_sequence(outbox, session_id)
         # Only a session that is still scheduled (and not yet over) can be cancelled; the
-        # filter makes the state change atomic, so two cancels cannot both succeed.
+        # filter makes the state change atomic, so two cancels cannot both succeed. With mail,
+        # also only at the sequence the mail was built from: a move or another cancel that
+        # got in between makes this one a conflict rather than a notice of the wrong change.
+        where: dict[str, Any] = {
+            "sessionId": session_id,
+            "status": SessionStatus.SCHEDULED.value,
+            "endsAt": {"$gt": at},
+        }
+        expect: dict[str, Any] = {"status": SessionStatus.CANCELLED.value, "updatedAt": at}
+        if after is not None:
+            where["sequence"] = {"$in": [0, None]} if after == 1 else after - 1
+            expect = {"status": SessionStatus.CANCELLED.value, "sequence": after}
+        held = await self.hold_mail(outbox, session_id, expect)
+        if len(held) < len(outbox):  # another cancel of this session holds these ids
+            await self.drop_held_mail(held)
+            raise Conflict(f"session {session_id} is being changed by another request")
         doc = await sessions.find_one_and_update(
-            {
-                "sessionId": session_id,
-                "status": SessionStatus.SCHEDULED.value,
-                "endsAt": {"$gt": at},
-            },
+            where,
             {
                 "$set": {
                     "status": SessionStatus.CANCELLED.value,

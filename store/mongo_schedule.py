@@ -126,6 +126,9 @@ class MongoSchedule:
         mail = await self.hold_mail(
             outbox, session_id, {"history": {"$elemMatch": change_doc(change)}}
         )
+        if len(mail) < len(outbox):  # another move of this session holds these ids
+            await self.drop_held_mail(mail)
+            raise NotScheduled(f"session {session_id} changed meanwhile")
         try:
             doc = await self._move(old, held, wanted, change)
         except BaseException:

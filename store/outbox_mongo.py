@@ -74,7 +74,10 @@ class MongoOutbox:
         """Write ``messages`` held, before the change of session ``session_id`` that makes
         the session document match ``expect`` (e.g. ``{"status": "cancelled", "updatedAt":
         at}``). Follow with :meth:`release_mail` after the change, or :meth:`drop_held_mail`
-        when it failed. Returns the ids to pass to them."""
+        when it failed. Returns the ids this call inserted, to pass to them: a message whose
+        id was already queued belongs to someone else (another writer of the same change), and
+        must never be released or dropped on this call's behalf. Fewer ids than messages means
+        such a writer exists; callers then give up before changing the session."""
         docs = []
         for message in messages:
             doc = _doc(message)
@@ -82,8 +85,7 @@ class MongoOutbox:
                 status=MailStatus.HELD.value, heldSession=session_id, heldExpect=dict(expect)
             )
             docs.append(doc)
-        await self._insert_mail(docs)
-        return [d["messageId"] for d in docs]
+        return await self._insert_mail(docs)
 
     async def release_mail(self, message_ids: Sequence[str]) -> None:
         if message_ids:

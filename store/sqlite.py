@@ -30,7 +30,16 @@ from typing import Any, TypeVar
 import structlog
 
 from store.base import Conflict, DiscoverPage, DiscoverQuery, NotFound, RoleFilter, StoreUnavailable
-from store.codec import claim_keys, email_key, fold, from_text, normalise_session, to_text, utc_ms
+from store.codec import (
+    claim_keys,
+    email_key,
+    fold,
+    from_text,
+    mail_sequence,
+    normalise_session,
+    to_text,
+    utc_ms,
+)
 from store.feed_sqlite import SqliteFeedTokens
 from store.migrations.sqlite import MIGRATIONS
 from store.models import (
@@ -384,14 +393,18 @@ class SqliteStore(SqliteSchedule, SqliteOutbox, SqliteFeedTokens):
         at = to_text(now)
         by = email_key(cancelled_by)
 
+        after = mail_sequence(outbox, session_id)
+        # With mail, only at the sequence the mail was built from (see mail_sequence).
+        guard, guard_args = ("", ()) if after is None else (" AND sequence = ?", (after - 1,))
+
         def cancel(conn: sqlite3.Connection) -> Session:
             # Only a session that is still scheduled (and not yet over) can be cancelled.
             row = conn.execute(
                 "UPDATE sessions SET status = 'cancelled', cancelled_by = ?, cancel_reason = ?,"
                 " updated_at = ?, sequence = sequence + 1"
                 " WHERE session_id = ? AND status = 'scheduled' AND ends_at > ?"
-                f" RETURNING {SESSION_COLUMNS}",
-                (by, reason, at, session_id, at),
+                f"{guard} RETURNING {SESSION_COLUMNS}",
+                (by, reason, at, session_id, at, *guard_args),
             ).fetchone()
             if row is None:
                 exists = conn.execute(
