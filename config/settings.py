@@ -216,7 +216,12 @@ class MailSettings:
     retry_max_s: float = 3600.0
     """Longest wait between two attempts."""
     timeout_s: float = 30.0
-    """Seconds an SMTP conversation may take."""
+    """Seconds an SMTP conversation may take. A claimed message is sent only while at least
+    this much of its lease is left, so ``lease_s`` must be longer."""
+
+    def __post_init__(self) -> None:
+        if self.lease_s <= self.timeout_s:
+            raise ValueError("mail.lease_s: must be longer than mail.timeout_s")
 
 
 @dataclass(frozen=True)

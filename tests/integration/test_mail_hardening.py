@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -170,3 +171,50 @@ async def test_a_reminder_due_before_the_start_but_sent_after_it_is_skipped(
         await store.close()
     assert recorder.messages == []
     assert sender.counts["skipped"] == 4 and sender.counts["sent"] == 0
+
+
+class SlowTransport:
+    """Each send takes ``seconds`` on a fake clock (a slow SMTP server, without waiting)."""
+
+    def __init__(self, inner: SmtpTransport, clock: list[datetime], seconds: float) -> None:
+        self.inner, self.clock, self.seconds = inner, clock, seconds
+
+    async def send(self, email: EmailMessage, outbox: OutboxMessage) -> None:
+        await self.inner.send(email, outbox)
+        self.clock[0] += timedelta(seconds=self.seconds)
+
+
+async def test_a_batch_never_sends_past_its_lease(
+    tmp_path: Any, smtp: tuple[Recorder, int]
+) -> None:
+    recorder, port = smtp
+    store = SqliteStore(str(tmp_path / "lease.sqlite3"))
+    await store.open()
+    start = datetime(2030, 1, 2, 3, 0, tzinfo=UTC)
+    await store.enqueue_mail([message(f"m{i}", start) for i in range(5)])
+    settings = MailSettings(**mail_settings(port, lease_s=100.0, timeout_s=20.0))
+    clock = [start]
+    sender = MailSender(
+        store,
+        settings,
+        SlowTransport(SmtpTransport(settings), clock, 45.0),
+        sequence_of=lambda s: 0,
+        clock=lambda: clock[0],
+    )
+    try:
+        # Two sends fit in the 100 s lease; the third would start with 10 s left.
+        assert await sender.run_once() == 5
+        assert len(recorder.messages) == 2
+        assert await sender.run_once() == 0  # the rest is still leased: nobody else sends it
+        clock[0] = start + timedelta(seconds=101)  # the lease ran out: claimed afresh
+        assert await sender.run_once() == 3
+        assert len(recorder.messages) == 4
+    finally:
+        await store.close()
+    assert sender.counts["sent"] == 4
+    assert len({str(m["X-Panamia-Message"]) for m in recorder.messages}) == 4
+
+
+def test_the_lease_must_outlast_one_send() -> None:
+    with pytest.raises(ValueError, match="lease_s"):
+        MailSettings(lease_s=30.0, timeout_s=30.0)

@@ -186,7 +186,15 @@ class MailSender:
         """Claim and handle one batch of due messages; returns how many were claimed."""
         now = self._clock()
         claimed = await self._store.claim_mail(self.owner, now, self._settings.lease_s, BATCH)
-        for message in claimed:
+        lease_ends = now + timedelta(seconds=self._settings.lease_s)
+        for index, message in enumerate(claimed):
+            # The batch is sent one message after another. A message whose lease could run
+            # out during its send is left alone: once the lease expires another node (or
+            # this one) claims it, and no two nodes ever send it at once.
+            left = (lease_ends - self._clock()).total_seconds()
+            if left < self._settings.timeout_s:
+                log.info("mail.lease_short", left=len(claimed) - index, seconds=round(left, 1))
+                break
             await self._handle(message)
         self.queue_depth = await self._store.count_mail_due(self._clock())
         return len(claimed)
