@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zoneinfo
 from datetime import UTC, datetime
 from typing import Any
 
@@ -10,6 +11,7 @@ import pytest
 from store import validation as v
 from store.models import MentoringProfile, Profile
 from store.validation import ValidationError
+from store.zones import ZONE_RENAMES
 
 NOW = datetime(2030, 3, 4, 8, 0, tzinfo=UTC)  # a Monday
 
@@ -81,6 +83,29 @@ def test_time_zones_are_stored_by_their_canonical_names() -> None:
     assert v.shown_zone("Asia/Calcutta") == "Asia/Kolkata"
     assert v.shown_zone("Gone/Zone") == "Gone/Zone"
     assert v.zone("Asia/Calcutta").key == "Asia/Kolkata"
+
+
+@pytest.mark.parametrize(
+    ("reported", "stored"),
+    [
+        ("Africa/Asmera", "Africa/Asmara"),
+        ("America/Coral_Harbour", "America/Atikokan"),
+        ("Europe/Belfast", "Europe/London"),
+        ("Asia/Ashkhabad", "Asia/Ashgabat"),
+        ("America/Atka", "America/Adak"),
+        ("America/Ensenada", "America/Tijuana"),
+        ("America/Porto_Acre", "America/Rio_Branco"),
+        ("Asia/Kashgar", "Asia/Urumqi"),
+        ("Australia/Tasmania", "Australia/Hobart"),
+    ],
+)
+def test_renamed_zones_browsers_report_are_stored_canonically(reported: str, stored: str) -> None:
+    assert v.parse_time_zone(reported) == stored
+
+
+def test_every_rename_points_at_a_zone_this_machine_knows() -> None:
+    known = zoneinfo.available_timezones()
+    assert {target for target in ZONE_RENAMES.values()} <= known | {"UTC"}
 
 
 # --- profile ------------------------------------------------------------------------------
