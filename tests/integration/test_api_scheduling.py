@@ -288,3 +288,19 @@ async def test_booking_and_moving_at_the_ends_of_time(
     move = f"/api/mentoring/sessions/{booked['session']['sessionId']}/reschedule"
     refused = await json_of(await mentee.post(move, json={"scheduledAt": moment}), 400)
     assert refused["field"] == "scheduledAt"
+
+
+async def test_a_mentor_moving_onto_the_mentees_other_session_hears_about_the_mentee(
+    mentor: Client, mentee: Client
+) -> None:
+    await json_of(await mentor.put("/api/mentoring/availability", json=HOURS), 200)
+    first = await json_of(
+        await mentee.post("/api/mentoring/sessions", json=book(at(TUESDAY, 9))), 201
+    )
+    await json_of(await mentee.post("/api/mentoring/sessions", json=book(at(TUESDAY, 15))), 201)
+    move = f"/api/mentoring/sessions/{first['session']['sessionId']}/reschedule"
+    refused = await json_of(await mentor.post(move, json={"scheduledAt": at(TUESDAY, 15)}), 409)
+    assert refused["code"] == "mentee_busy" and refused["field"] == "scheduledAt"
+    assert refused["error"].startswith("The mentee already has a session")
+    own = await json_of(await mentee.post(move, json={"scheduledAt": at(TUESDAY, 15)}), 409)
+    assert own["error"].startswith("You already have a session")

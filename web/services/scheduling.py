@@ -34,8 +34,15 @@ def _minutes(n: int) -> str:
     return f"{n} minutes"
 
 
-def rule_error(rule: SlotRule, availability: Availability) -> ApiError:
-    """The API's answer for a broken rule: 400 naming the field, 409 when the time is taken."""
+def rule_error(rule: SlotRule, availability: Availability, by_mentee: bool = True) -> ApiError:
+    """The API's answer for a broken rule: 400 naming the field, 409 when the time is taken.
+    ``by_mentee`` is False when the mentor asks (moving a session): then the clash is
+    someone else's."""
+    mentee_busy = (
+        "You already have a session at that time; please pick another"
+        if by_mentee
+        else "The mentee already has a session at that time; please pick another"
+    )
     offered = ", ".join(str(d) for d in availability.durations)
     messages: dict[SlotRule, tuple[int, str, str]] = {
         SlotRule.DURATION_NOT_OFFERED: (
@@ -61,11 +68,7 @@ def rule_error(rule: SlotRule, availability: Availability) -> ApiError:
             f"Outside the mentor's available hours ({availability.time_zone})",
         ),
         SlotRule.MENTOR_BUSY: (409, "scheduledAt", "That time is already booked"),
-        SlotRule.MENTEE_BUSY: (
-            409,
-            "scheduledAt",
-            "You already have a session at that time; please pick another",
-        ),
+        SlotRule.MENTEE_BUSY: (409, "scheduledAt", mentee_busy),
     }
     status, field, message = messages[rule]
     return ApiError(status, message, field, code=rule.value)
@@ -79,6 +82,7 @@ async def check_time(
     duration: int,
     now: datetime,
     availability: Availability | None = None,
+    by_mentee: bool = True,
 ) -> None:
     """Raise the API error for the first rule ``start`` breaks (400 rule, 409 taken)."""
     rules = availability or mentor.effective_availability
@@ -86,7 +90,7 @@ async def check_time(
     busy = await busy_for(store, mentor.email, asker, *window)
     problem = slots.slot_problem(rules, start, duration, now, busy)
     if problem is not None:
-        raise rule_error(problem, rules)
+        raise rule_error(problem, rules, by_mentee)
 
 
 def keeping_duration(availability: Availability, duration: int) -> Availability:
@@ -134,7 +138,8 @@ async def reschedule(
         raise ApiError(409, "The mentor of this session no longer exists", "sessionId")
     rules = keeping_duration(mentor.effective_availability, session.duration)
     asker = Asker(session.mentee_email, moving_session_id=session.session_id)
-    await check_time(store, mentor, asker, new_start, session.duration, now, rules)
+    by_mentee = by.strip().lower() == session.mentee_email.lower()
+    await check_time(store, mentor, asker, new_start, session.duration, now, rules, by_mentee)
     outbox = await mail(after_move(session, by, new_start, now)) if mail is not None else ()
     try:
         moved = await store.reschedule_session(
