@@ -8,6 +8,8 @@ COPY . /srv/panamia
 RUN pip install --no-cache-dir --no-deps /srv/panamia && pip check
 WORKDIR /var/lib/panamia
 USER panamia
+# Listening beyond localhost: set PANAMIA_MAIL__SMTP_HOST (and the rest of [mail]), or the
+# server refuses to start, since nobody could receive a sign-in link.
 ENV PANAMIA_HTTP__HOST=0.0.0.0 PANAMIA_STORE__DATA_DIR=/var/lib/panamia
 EXPOSE 8080
 CMD ["panamia", "serve"]

@@ -61,7 +61,9 @@ class AuthSettings:
     """Older signing secrets still accepted while tokens signed with them expire (rotation)."""
     dev_login: bool | None = None
     """Show sign-in links on the page instead of only e-mailing them. Unset: on when the
-    server listens on localhost and no SMTP host is configured."""
+    server listens on localhost, no SMTP host is configured and the request comes from this
+    machine (not through a proxy). A server listening beyond localhost without SMTP refuses
+    to start unless this is true."""
     session_ttl_s: int = 14 * 24 * 3600
     """How long a sign-in lasts, in seconds."""
     magic_link_ttl_s: int = 15 * 60

@@ -69,6 +69,7 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> int:
 
     from panamia.app import create_app
     from web.access_log import RedactingAccessLogger
+    from web.auth import sign_in_unreachable
 
     if host or port:
         settings = replace(
@@ -77,6 +78,10 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> int:
                 settings.http, host=host or settings.http.host, port=port or settings.http.port
             ),
         )
+    problem = sign_in_unreachable(settings)
+    if problem is not None:
+        print(f"panamia serve: refusing to start: {problem}", file=sys.stderr)
+        return 2
     app = create_app(settings)
     url = settings.public_url
     print(f"Pana Mia Live is starting at {url}  (Ctrl+C to stop)", flush=True)

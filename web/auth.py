@@ -41,17 +41,48 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 # --- settings-derived switches ------------------------------------------------------------
-def dev_login_enabled(settings: Settings) -> bool:
-    """Show sign-in links on the page? Unset means: on for a loopback server without SMTP."""
+def dev_login_enabled(settings: Settings, request: web.Request | None = None) -> bool:
+    """Show sign-in links on the page? Unset means: on for a loopback server without SMTP,
+    and (given a request) only to a person on this machine."""
     if settings.auth.dev_login is not None:
         return settings.auth.dev_login
-    return local_without_smtp(settings)
+    return local_without_smtp(settings, request)
 
 
-def local_without_smtp(settings: Settings) -> bool:
+def local_without_smtp(settings: Settings, request: web.Request | None = None) -> bool:
     """A newcomer's server: on localhost with no SMTP configured. Then sign-in links show on
-    the page and the Messages page shows what e-mail would have been sent."""
-    return _is_loopback(settings.http.host) and not settings.smtp.smtp_host
+    the page and the Messages page shows what e-mail would have been sent. Given a request,
+    also only when its peer is this machine: a reverse proxy on the same host makes a
+    loopback listener reachable by anyone, who must not read everyone's sign-in links."""
+    if not _is_loopback(settings.http.host) or settings.smtp.smtp_host:
+        return False
+    return request is None or peer_is_loopback(request)
+
+
+def peer_is_loopback(request: web.Request) -> bool:
+    """Whether the request comes from this machine and not through a proxy. ``remote`` is
+    the TCP peer, or the client a trusted proxy named; any forwarding header means a proxy
+    relayed it, whatever its own address."""
+    forwarded = ("X-Forwarded-For", "Forwarded", "X-Real-IP")
+    if any(name in request.headers for name in forwarded):
+        return False
+    return _is_loopback(request.remote or "")
+
+
+def sign_in_unreachable(settings: Settings) -> str | None:
+    """Why nobody could sign in to a server with these settings, or None. Without SMTP the
+    sign-in links are shown on the page and on the Messages page only on a loopback server;
+    anywhere else they would go nowhere (they are secrets and never logged)."""
+    if settings.smtp.smtp_host or settings.auth.dev_login or settings.auth.loadtest_token:
+        return None  # mail goes out, or links show on the page, or a load-test server
+    if _is_loopback(settings.http.host):
+        return None
+    return (
+        f"http.host is {settings.http.host}, not this machine alone, and no SMTP server is set:"
+        " sign-in links could reach nobody. Configure [mail] (smtp_host, from_address, ...),"
+        " or serve on 127.0.0.1, or set auth.dev_login = true to show links on the page"
+        " (only for a trusted test server: anyone could sign in as anyone)."
+    )
 
 
 def _is_loopback(host: str) -> bool:

@@ -16,6 +16,7 @@ import yaml
 
 from config.loader import load_settings
 from config.settings import Settings
+from web.auth import sign_in_unreachable
 
 COMPOSE = Path(__file__).parents[2] / "compose.yaml"
 _INTERPOLATION = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}")
@@ -140,6 +141,18 @@ def test_two_app_nodes_form_one_cluster(compose: dict[str, Any]) -> None:
     assert {"redis", "mongo"} <= set(services)
     published = [port for s in nodes.values() for port in s.get("ports", [])]
     assert len(published) == len(set(published)) == len(nodes), "each node needs its own port"
+
+
+def test_app_nodes_start_only_once_mail_is_configured(compose: dict[str, Any]) -> None:
+    """They listen on 0.0.0.0, so without SMTP nobody could sign in: `panamia serve` refuses
+    to start until the operator sets PANAMIA_SMTP_HOST, which compose passes on."""
+    node = _services(compose)["app1"]
+    raw = node["environment"] if isinstance(node["environment"], dict) else {}
+    assert "PANAMIA_SMTP_HOST" in str(raw.get("PANAMIA_MAIL__SMTP_HOST", ""))
+    env = {k: v for k, v in _environment(node).items() if not _reads_a_file(k)}
+    assert sign_in_unreachable(load_settings(environ=env)) is not None
+    configured = {**env, "PANAMIA_MAIL__SMTP_HOST": "smtp.example.org"}
+    assert sign_in_unreachable(load_settings(environ=configured)) is None
 
 
 def test_coturn_runs_the_config_rendered_from_our_settings(compose: dict[str, Any]) -> None:

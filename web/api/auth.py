@@ -50,7 +50,7 @@ async def request_link(request: web.Request) -> web.Response:
     link = await create_login_link(app, email, next_path, link_base_url(request))
     await deliver_login_link(app, email, link)
     sent = out.LinkSent(sent=True)
-    if dev_login_enabled(settings):
+    if dev_login_enabled(settings, request):
         sent.dev_link = link
     return answer(sent, status=202)
 

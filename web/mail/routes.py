@@ -59,7 +59,7 @@ def _shown(m: OutboxMessage, now_iso: str) -> dict[str, Any]:
 async def messages_page(request: web.Request) -> web.Response:
     """What e-mail would have been sent to the signed-in person; only on a local server
     without SMTP (elsewhere mail really goes out, and this page does not exist)."""
-    if not local_without_smtp(request.app[keys.SETTINGS]):
+    if not local_without_smtp(request.app[keys.SETTINGS], request):
         raise web.HTTPNotFound()
     viewer = await signed_in_viewer(request)
     found = await request.app[keys.STORE].list_mail_for(viewer.email, MESSAGES_SHOWN)

@@ -61,10 +61,13 @@ class SmtpTransport:
 
 
 class LogTransport:
-    """No SMTP configured: write that a message would have been sent, never its body (a
-    sign-in link is a secret). The Messages page shows the text on a local server."""
+    """No SMTP configured: messages go to the log. Session mail (booked, moved, cancelled,
+    reminders) with its text; a sign-in message without it, since its link is a secret (on
+    a local server the page and the Messages page show it; elsewhere `panamia serve` refuses
+    to start without SMTP)."""
 
     async def send(self, message: EmailMessage, outbox: OutboxMessage) -> None:
+        secret = outbox.kind is MailKind.SIGNIN
         log.info(
             "mail.logged",
             to=outbox.recipient,
@@ -72,6 +75,7 @@ class LogTransport:
             kind=outbox.kind.value,
             message_id=outbox.message_id,
             session_id=outbox.session_id,
+            text=None if secret else outbox.text,
         )
 
 
