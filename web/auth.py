@@ -270,15 +270,23 @@ def link_base_url(request: web.Request) -> str:
     return settings.public_url
 
 
-def callback_url(base_url: str, token: str, next_path: str | None) -> str:
+def callback_url(
+    base_url: str, token: str, next_path: str | None, time_zone: str | None = None
+) -> str:
     query = {"token": token}
     if next_path:
         query["next"] = next_path
+    if time_zone:
+        query["tz"] = time_zone  # a new profile's zone (see web.api.auth.callback)
     return f"{base_url}/auth/callback?{urlencode(query)}"
 
 
 async def create_login_link(
-    app: web.Application, email: str, next_path: str | None, base_url: str | None = None
+    app: web.Application,
+    email: str,
+    next_path: str | None,
+    base_url: str | None = None,
+    time_zone: str | None = None,
 ) -> str:
     """Store a new single-use token for ``email`` and return the link that spends it, on
     ``base_url`` (default: the public URL; see link_base_url)."""
@@ -286,7 +294,7 @@ async def create_login_link(
     token = new_link_token()
     expires = utcnow() + timedelta(seconds=settings.auth.magic_link_ttl_s)
     await app[keys.STORE].add_login_token(hash_link_token(token), email, expires)
-    return callback_url(base_url or settings.public_url, token, next_path)
+    return callback_url(base_url or settings.public_url, token, next_path, time_zone)
 
 
 async def deliver_login_link(app: web.Application, email: str, link: str) -> None:

@@ -8,7 +8,7 @@ from pytest_aiohttp import AiohttpClient, AiohttpServer
 
 from config.settings import Settings
 from panamia.app import create_app
-from tests.support.apiclient import user
+from tests.support.apiclient import Client, connect, follow_link, request_link, user
 from web import keys
 
 
@@ -40,3 +40,53 @@ async def test_an_old_name_stored_earlier_is_shown_canonical(
     assert (await (await ben.get("/api/me")).json())["timeZone"] == "Europe/Kyiv"
     own = await (await ben.get("/api/mentoring/profile")).json()
     assert own["profile"]["timeZone"] == "Europe/Kyiv"
+
+
+async def zone_after_sign_in(client: Client, email: str, reported: object) -> str:
+    link = await request_link(client, email, timeZone=reported)
+    assert (await follow_link(client, link)).status == 302
+    return str((await (await client.get("/api/me")).json())["timeZone"])
+
+
+async def test_a_new_profile_starts_in_the_devices_zone(
+    aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient, settings: Settings
+) -> None:
+    server = await aiohttp_server(create_app(settings))
+    first = await connect(aiohttp_client, server)
+    assert await zone_after_sign_in(first, "ana@example.org", "America/Coral_Harbour") == (
+        "America/Atikokan"
+    )
+    # The default hours of a new mentor are in that zone, not in UTC.
+    hours = await (await first.get("/api/mentoring/availability")).json()
+    assert hours["availability"]["timeZone"] == "America/Atikokan"
+    # A later sign-in from another device keeps the zone the person has.
+    again = await connect(aiohttp_client, server)
+    assert await zone_after_sign_in(again, "ana@example.org", "Asia/Tokyo") == "America/Atikokan"
+    # An unknown name never blocks a sign-in: the profile starts in UTC.
+    other = await connect(aiohttp_client, server)
+    assert await zone_after_sign_in(other, "ben@example.org", "Mars/Olympus") == "UTC"
+
+
+async def test_a_zone_of_the_wrong_type_is_named(
+    aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient, settings: Settings
+) -> None:
+    server = await aiohttp_server(create_app(settings))
+    client = await connect(aiohttp_client, server)
+    refused = await client.post(
+        "/api/auth/email", json={"email": "ana@example.org", "timeZone": {"$ne": None}}
+    )
+    assert refused.status == 400
+    assert (await refused.json())["field"] == "timeZone"
+
+
+async def test_the_profile_form_offers_the_device_zone_only_while_the_default_is_untouched(
+    aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient, settings: Settings
+) -> None:
+    server = await aiohttp_server(create_app(settings))
+    ana = await user(aiohttp_client, server, "ana@example.org")
+    page = await (await ana.get("/mentoring/profile/edit")).text()
+    assert "data-untouched-default" in page  # profile-edit.js fills in the device's zone
+    saved = await ana.patch("/api/mentoring/profile", json={"timeZone": "UTC"})
+    assert saved.status == 200
+    page = await (await ana.get("/mentoring/profile/edit")).text()
+    assert "data-untouched-default" not in page  # chosen on purpose: kept

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import structlog
 from aiohttp import web
 
+from store.base import Store
 from store.models import utcnow
-from store.validation import ValidationError, name_from_email, parse_email, parse_next_path
+from store.validation import (
+    ValidationError,
+    name_from_email,
+    parse_email,
+    parse_next_path,
+    parse_time_zone,
+)
 from web import keys
 from web.api import response_models as out
 from web.api.errors import ApiError
@@ -47,12 +55,36 @@ async def request_link(request: web.Request) -> web.Response:
     if recent >= settings.auth.link_requests_per_hour:
         log.info("auth.link_throttled", email=email)
         raise ApiError(429, "Too many sign-in links requested; try again later", "email")
-    link = await create_login_link(app, email, next_path, link_base_url(request))
+    zone = device_zone(body.timeZone)
+    link = await create_login_link(app, email, next_path, link_base_url(request), zone)
     await deliver_login_link(app, email, link)
     sent = out.LinkSent(sent=True)
     if dev_login_enabled(settings, request):
         sent.dev_link = link
     return answer(sent, status=202)
+
+
+def device_zone(value: object) -> str | None:
+    """The zone a device reported, canonical, or None when it is missing or unknown. An
+    unknown name is not an error: a sign-in must never fail over a browser's zone list (the
+    profile then starts in UTC and the person picks their zone on the profile page)."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        return parse_time_zone(value.strip())
+    except ValidationError:
+        return None
+
+
+async def first_profile(store: Store, email: str, zone: str | None) -> None:
+    """Create the profile on the first sign-in, in the device's zone when one was sent:
+    so a new mentor's default hours are theirs, not UTC's. An existing profile is kept."""
+    if zone is None or await store.get_profile(email) is not None:
+        await store.ensure_profile(email, name_from_email(email))
+        return
+    profile = await store.ensure_profile(email, name_from_email(email))
+    if profile.time_zone == "UTC" and profile.availability is None:
+        await store.save_profile(replace(profile, time_zone=zone))
 
 
 def redirect(location: str) -> web.Response:
@@ -73,7 +105,7 @@ async def callback(request: web.Request) -> web.StreamResponse:
     if email is None:
         log.info("auth.link_refused")
         return redirect(SIGNIN_ERROR_URL)
-    await store.ensure_profile(email, name_from_email(email))
+    await first_profile(store, email, device_zone(request.query.get("tz")))
     response = redirect(next_path)
     set_session_cookie(response, session_token_for(app, email), app[keys.SETTINGS])
     log.info("auth.signed_in", email=email)
@@ -118,6 +150,11 @@ ROUTES = (
             params=(
                 Param("token", {"type": "string"}, required=True),
                 Param("next", {"type": "string"}, "Local path to go to afterwards"),
+                Param(
+                    "tz",
+                    {"type": "string"},
+                    "Time zone a profile created by this sign-in starts in (ignored if unknown)",
+                ),
             ),
             replies=(
                 Reply(

@@ -44,6 +44,17 @@ class EmailLink(Body):
     next: Annotated[str, _doc("Local path to go to after signing in, /...")] | UnsetType | None = (
         UNSET
     )
+    timeZone: (
+        Annotated[
+            str,
+            _doc(
+                "The device's IANA time zone: a new profile starts in it (an unknown name is"
+                " ignored, the profile then starts in UTC)"
+            ),
+        ]
+        | UnsetType
+        | None
+    ) = UNSET
 
 
 class MentoringPatch(Body):

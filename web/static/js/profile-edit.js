@@ -22,6 +22,11 @@ const zones = typeof Intl.supportedValuesOf === "function" ? Intl.supportedValue
 document.getElementById("time-zones").replaceChildren(...zones.map((z) => new Option(z)));
 const zoneButton = document.getElementById("use-browser-zone");
 zoneButton.textContent = `Use this device's time zone (${viewerZone()})`;
+// A profile still in the zone it was created with (UTC, never saved): offer the device's
+// zone instead, so saving the form does not pin a mentor's hours to UTC by accident.
+if (field("timeZone").hasAttribute("data-untouched-default") && viewerZone()) {
+  field("timeZone").value = viewerZone();
+}
 zoneButton.addEventListener("click", () => {
   field("timeZone").value = viewerZone();
   field("timeZone").focus();

@@ -18,6 +18,9 @@ form.addEventListener("submit", async (event) => {
   const button = form.querySelector("button[type=submit]");
   button.disabled = true;
   const body = { email: address };
+  // A new profile starts in this device's zone (and so a new mentor's default hours).
+  const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  if (zone) body.timeZone = zone;
   if (form.dataset.next) body.next = form.dataset.next;
   const { ok, data } = await api("POST", "/api/auth/email", body);
   button.disabled = false;
