@@ -110,3 +110,7 @@ def test_deprecated_auth_smtp_options_still_configure_mail() -> None:
     )
     assert both.smtp.smtp_host == "new.example.org"
     assert Settings().smtp.smtp_host == ""
+
+
+def test_ics_text_drops_control_characters_and_escapes_line_breaks() -> None:
+    assert ics.escape_text("Ill\x07 today;\r\nsorry\x1b, \x7fbye") == "Ill today\\;\\nsorry\\, bye"

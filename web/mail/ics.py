@@ -43,9 +43,11 @@ class Event:
 
 
 def escape_text(value: str) -> str:
-    """TEXT value escaping (RFC 5545 3.3.11)."""
+    """TEXT value escaping (RFC 5545 3.3.11); other control characters, which TEXT does not
+    allow, are dropped."""
+    kept = "".join(c for c in value if c in "\r\n" or (ord(c) >= 32 and ord(c) != 127))
     return (
-        value.replace("\\", "\\\\")
+        kept.replace("\\", "\\\\")
         .replace(";", "\\;")
         .replace(",", "\\,")
         .replace("\r\n", "\\n")
