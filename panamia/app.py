@@ -80,17 +80,28 @@ async def healthz(_request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
+_NOT_READY = {
+    "store": "The database does not answer",
+    "bus": "The message bus (Redis) does not answer",
+}
+"""What a 503 from /readyz says per network dependency: fixed texts, so the answer never shows
+a host, a port or a driver's message to whoever can reach the probe (the log has the detail).
+The relay's reason is kept: it names a library mismatch found at start-up, never an address."""
+
+
 async def readyz(request: web.Request) -> web.Response:
     app = request.app
     problems: dict[str, str] = {}
     try:
         await app[keys.STORE].ping()
     except Exception as exc:
-        problems["store"] = str(exc) or type(exc).__name__
+        log.warning("readyz.store_down", detail=str(exc) or type(exc).__name__)
+        problems["store"] = _NOT_READY["store"]
     try:
         await app[keys.BUS].ping()
     except Exception as exc:
-        problems["bus"] = str(exc) or type(exc).__name__
+        log.warning("readyz.bus_down", detail=str(exc) or type(exc).__name__)
+        problems["bus"] = _NOT_READY["bus"]
     relay = app.get(keys.RELAY)
     if relay is not None and relay.unavailable_reason is not None:
         problems["relay"] = relay.unavailable_reason
