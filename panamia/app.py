@@ -25,6 +25,7 @@ from relay.manager import RelayManager
 from signaling.hub import Hub
 from signaling.routes import setup_signaling_routes
 from web import keys
+from web.headers import set_common_headers
 from web.loadtest_auth import setup_loadtest_auth
 from web.mail.routes import setup_mail_routes
 from web.mail.sender import LogTransport, MailSender, SmtpTransport, Transport
@@ -49,6 +50,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.extend(
         [_secrets_ctx, _store_ctx, _mail_ctx, _bus_ctx, _hub_ctx, _notes_ctx, _relay_ctx]
     )
+    app.on_response_prepare.append(set_common_headers)
     app.on_shutdown.append(_close_websockets)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
