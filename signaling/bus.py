@@ -462,3 +462,4 @@ class RedisBus:
     async def occupancy(self) -> dict[str, int]:
         raw = await self._redis.hgetall(self._k("occ"))
         return {k.decode(): int(v) for k, v in raw.items() if int(v) > 0}
+
