@@ -25,6 +25,7 @@ from relay.manager import RelayManager
 from signaling.hub import Hub
 from signaling.routes import setup_signaling_routes
 from web import keys
+from web.body_limit import MAX_REQUEST_BODY, refuse_oversize_bodies
 from web.headers import set_common_headers
 from web.loadtest_auth import setup_loadtest_auth
 from web.mail.routes import setup_mail_routes
@@ -43,7 +44,10 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def create_app(settings: Settings) -> web.Application:
-    app = web.Application(middlewares=[request_context], client_max_size=1024 * 1024)
+    app = web.Application(
+        middlewares=[request_context, refuse_oversize_bodies(MAX_REQUEST_BODY)],
+        client_max_size=MAX_REQUEST_BODY,
+    )
     app[keys.SETTINGS] = settings
     app[keys.WEBSOCKETS] = weakref.WeakSet()
     app[keys.METRICS] = make_metrics()
