@@ -227,6 +227,13 @@ class MailSettings:
 
 
 @dataclass(frozen=True)
+class MetricsSettings:
+    bearer_token: Secret = field(default_factory=lambda: Secret(""))
+    """When set, GET /metrics answers only requests with ``Authorization: Bearer <token>``
+    (401 otherwise). Empty: /metrics is open to whoever reaches the server."""
+
+
+@dataclass(frozen=True)
 class LogSettings:
     level: str = "INFO"
     """Log level: DEBUG, INFO, WARNING, ERROR."""
@@ -245,6 +252,7 @@ class Settings:
     room: RoomSettings = field(default_factory=RoomSettings)
     turn: TurnSettings = field(default_factory=TurnSettings)
     mail: MailSettings = field(default_factory=MailSettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
     log: LogSettings = field(default_factory=LogSettings)
 
     @property

@@ -25,6 +25,8 @@ from relay.manager import RelayManager
 from signaling.hub import Hub
 from signaling.routes import setup_signaling_routes
 from web import keys
+from web.body_limit import MAX_REQUEST_BODY, refuse_oversize_bodies
+from web.headers import set_common_headers
 from web.loadtest_auth import setup_loadtest_auth
 from web.mail.routes import setup_mail_routes
 from web.mail.sender import LogTransport, MailSender, SmtpTransport, Transport
@@ -42,13 +44,17 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def create_app(settings: Settings) -> web.Application:
-    app = web.Application(middlewares=[request_context], client_max_size=1024 * 1024)
+    app = web.Application(
+        middlewares=[request_context, refuse_oversize_bodies(MAX_REQUEST_BODY)],
+        client_max_size=MAX_REQUEST_BODY,
+    )
     app[keys.SETTINGS] = settings
     app[keys.WEBSOCKETS] = weakref.WeakSet()
     app[keys.METRICS] = make_metrics()
     app.cleanup_ctx.extend(
         [_secrets_ctx, _store_ctx, _mail_ctx, _bus_ctx, _hub_ctx, _notes_ctx, _relay_ctx]
     )
+    app.on_response_prepare.append(set_common_headers)
     app.on_shutdown.append(_close_websockets)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
@@ -80,17 +86,28 @@ async def healthz(_request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
+_NOT_READY = {
+    "store": "The database does not answer",
+    "bus": "The message bus (Redis) does not answer",
+}
+"""What a 503 from /readyz says per network dependency: fixed texts, so the answer never shows
+a host, a port or a driver's message to whoever can reach the probe (the log has the detail).
+The relay's reason is kept: it names a library mismatch found at start-up, never an address."""
+
+
 async def readyz(request: web.Request) -> web.Response:
     app = request.app
     problems: dict[str, str] = {}
     try:
         await app[keys.STORE].ping()
     except Exception as exc:
-        problems["store"] = str(exc) or type(exc).__name__
+        log.warning("readyz.store_down", detail=str(exc) or type(exc).__name__)
+        problems["store"] = _NOT_READY["store"]
     try:
         await app[keys.BUS].ping()
     except Exception as exc:
-        problems["bus"] = str(exc) or type(exc).__name__
+        log.warning("readyz.bus_down", detail=str(exc) or type(exc).__name__)
+        problems["bus"] = _NOT_READY["bus"]
     relay = app.get(keys.RELAY)
     if relay is not None and relay.unavailable_reason is not None:
         problems["relay"] = relay.unavailable_reason

@@ -12,10 +12,13 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import structlog
 from aiohttp import web
 
 from relay.errors import BadOffer, RelayFull, RelayUnavailable, SessionBusy
 from relay.manager import MAX_OFFER_BYTES, RelayManager
+
+log = structlog.get_logger(__name__)
 
 Authorize = Callable[[web.Request, str], Awaitable[str]]
 ManagerOf = Callable[[web.Request], RelayManager]
@@ -33,13 +36,29 @@ def _error(status: int, message: str, field: str | None = None) -> web.Response:
     return web.json_response(body, status=status)
 
 
+MAX_BODY_BYTES = 2 * MAX_OFFER_BYTES
+"""The largest offer request read: the SDP limit with room for JSON escaping."""
+
+
+def _too_large(what: str) -> web.Response:
+    return _error(413, f"{what} is too large (at most {MAX_OFFER_BYTES} bytes of SDP)", "sdp")
+
+
 async def _read_json(request: web.Request) -> dict[str, Any] | web.Response:
-    if request.content_length is not None and request.content_length > 2 * MAX_OFFER_BYTES:
-        return _error(400, "the request body is too large", "sdp")
+    """The offer body as an object, or the error answer: 413 when too large, 400 when not JSON
+    (however deeply nested), never an exception."""
+    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+        return _too_large("the request body")
     try:
         raw = await request.read()
+    except web.HTTPRequestEntityTooLarge:  # chunked, past the server's own limit
+        return _too_large("the request body")
+    if len(raw) > MAX_BODY_BYTES:
+        return _too_large("the request body")
+    try:
         body = json.loads(raw) if raw else None
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):
+        log.warning("relay.bad_offer_body", bytes=len(raw))
         return _error(400, "the request body is not valid JSON")
     if not isinstance(body, dict):
         return _error(400, "the request body must be a JSON object")
@@ -78,7 +97,7 @@ def make_relay_routes(
         if not isinstance(sdp, str) or not sdp.strip():
             return _error(400, "an SDP offer is required", "sdp")
         if len(sdp.encode()) > MAX_OFFER_BYTES:
-            return _error(400, "the SDP offer is too large", "sdp")
+            return _too_large("the SDP offer")
         if kind != "offer":
             return _error(400, 'the description type must be "offer"', "type")
         try:

@@ -47,7 +47,10 @@ async def authenticate(request: web.Request, hub: Hub) -> bytes:
         raise ApiError(404, "Unknown app id", "app_id")
     if request.content_length is not None and request.content_length > MAX_BODY:
         raise ApiError(413, "Request body too large")
-    body = await request.read()
+    try:
+        body = await request.read()
+    except web.HTTPRequestEntityTooLarge:  # chunked, and past the server's own limit
+        raise ApiError(413, "Request body too large") from None
     if len(body) > MAX_BODY:
         raise ApiError(413, "Request body too large")
     params: dict[str, str] = {}

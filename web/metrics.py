@@ -7,15 +7,16 @@ the relay are read from those objects at scrape time, so they cost nothing betwe
 This module defines the figures and serves them; the composition root builds the registry
 (``panamia/metrics.py``), stores it under ``keys.METRICS`` and names the hub's and the
 relay's ``stats`` once they exist. Handlers call ``record_booking(app)`` where a booking is
-stored.
+stored. With ``metrics.bearer_token`` set, a scrape must carry it as a bearer token.
 """
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
-from aiohttp import web
+from aiohttp import hdrs, web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import generate_latest
@@ -163,6 +164,26 @@ def record_booking(app: web.Application) -> None:
         state.bookings.inc()
 
 
+def _authorized(request: web.Request) -> bool:
+    """True when no token is configured, or the request carries it as a bearer token.
+
+    The comparison takes the same time wherever the two differ, so a scraper's token cannot be
+    guessed a character at a time."""
+    token = request.app[keys.SETTINGS].metrics.bearer_token.reveal()
+    if not token:
+        return True
+    scheme, _, given = request.headers.get(hdrs.AUTHORIZATION, "").partition(" ")
+    if scheme.lower() != "bearer":
+        return False
+    return hmac.compare_digest(given.strip().encode(), token.encode())
+
+
 async def metrics_handler(request: web.Request) -> web.Response:
+    if not _authorized(request):
+        return web.json_response(
+            {"error": "A bearer token is required", "field": "Authorization"},
+            status=401,
+            headers={hdrs.WWW_AUTHENTICATE: 'Bearer realm="metrics"'},
+        )
     body = generate_latest(request.app[keys.METRICS].registry)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -57,7 +57,7 @@ def chat_text(data: Any) -> str:
     """The checked text of a chat event's data: ``{"text": ...}`` (or ``"message"``), as an
     object or as a JSON string of one. Raises ValidationError naming ``text``."""
     if isinstance(data, str):
-        with contextlib.suppress(ValueError):
+        with contextlib.suppress(ValueError, RecursionError):  # deep nesting is not a chat
             data = json.loads(data)
     if not isinstance(data, dict):
         raise ValidationError("text", "A chat message is an object with a text")

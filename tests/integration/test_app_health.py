@@ -45,13 +45,15 @@ async def test_readyz_names_an_unreachable_store(
     client = await aiohttp_client(app)
 
     async def unreachable() -> None:  # fault injection: the database stops answering
-        raise StoreUnavailable("database is not answering")
+        raise StoreUnavailable("mongodb://db.internal:27017: connection refused")
 
     monkeypatch.setattr(app[keys.STORE], "ping", unreachable)
     response = await client.get("/readyz")
     assert response.status == 503
     body = await response.json()
-    assert body["problems"]["store"] == "database is not answering"
+    assert body["problems"]["store"] == "The database does not answer"
+    assert "db.internal" not in await response.text()
+    assert "27017" not in await response.text()
     assert "bus" not in body["problems"]
 
 
@@ -71,6 +73,8 @@ async def test_readyz_names_an_unreachable_bus(make_settings: SettingsFactory) -
             response = await client.get("/readyz")
             assert response.status == 503
             assert "bus" in (await response.json())["problems"]
+            assert str(port) not in await response.text()
+            assert "127.0.0.1" not in await response.text()
 
 
 async def test_shutdown_closes_websockets_with_going_away(settings: Settings) -> None:

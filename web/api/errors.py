@@ -69,6 +69,9 @@ async def api_error_middleware(request: web.Request, handler: Handler) -> web.St
     except StoreUnavailable:
         log.warning("api.store_unavailable", path=request.path)
         return json_error(503, "The database is unavailable; try again shortly")
+    except web.HTTPRequestEntityTooLarge:  # a chunked body grew past client_max_size
+        log.warning("api.body_too_large", path=request.path)
+        return json_error(413, "The request body is too large")
     except web.HTTPException as exc:
         if exc.content_type == "application/json" or exc.status < 400:
             raise

@@ -27,6 +27,10 @@ _PATH_PARAM = re.compile(r"\{(\w+)\}")
 _SIGNED_IN: list[JsonDict] = [{"cookieAuth": []}, {"bearerAuth": []}]
 _RELAY_SESSION = {"session_id": {"type": "string"}}
 
+BODY_TOO_LARGE = error(413, "The request body is larger than the server accepts (1 MiB)")
+"""Declared for every operation with a body that does not describe a tighter limit itself:
+web/body_limit.py answers it, whatever the route."""
+
 MOUNTED_ELSEWHERE: tuple[Operation, ...] = (
     Operation(
         "POST",
@@ -40,6 +44,7 @@ MOUNTED_ELSEWHERE: tuple[Operation, ...] = (
             error(403, "Not a participant, or the room is not open (not yet, ended, cancelled)"),
             error(404, "Unknown session"),
             error(409, "Two participants are already relayed"),
+            error(413, "The body is larger than 128 KiB, or the SDP larger than 64 KiB"),
             error(503, "The relay is not available (disabled or at its session limit)"),
             NOT_SIGNED_IN,
         ),
@@ -130,7 +135,10 @@ def _operation(op: Operation, refs: dict[type[msgspec.Struct], JsonDict]) -> Jso
             content["application/x-www-form-urlencoded"] = {"schema": refs[op.body]}
         item["requestBody"] = {"required": True, "content": content}
     responses: JsonDict = {}
-    for reply in op.replies:
+    replies = op.replies
+    if op.body is not None and all(reply.status != 413 for reply in replies):
+        replies = (*replies, BODY_TOO_LARGE)
+    for reply in replies:
         answer: JsonDict = {"description": reply.description}
         if reply.model is not None:
             answer["content"] = _content(refs[reply.model])

@@ -12,7 +12,10 @@ from __future__ import annotations
 import json
 import re
 
+import structlog
 from aiohttp import web
+from aiohttp.web_request import FileField
+from multidict import MultiDictProxy
 
 from signaling.auth import sign_channel
 from store.models import utcnow
@@ -27,6 +30,8 @@ from web.auth import require_user
 from web.params import is_session_id
 from web.services import join_window  # a module: web.api loads while it does
 
+log = structlog.get_logger(__name__)
+
 _SOCKET_ID_RE = re.compile(r"\d{1,20}\.\d{1,20}")
 _CHANNEL_RE = re.compile(r"(private|presence)-session-(.{1,64})")
 
@@ -38,7 +43,7 @@ async def _form(request: web.Request) -> PusherAuth:
     if request.content_type not in ("application/x-www-form-urlencoded", "multipart/form-data"):
         raise ApiError(400, "Expected a form-encoded or JSON body", "socket_id")
     fields: dict[str, str] = {}
-    for key, value in (await request.post()).items():
+    for key, value in (await _posted(request)).items():
         if not isinstance(value, str):
             raise ValidationError(key, "Expected a text field")
         if key in fields:
@@ -51,6 +56,20 @@ async def _form(request: web.Request) -> PusherAuth:
         if key not in fields:
             raise ValidationError(key, "This field is required")
     return PusherAuth(socket_id=fields["socket_id"], channel_name=fields["channel_name"])
+
+
+async def _posted(request: web.Request) -> MultiDictProxy[str | bytes | bytearray | FileField]:
+    """aiohttp's parse of the form, with whatever it cannot parse as a 400.
+
+    A multipart body without a boundary, a part without a name, a truncated or garbled body, an
+    unknown charset or bytes that are not in it make aiohttp raise a ValueError, a LookupError or
+    a UnicodeDecodeError (one of those); they are the sender's mistake, so a warning, not an
+    error, goes to the log."""
+    try:
+        return await request.post()
+    except (ValueError, LookupError) as exc:  # UnicodeDecodeError is a ValueError
+        log.warning("pusher_auth.bad_form", content_type=request.content_type, problem=str(exc))
+        raise ApiError(400, "Malformed form body", "socket_id") from None
 
 
 async def pusher_auth(request: web.Request) -> web.Response:
