@@ -7,6 +7,7 @@ Each field's docstring (the string literal under it) is the reference text for t
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from ipaddress import ip_network
 from typing import Literal
 
 
@@ -49,7 +50,18 @@ class HttpSettings:
     """URL people use to reach the server (links in e-mails, cookie Secure flag).
     Empty means http://{host}:{port}."""
     trusted_proxies: tuple[str, ...] = ()
-    """Addresses of reverse proxies whose X-Forwarded-For header is believed."""
+    """Addresses or networks (CIDR) of reverse proxies whose X-Forwarded-For header is
+    believed. The client is the rightmost address in that header that is not one of them;
+    from any other peer the header is ignored. Empty: the TCP peer is the client."""
+
+    def __post_init__(self) -> None:
+        for entry in self.trusted_proxies:
+            try:
+                ip_network(entry.strip(), strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"http.trusted_proxies: {entry!r} is not an IP address or network"
+                ) from None
 
 
 @dataclass(frozen=True)
@@ -234,6 +246,29 @@ class MetricsSettings:
 
 
 @dataclass(frozen=True)
+class LimitSettings:
+    signin_address_per_minute: float = 2.0
+    """Sign-in link requests one client address may make per minute, on average."""
+    signin_address_burst: int = 20
+    """Sign-in link requests one client address may make at once before the rate applies."""
+    signin_email_per_minute: float = 0.2
+    """Sign-in link requests for one e-mail address per minute, on average (on top of
+    auth.link_requests_per_hour, which counts the links actually issued)."""
+    signin_email_burst: int = 5
+    """Sign-in link requests for one e-mail address at once before the rate applies."""
+    writes_per_minute: float = 60.0
+    """Writes (bookings, reschedules, cancellations, profile, availability and chat changes)
+    one signed-in user may make per minute, on average."""
+    writes_burst: int = 60
+    """Writes one signed-in user may make at once before the rate applies."""
+
+    def __post_init__(self) -> None:
+        for name in ("signin_address", "signin_email", "writes"):
+            if getattr(self, f"{name}_per_minute") < 0 or getattr(self, f"{name}_burst") < 0:
+                raise ValueError(f"limits.{name}: rates and bursts must not be negative")
+
+
+@dataclass(frozen=True)
 class LogSettings:
     level: str = "INFO"
     """Log level: DEBUG, INFO, WARNING, ERROR."""
@@ -253,6 +288,7 @@ class Settings:
     turn: TurnSettings = field(default_factory=TurnSettings)
     mail: MailSettings = field(default_factory=MailSettings)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
+    limits: LimitSettings = field(default_factory=LimitSettings)
     log: LogSettings = field(default_factory=LogSettings)
 
     @property

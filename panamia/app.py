@@ -19,7 +19,7 @@ from aiohttp import WSCloseCode, web
 
 from config.runtime_secrets import load_or_create
 from config.settings import Settings
-from panamia.backends import make_bus, make_store
+from panamia.backends import make_bus, make_limiter, make_store
 from panamia.metrics import make_metrics
 from relay.manager import RelayManager
 from signaling.hub import Hub
@@ -52,7 +52,16 @@ def create_app(settings: Settings) -> web.Application:
     app[keys.WEBSOCKETS] = weakref.WeakSet()
     app[keys.METRICS] = make_metrics()
     app.cleanup_ctx.extend(
-        [_secrets_ctx, _store_ctx, _mail_ctx, _bus_ctx, _hub_ctx, _notes_ctx, _relay_ctx]
+        [
+            _secrets_ctx,
+            _store_ctx,
+            _mail_ctx,
+            _bus_ctx,
+            _limits_ctx,
+            _hub_ctx,
+            _notes_ctx,
+            _relay_ctx,
+        ]
     )
     app.on_response_prepare.append(set_common_headers)
     app.on_shutdown.append(_close_websockets)
@@ -156,6 +165,18 @@ async def _bus_ctx(app: web.Application) -> AsyncIterator[None]:
         yield
     finally:
         await bus.close()
+
+
+async def _limits_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The rate limiter: in Redis (its own connection) when the bus uses Redis, so the limits
+    hold for the whole cluster; in this process otherwise."""
+    limiter = make_limiter(app[keys.SETTINGS].bus)
+    app[keys.LIMITER] = limiter
+    log.info("limits.started", backend=type(limiter).__name__)
+    try:
+        yield
+    finally:
+        await limiter.close()
 
 
 async def _hub_ctx(app: web.Application) -> AsyncIterator[None]:

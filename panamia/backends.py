@@ -12,6 +12,7 @@ from pathlib import Path
 from config.settings import BusSettings, Settings
 from signaling.bus import Bus, InMemoryBus, RedisBus
 from store.base import Store
+from web.limits import Limiter, LocalLimiter, RedisLimiter
 
 
 def make_store(settings: Settings) -> Store:
@@ -31,3 +32,11 @@ def make_bus(settings: BusSettings) -> Bus:
     if settings.redis_url:
         return RedisBus(settings.redis_url.reveal(), node_timeout_s=settings.node_timeout_s)
     return InMemoryBus()
+
+
+def make_limiter(settings: BusSettings) -> Limiter:
+    """Rate-limit buckets in Redis when the bus uses Redis (shared by the cluster), else in
+    this process."""
+    if settings.redis_url:
+        return RedisLimiter(settings.redis_url.reveal())
+    return LocalLimiter()

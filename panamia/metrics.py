@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, ProcessCollector
 
+from web.limits import LIMIT_NAMES
 from web.metrics import HubCollector, MailCollector, MetricsState, RelayCollector
 
 
@@ -18,7 +19,15 @@ def make_metrics() -> MetricsState:
     bookings = Counter(
         "panamia_bookings_created", "Sessions booked since the process started", registry=registry
     )
-    state = MetricsState(registry=registry, bookings=bookings)
+    rate_limited = Counter(
+        "panamia_rate_limited",
+        "Requests refused with 429 by a rate limit",
+        ["limit"],
+        registry=registry,
+    )
+    for name in LIMIT_NAMES:  # every limit shows, at zero, before its first refusal
+        rate_limited.labels(limit=name)
+    state = MetricsState(registry=registry, bookings=bookings, rate_limited=rate_limited)
     registry.register(HubCollector(state))
     registry.register(RelayCollector(state))
     registry.register(MailCollector(state))

@@ -15,6 +15,8 @@ import re
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
+from web.client_address import client_address
+
 log = logging.getLogger("aiohttp.access")
 
 REDACTED = "[redacted]"
@@ -27,6 +29,16 @@ def redact_url(text: str) -> str:
     return _TOKEN_QUERY.sub(rf"\g<1>{REDACTED}", _FEED_PATH.sub(rf"\g<1>{REDACTED}", text))
 
 
+def _client(request: web.BaseRequest) -> str:
+    """The client address, through trusted proxies when the request belongs to an app."""
+    if isinstance(request, web.Request):
+        try:
+            return client_address(request)
+        except KeyError:  # an app without settings (a bare test app)
+            pass
+    return request.remote or ""
+
+
 class RedactingAccessLogger(AbstractAccessLogger):
     """Common-log-style lines (peer, request line, status, size, seconds, Referer, agent)."""
 
@@ -37,7 +49,7 @@ class RedactingAccessLogger(AbstractAccessLogger):
         version = request.version
         self.logger.info(
             '%s "%s %s HTTP/%d.%d" %d %d %.3fs "%s" "%s"',
-            request.remote or "-",
+            _client(request) or "-",
             request.method,
             redact_url(request.raw_path),
             version.major,

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from config.runtime_secrets import RuntimeSecrets
     from relay.manager import RelayManager
     from signaling.bus import Bus
+    from web.limits import Limiter
     from web.mail.sender import MailSender
     from web.metrics import MetricsState
     from web.notes.service import NotesService
@@ -28,10 +29,14 @@ NOTES: web.AppKey[NotesService] = web.AppKey("notes")
 METRICS: web.AppKey[MetricsState] = web.AppKey("metrics")
 MAIL: web.AppKey[MailSender] = web.AppKey("mail")
 """This node's outbox sender; handlers only call ``kick()`` after enqueuing."""
+LIMITER: web.AppKey[Limiter] = web.AppKey("limiter")
+"""Rate-limit buckets (in Redis when the bus uses Redis); handlers go through
+``web.limits.enforce``."""
 
 __all__ = [
     "BUS",
     "HUB",
+    "LIMITER",
     "MAIL",
     "METRICS",
     "NOTES",

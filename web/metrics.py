@@ -33,6 +33,8 @@ class MetricsState:
 
     registry: CollectorRegistry
     bookings: Counter
+    rate_limited: Counter
+    """Requests refused by a rate limit, labelled ``limit`` (see web.limits)."""
     hub_stats: StatsSource | None = None
     relay_stats: StatsSource | None = None
     mail_stats: StatsSource | None = None

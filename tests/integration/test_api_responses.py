@@ -36,6 +36,8 @@ LOADTEST_TOKEN = "responses-loadtest-token"
 MENTOR = "mentor@example.org"
 MENTEE = "mentee@example.org"
 OUTSIDER = "outsider@example.org"
+WRITES_BURST = 40
+SIGNIN_ADDRESS_BURST = 20
 
 
 @dataclass(frozen=True)
@@ -113,6 +115,46 @@ async def journey(server: TestServer, factory: AiohttpClient) -> None:
     await check_loadtest_session(factory, server, anon)
     await check_calendar_feed(anon, mentee)
     assert (await mentor.post("/api/auth/signout")).status == 204
+    await check_rate_limits(factory, server, session_id)
+
+
+WRITES = (
+    ("PATCH", "/api/mentoring/profile"),
+    ("PUT", "/api/mentoring/availability"),
+    ("POST", "/api/mentoring/sessions"),
+    ("PATCH", "/api/mentoring/sessions/{sessionId}"),
+    ("POST", "/api/mentoring/sessions/{sessionId}/reschedule"),
+    ("POST", "/api/calendar/token"),
+    ("DELETE", "/api/calendar/token"),
+)
+
+
+async def check_rate_limits(factory: AiohttpClient, server: TestServer, session_id: str) -> None:
+    """The documented 429s: a user out of writes is refused on every write operation, and
+    sign-in links run out per e-mail address (field email) and per client (no field)."""
+    writer = await user(factory, server, "writer@example.org")
+    for _ in range(WRITES_BURST):
+        assert (await writer.post("/api/calendar/token")).status == 201
+    for method, path in WRITES:
+        concrete = path.replace("{sessionId}", session_id)
+        refused = await writer.request(method, concrete, json={})
+        assert refused.status == 429, (method, path, await refused.text())
+        assert int(refused.headers["Retry-After"]) >= 1
+        assert (await refused.json()).get("field") is None
+
+    anon = await connect(factory, server)
+    statuses = [
+        (await anon.post("/api/auth/email", json={"email": "same@example.org"})).status
+        for _ in range(6)
+    ]
+    assert statuses == [202] * 5 + [429]
+    for attempt in range(SIGNIN_ADDRESS_BURST):
+        answer = await anon.post("/api/auth/email", json={"email": f"n{attempt}@example.org"})
+        if answer.status == 429:
+            assert "field" not in await answer.json()
+            assert int(answer.headers["Retry-After"]) >= 1
+            return
+    raise AssertionError("the client address never ran out of sign-in links")
 
 
 async def check_oversize_bodies(anon: Client) -> None:
@@ -289,7 +331,8 @@ async def check_calendar_feed(anon: Client, mentee: Client) -> None:
 
 @pytest.fixture
 async def server(aiohttp_server: AiohttpServer, make_settings: SettingsFactory) -> Any:
-    app = create_app(make_settings(auth={"loadtest_token": LOADTEST_TOKEN}))
+    limits = {"writes_burst": WRITES_BURST, "signin_address_burst": SIGNIN_ADDRESS_BURST}
+    app = create_app(make_settings(auth={"loadtest_token": LOADTEST_TOKEN}, limits=limits))
     log: list[Recorded] = []
     app.middlewares.insert(0, recorder(log))
     return await aiohttp_server(app), log

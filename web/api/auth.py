@@ -21,6 +21,7 @@ from web import keys
 from web.api import response_models as out
 from web.api.errors import ApiError
 from web.api.jsonio import answer, read_body
+from web.api.limits import enforce
 from web.api.request_models import EmailLink
 from web.api.spec import NOT_SIGNED_IN, Operation, Param, Reply, Route, error
 from web.auth import (
@@ -35,6 +36,7 @@ from web.auth import (
     session_token_for,
     set_session_cookie,
 )
+from web.client_address import client_address
 from web.params import parse_link_token
 from web.serialize import me_out
 
@@ -45,16 +47,25 @@ SIGNIN_ERROR_URL = "/signin?error=link"
 
 async def request_link(request: web.Request) -> web.Response:
     """POST /api/auth/email {"email", "next"?} -> 202; the link goes by e-mail or the log."""
+    await enforce(request, "signin_address", client_address(request), None)
     body = await read_body(request, EmailLink)
     email = parse_email(body.email)
     next_path = parse_next_path(body.next) if isinstance(body.next, str) and body.next else None
+    await enforce(request, "signin_email", email, "email")
     app = request.app
     settings = app[keys.SETTINGS]
     since = utcnow() - timedelta(hours=1)
     recent = await app[keys.STORE].count_login_tokens_since(email, since)
     if recent >= settings.auth.link_requests_per_hour:
         log.info("auth.link_throttled", email=email)
-        raise ApiError(429, "Too many sign-in links requested; try again later", "email")
+        # The oldest link of the hour may be nearly an hour old or a minute: an hour is the
+        # one wait that is sure to be enough.
+        raise ApiError(
+            429,
+            "Too many sign-in links requested; try again later",
+            "email",
+            headers={"Retry-After": "3600"},
+        )
     zone = device_zone(body.timeZone)
     link = await create_login_link(app, email, next_path, link_base_url(request), zone)
     await deliver_login_link(app, email, link)
@@ -136,7 +147,11 @@ ROUTES = (
             replies=(
                 Reply(202, "Link sent (or logged)", out.LinkSent),
                 error(400, "Bad e-mail address (field email) or next path"),
-                error(429, "Too many links requested for this address (field email)"),
+                error(
+                    429,
+                    "Too many links requested for this e-mail address (field email) or from this"
+                    " client address (no field); Retry-After says when to retry",
+                ),
             ),
         ),
         request_link,

@@ -14,8 +14,9 @@ from store.validation import ValidationError, name_from_email
 from web import keys
 from web.api import response_models as out
 from web.api.jsonio import answer, read_body
+from web.api.limits import require_writer
 from web.api.request_models import AvailabilityPut
-from web.api.spec import NOT_SIGNED_IN, Operation, Param, Reply, Route, error
+from web.api.spec import NOT_SIGNED_IN, TOO_MANY_WRITES, Operation, Param, Reply, Route, error
 from web.auth import require_user
 from web.params import SLOTS_DAYS_MAX, SlotsQuery, parse_slots_query, query_pairs
 from web.serialize import availability_out, iso
@@ -31,7 +32,7 @@ async def get_availability(request: web.Request) -> web.Response:
 
 
 async def put_availability(request: web.Request) -> web.Response:
-    email = await require_user(request)
+    email = await require_writer(request)
     body = await read_body(request, AvailabilityPut)
     availability = parse_availability(msgspec.to_builtins(body), utcnow())
     store = request.app[keys.STORE]
@@ -123,6 +124,7 @@ ROUTES = (
                 Reply(200, "Saved availability", out.AvailabilityAnswer),
                 error(400, "A rule was broken; field names the input (e.g. weekly.monday)"),
                 NOT_SIGNED_IN,
+                TOO_MANY_WRITES,
             ),
         ),
         put_availability,

@@ -8,8 +8,8 @@ from store.models import utcnow
 from web import keys
 from web.api import response_models as out
 from web.api.jsonio import answer
-from web.api.spec import NOT_SIGNED_IN, Operation, Reply, Route, error
-from web.auth import require_user
+from web.api.limits import require_writer
+from web.api.spec import NOT_SIGNED_IN, TOO_MANY_WRITES, Operation, Reply, Route, error
 from web.mail.feed import feed_url, hash_feed_token, new_feed_token
 from web.serialize import iso
 from web.services.notify import mail_site
@@ -17,7 +17,7 @@ from web.services.notify import mail_site
 
 async def create_feed(request: web.Request) -> web.Response:
     """POST /api/calendar/token -> 201 with the new feed URL; any older URL stops working."""
-    email = await require_user(request)
+    email = await require_writer(request)
     token = new_feed_token()
     now = utcnow()
     await request.app[keys.STORE].set_calendar_token(email, hash_feed_token(token), now)
@@ -27,7 +27,7 @@ async def create_feed(request: web.Request) -> web.Response:
 
 async def revoke_feed(request: web.Request) -> web.Response:
     """DELETE /api/calendar/token -> 204; 404 when there is no feed."""
-    email = await require_user(request)
+    email = await require_writer(request)
     if not await request.app[keys.STORE].delete_calendar_token(email):
         return answer(out.Error(error="You have no calendar feed", field="token"), status=404)
     return web.Response(status=204)
@@ -39,7 +39,11 @@ ROUTES = (
             "POST",
             "/api/calendar/token",
             "Create (or replace) your private calendar feed address",
-            replies=(Reply(201, "The feed address", out.CalendarFeed), NOT_SIGNED_IN),
+            replies=(
+                Reply(201, "The feed address", out.CalendarFeed),
+                NOT_SIGNED_IN,
+                TOO_MANY_WRITES,
+            ),
         ),
         create_feed,
     ),
@@ -52,6 +56,7 @@ ROUTES = (
                 Reply(204, "Revoked"),
                 error(404, "No feed to revoke (field token)"),
                 NOT_SIGNED_IN,
+                TOO_MANY_WRITES,
             ),
         ),
         revoke_feed,

@@ -26,17 +26,28 @@ class ApiError(Exception):
     """An error answer: HTTP status, a human message and, when one is to blame, the field."""
 
     def __init__(
-        self, status: int, message: str, field: str | None = None, code: str | None = None
+        self,
+        status: int,
+        message: str,
+        field: str | None = None,
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.field = field
         self.code = code
+        self.headers = headers or {}
+        """Extra response headers, such as Retry-After on a 429."""
 
 
 def json_error(
-    status: int, message: str, field: str | None = None, code: str | None = None
+    status: int,
+    message: str,
+    field: str | None = None,
+    code: str | None = None,
+    headers: dict[str, str] | None = None,
 ) -> web.Response:
     body = Error(error=message)
     if field is not None:
@@ -44,7 +55,10 @@ def json_error(
     if code is not None:
         body.code = code
     return web.Response(
-        body=msgspec.json.encode(body), status=status, content_type="application/json"
+        body=msgspec.json.encode(body),
+        status=status,
+        content_type="application/json",
+        headers=headers,
     )
 
 
@@ -59,7 +73,7 @@ async def api_error_middleware(request: web.Request, handler: Handler) -> web.St
     try:
         return await handler(request)
     except ApiError as exc:
-        return json_error(exc.status, exc.message, exc.field, exc.code)
+        return json_error(exc.status, exc.message, exc.field, exc.code, exc.headers)
     except ValidationError as exc:
         return json_error(400, exc.message, exc.field)
     except NotFound:

@@ -10,8 +10,9 @@ from store.validation import apply_profile_patch, name_from_email
 from web import keys
 from web.api import response_models as out
 from web.api.jsonio import answer, read_body
+from web.api.limits import require_writer
 from web.api.request_models import ProfilePatch
-from web.api.spec import NOT_SIGNED_IN, Operation, Reply, Route, error
+from web.api.spec import NOT_SIGNED_IN, TOO_MANY_WRITES, Operation, Reply, Route, error
 from web.auth import require_user
 from web.serialize import profile_out
 
@@ -23,7 +24,7 @@ async def get_profile(request: web.Request) -> web.Response:
 
 
 async def patch_profile(request: web.Request) -> web.Response:
-    email = await require_user(request)
+    email = await require_writer(request)
     patch = await read_body(request, ProfilePatch)
     store = request.app[keys.STORE]
     current = await store.ensure_profile(email, name_from_email(email))
@@ -53,6 +54,7 @@ ROUTES = (
                 Reply(200, "Updated profile", out.ProfileAnswer),
                 error(400, "A rule was broken; field names the input"),
                 NOT_SIGNED_IN,
+                TOO_MANY_WRITES,
             ),
         ),
         patch_profile,

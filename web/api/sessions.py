@@ -18,8 +18,18 @@ from web import keys
 from web.api import response_models as out
 from web.api.errors import ApiError
 from web.api.jsonio import answer, read_body
+from web.api.limits import require_writer
 from web.api.request_models import Booking, Reschedule, SessionUpdate
-from web.api.spec import NOT_SIGNED_IN, SESSION_ID, Operation, Param, Reply, Route, error
+from web.api.spec import (
+    NOT_SIGNED_IN,
+    SESSION_ID,
+    TOO_MANY_WRITES,
+    Operation,
+    Param,
+    Reply,
+    Route,
+    error,
+)
 from web.auth import require_user
 from web.metrics import record_booking
 from web.notes import NOTES
@@ -49,7 +59,7 @@ async def list_sessions(request: web.Request) -> web.Response:
 
 
 async def create_session(request: web.Request) -> web.Response:
-    email = await require_user(request)
+    email = await require_writer(request)
     body = await read_body(request, Booking)
     now = utcnow()
     booking = parse_booking(msgspec.to_builtins(body), now)
@@ -73,7 +83,7 @@ async def get_session(request: web.Request) -> web.Response:
 
 
 async def patch_session(request: web.Request) -> web.Response:
-    email = await require_user(request)
+    email = await require_writer(request)
     body = await read_body(request, SessionUpdate)
     session = await session_of_participant(request, request.match_info["sessionId"], email)
     update = parse_session_update(msgspec.to_builtins(body), session.session_id)
@@ -107,7 +117,7 @@ async def patch_session(request: web.Request) -> web.Response:
 
 
 async def reschedule_session(request: web.Request) -> web.Response:
-    email = await require_user(request)
+    email = await require_writer(request)
     body = await read_body(request, Reschedule)
     session = await session_of_participant(request, request.match_info["sessionId"], email)
     now = utcnow()
@@ -165,6 +175,7 @@ ROUTES = (
                 error(404, "No mentor with that address (field mentorEmail)"),
                 error(409, "That time is already booked (field scheduledAt)"),
                 NOT_SIGNED_IN,
+                TOO_MANY_WRITES,
             ),
         ),
         create_session,
@@ -198,6 +209,7 @@ ROUTES = (
                 _NO_SESSION,
                 error(409, "Only a scheduled session can be cancelled (field action)"),
                 NOT_SIGNED_IN,
+                TOO_MANY_WRITES,
             ),
         ),
         patch_session,
@@ -225,6 +237,7 @@ ROUTES = (
                     " session is not upcoming (field sessionId)",
                 ),
                 NOT_SIGNED_IN,
+                TOO_MANY_WRITES,
             ),
         ),
         reschedule_session,

@@ -71,4 +71,7 @@ def error(status: int, description: str) -> Reply:
 
 
 NOT_SIGNED_IN = error(401, "Not signed in")
+TOO_MANY_WRITES = error(
+    429, "Too many changes by this user for now (limits.writes); Retry-After says when to retry"
+)
 SESSION_ID = {"sessionId": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"}}
