@@ -229,3 +229,21 @@ class Store(Protocol):
 
     async def calendar_owner(self, token_hash: str) -> str | None:
         """The e-mail whose feed token has this hash, or None."""
+
+    # --- revoked session tokens ---------------------------------------------------------
+    async def revoke_session_token(
+        self, token_id: str, expires_at: datetime, now: datetime
+    ) -> None:
+        """Refuse the session token ``token_id`` until ``expires_at`` (when it would expire
+        anyway); revocations already past their expiry at ``now`` are forgotten."""
+
+    async def revoke_sessions_before(
+        self, email: str, before: datetime, expires_at: datetime
+    ) -> None:
+        """Refuse every session token of ``email`` issued at or before ``before`` ("sign out
+        everywhere"), remembered at least until ``expires_at``. A later call never moves
+        ``before`` back."""
+
+    async def session_revoked(self, email: str, token_id: str, issued_at: datetime) -> bool:
+        """Whether the token ``token_id`` of ``email``, issued at ``issued_at``, was revoked:
+        one lookup by primary key, made on every authenticated request."""

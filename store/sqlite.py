@@ -52,6 +52,7 @@ from store.models import (
     utcnow,
 )
 from store.outbox_sqlite import SqliteOutbox, insert_outbox
+from store.revocations_sqlite import SqliteRevocations
 from store.sqlite_rows import (
     PROFILE_COLUMNS,
     SESSION_COLUMNS,
@@ -71,7 +72,7 @@ T = TypeVar("T")
 BUSY_TIMEOUT_MS = 5000
 
 
-class SqliteStore(SqliteSchedule, SqliteOutbox, SqliteFeedTokens):
+class SqliteStore(SqliteSchedule, SqliteOutbox, SqliteFeedTokens, SqliteRevocations):
     """:class:`store.base.Store` on an SQLite file (``":memory:"`` works for one process)."""
 
     def __init__(self, path: str, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> None:

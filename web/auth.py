@@ -6,6 +6,11 @@ with ``auth.previous_secrets`` keep working until they expire. Browsers hold the
 HttpOnly, SameSite=Lax cookie (Secure when the public URL is https); other clients may send
 ``Authorization: Bearer <jwt>``.
 
+Every token carries an id (``jti``) and its issue time in milliseconds (``iat_ms``). Signing
+out revokes that id in the store; "sign out everywhere" revokes every token of the person
+issued until then. ``current_user`` checks both with one store lookup on every authenticated
+request (no per-process cache, so a sign-out holds on every node at once).
+
 Sign-in links carry a random token; only its SHA-256 hash is stored, and the store consumes
 it atomically, so a link works once.
 """
@@ -16,7 +21,8 @@ import hashlib
 import json
 import secrets
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from ipaddress import ip_address
 from urllib.parse import urlencode, urlsplit
 
@@ -104,18 +110,38 @@ def key_id(secret: str) -> str:
     return hashlib.sha256(b"panamia-jwt-kid:" + secret.encode()).hexdigest()[:16]
 
 
+@dataclass(frozen=True)
+class TokenClaims:
+    """What a valid session token says."""
+
+    email: str
+    token_id: str
+    """``jti``; for a token from before ids existed, a hash of the token itself."""
+    issued_at: datetime
+    expires_at: datetime
+
+
 def issue_token(secret: str, email: str, ttl_s: int, now: datetime | None = None) -> str:
     issued = now or utcnow()
     claims = {
         "sub": email,
+        "jti": secrets.token_urlsafe(16),
         "iat": int(issued.timestamp()),
+        "iat_ms": int(issued.timestamp() * 1000),
         "exp": int((issued + timedelta(seconds=ttl_s)).timestamp()),
     }
     return jwt.encode(claims, secret, algorithm=ALGORITHM, headers={"kid": key_id(secret)})
 
 
 def decode_token(token: str, candidates: Sequence[str]) -> str | None:
-    """The e-mail in a valid token signed by one of ``candidates``, else None."""
+    """The e-mail in a valid token signed by one of ``candidates``, else None (the signature
+    and expiry only: whether it was revoked is the store's to say, see ``current_user``)."""
+    claims = decode_claims(token, candidates)
+    return None if claims is None else claims.email
+
+
+def decode_claims(token: str, candidates: Sequence[str]) -> TokenClaims | None:
+    """The claims of a valid token signed by one of ``candidates``, else None."""
     try:
         header = jwt.get_unverified_header(token)
     except jwt.PyJWTError:
@@ -134,9 +160,26 @@ def decode_token(token: str, candidates: Sequence[str]) -> str | None:
                 )
             except jwt.PyJWTError:
                 return None
-            subject = claims.get("sub")
-            return subject.lower() if isinstance(subject, str) and subject else None
+            return _claims(token, claims)
     return None
+
+
+def _claims(token: str, claims: dict[str, object]) -> TokenClaims | None:
+    subject, token_id = claims.get("sub"), claims.get("jti")
+    issued_s, issued_ms, expires = claims.get("iat"), claims.get("iat_ms"), claims.get("exp")
+    if not isinstance(subject, str) or not subject:
+        return None
+    if not isinstance(issued_s, int) or not isinstance(expires, int):
+        return None
+    if not isinstance(token_id, str) or not token_id:
+        token_id = "sha256:" + hashlib.sha256(token.encode()).hexdigest()
+    milliseconds = issued_ms if isinstance(issued_ms, int) else issued_s * 1000
+    return TokenClaims(
+        email=subject.lower(),
+        token_id=token_id[:64],
+        issued_at=datetime.fromtimestamp(milliseconds / 1000, UTC),
+        expires_at=datetime.fromtimestamp(expires, UTC),
+    )
 
 
 def _signing_secrets(app: web.Application) -> list[str]:
@@ -183,11 +226,45 @@ async def current_user(request: web.Request) -> str | None:
     """
     if _USER_KEY in request:
         return request[_USER_KEY]
-    bearer = _bearer(request)
-    token = bearer if bearer is not None else request.cookies.get(COOKIE_NAME, "")
-    email = decode_token(token, _signing_secrets(request.app)) if token else None
+    claims = await current_claims(request)
+    email = None if claims is None else claims.email
     request[_USER_KEY] = email
     return email
+
+
+def _presented_token(request: web.Request) -> str:
+    bearer = _bearer(request)
+    return bearer if bearer is not None else request.cookies.get(COOKIE_NAME, "")
+
+
+async def current_claims(request: web.Request) -> TokenClaims | None:
+    """The claims of the request's session token when it is valid and not revoked."""
+    token = _presented_token(request)
+    claims = decode_claims(token, _signing_secrets(request.app)) if token else None
+    if claims is None:
+        return None
+    store = request.app[keys.STORE]
+    if await store.session_revoked(claims.email, claims.token_id, claims.issued_at):
+        return None
+    return claims
+
+
+async def revoke_current_token(request: web.Request) -> None:
+    """Sign-out: the request's session token, if valid, is refused from now on."""
+    claims = await current_claims(request)
+    if claims is not None:
+        await request.app[keys.STORE].revoke_session_token(
+            claims.token_id, claims.expires_at, utcnow()
+        )
+        log.info("auth.signed_out", email=claims.email)
+
+
+async def revoke_every_token(request: web.Request, email: str) -> None:
+    """Sign out everywhere: every token of ``email`` issued until now is refused."""
+    now = utcnow()
+    ttl = timedelta(seconds=request.app[keys.SETTINGS].auth.session_ttl_s)
+    await request.app[keys.STORE].revoke_sessions_before(email, now, now + ttl)
+    log.info("auth.signed_out_everywhere", email=email)
 
 
 def unauthorized() -> web.HTTPUnauthorized:

@@ -136,4 +136,15 @@ MIGRATIONS: list[tuple[str, ...]] = [
         )
         """,
     ),
+    # 5: revoked session tokens (one per signed-out token, one per "sign out everywhere")
+    (
+        """
+        CREATE TABLE session_revocations (
+            key            TEXT PRIMARY KEY,
+            revoked_before TEXT,
+            expires_at     TEXT NOT NULL
+        )
+        """,
+        "CREATE INDEX session_revocations_expiry ON session_revocations (expires_at)",
+    ),
 ]

@@ -115,6 +115,9 @@ async def journey(server: TestServer, factory: AiohttpClient) -> None:
     await check_loadtest_session(factory, server, anon)
     await check_calendar_feed(anon, mentee)
     assert (await mentor.post("/api/auth/signout")).status == 204
+    assert (await anon.post("/api/auth/signout-everywhere")).status == 401
+    assert (await outsider.post("/api/auth/signout-everywhere")).status == 204
+    assert (await outsider.get("/api/me")).status == 401
     await check_rate_limits(factory, server, session_id)
 
 

@@ -33,6 +33,8 @@ from web.auth import (
     hash_link_token,
     link_base_url,
     require_user,
+    revoke_current_token,
+    revoke_every_token,
     session_token_for,
     set_session_cookie,
 )
@@ -124,7 +126,19 @@ async def callback(request: web.Request) -> web.StreamResponse:
 
 
 async def sign_out(request: web.Request) -> web.Response:
-    """POST /api/auth/signout: forget the cookie (the token itself expires on its own)."""
+    """POST /api/auth/signout: revoke the presented token (cookie or bearer) and forget the
+    cookie. Always 204, signed in or not, so a page can sign out whatever state it is in."""
+    await revoke_current_token(request)
+    response = web.Response(status=204)
+    clear_session_cookie(response, request.app[keys.SETTINGS])
+    return response
+
+
+async def sign_out_everywhere(request: web.Request) -> web.Response:
+    """POST /api/auth/signout-everywhere: revoke every session token of the signed-in user,
+    on every device, this one included."""
+    email = await require_user(request)
+    await revoke_every_token(request, email)
     response = web.Response(status=204)
     clear_session_cookie(response, request.app[keys.SETTINGS])
     return response
@@ -185,11 +199,20 @@ ROUTES = (
         Operation(
             "POST",
             "/api/auth/signout",
-            "Clear the session cookie",
+            "Sign out: the session token presented is revoked and the cookie cleared",
             signed_in=False,
             replies=(Reply(204, "Signed out"),),
         ),
         sign_out,
+    ),
+    Route(
+        Operation(
+            "POST",
+            "/api/auth/signout-everywhere",
+            "Sign out on every device: every session token of the user is revoked",
+            replies=(Reply(204, "Signed out everywhere"), NOT_SIGNED_IN),
+        ),
+        sign_out_everywhere,
     ),
     Route(
         Operation(

@@ -10,6 +10,14 @@ for (const button of document.querySelectorAll("[data-signout]")) {
   });
 }
 
+for (const button of document.querySelectorAll("[data-signout-everywhere]")) {
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    await api("POST", "/api/auth/signout-everywhere");
+    location.assign("/signin?signedout=1");
+  });
+}
+
 // <time datetime="..." data-local="datetime" data-end="..."> shows the viewer's local date and
 // time; data-local="time" only the time of day. Both name the viewer's zone.
 for (const el of document.querySelectorAll("time[data-local]")) {
