@@ -49,10 +49,12 @@ SIGNIN_ERROR_URL = "/signin?error=link"
 
 async def request_link(request: web.Request) -> web.Response:
     """POST /api/auth/email {"email", "next"?} -> 202; the link goes by e-mail or the log."""
-    await enforce(request, "signin_address", client_address(request), None)
     body = await read_body(request, EmailLink)
     email = parse_email(body.email)
     next_path = parse_next_path(body.next) if isinstance(body.next, str) and body.next else None
+    # Limits after validation: a malformed request gets its 400 and costs nothing, since it
+    # sends no mail.
+    await enforce(request, "signin_address", client_address(request), None)
     await enforce(request, "signin_email", email, "email")
     app = request.app
     settings = app[keys.SETTINGS]
