@@ -13,7 +13,8 @@ import redis.asyncio as aioredis
 
 from config.settings import BusSettings, Secret
 from panamia.backends import make_bus
-from signaling.bus import Bus, InMemoryBus, InMemoryNetwork, NodeLoss, RedisBus
+from signaling.bus import Bus, InMemoryBus, InMemoryNetwork, NodeLoss
+from signaling.redis_bus import RedisBus
 
 WAIT_S = 10.0
 
