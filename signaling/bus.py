@@ -38,6 +38,7 @@ class NodeLoss:
 
 
 NodeLossHandler = Callable[[NodeLoss], Awaitable[None]]
+RecoveryHandler = Callable[[], Awaitable[None]]
 
 
 class BusUnavailable(Exception):
@@ -80,6 +81,9 @@ class Bus(Protocol):
 
     def on_node_lost(self, handler: NodeLossHandler) -> None:
         """Called (on one surviving node) with what each dead node left behind."""
+
+    def on_recovered(self, handler: RecoveryHandler) -> None:
+        """Called each time the bus is available again after an outage."""
 
     async def presence_join(
         self, channel: str, socket_id: str, user_id: str, user_info: str, max_members: int
@@ -149,6 +153,9 @@ class InMemoryBus:
 
     def on_node_lost(self, handler: NodeLossHandler) -> None:
         """Nodes of one process never die alone."""
+
+    def on_recovered(self, handler: RecoveryHandler) -> None:
+        """An in-process bus is never unavailable."""
 
     async def presence_join(
         self, channel: str, socket_id: str, user_id: str, user_info: str, max_members: int

@@ -60,6 +60,7 @@ class Connection:
         "channels",
         "close_code",
         "close_reason",
+        "deferred",
         "direct",
         "last_seen",
         "max_outbox",
@@ -80,6 +81,8 @@ class Connection:
         self.channels: dict[str, str | None] = {}
         """Subscribed channel -> presence user_id (None on other channels)."""
         self.pending: set[str] = set()
+        self.deferred: dict[str, p.Subscribe] = {}
+        """Subscriptions refused while the bus was down, completed when it recovers."""
         self.close_code: int | None = None
         self.close_reason = ""
         self.last_seen = time.monotonic()
@@ -153,6 +156,7 @@ class Hub:
     async def start(self) -> None:
         await self.bus.subscribe(EVENTS_TOPIC, self._on_bus_message)
         self.bus.on_node_lost(self._on_node_lost)
+        self.bus.on_recovered(self._on_bus_recovered)
         await self.webhooks.start()
         self._sweeper = asyncio.create_task(self._sweep(), name="hub-sweeper")
 
@@ -268,8 +272,9 @@ class Hub:
         if len(conn.channels) >= self.limits.max_channels_per_connection:
             conn.push(p.subscription_error(channel, "LimitReached", "Too many channels", 403))
             return
+        conn.deferred.pop(channel, None)
         if not self.bus.available:
-            self._refuse_unavailable(conn, channel)
+            self._refuse_unavailable(conn, sub)
             return
         conn.pending.add(channel)
         try:
@@ -282,20 +287,25 @@ class Hub:
                 await self._occupy(channel, +1)
         except BusUnavailable:
             if channel not in conn.channels:
-                self._refuse_unavailable(conn, channel)
+                self._refuse_unavailable(conn, sub)
             # Otherwise the subscription stands; the bus re-asserts its count on recovery.
         finally:
             conn.pending.discard(channel)
         if conn.closed and channel in conn.channels:
             await self._leave(conn, channel)
 
-    def _refuse_unavailable(self, conn: Connection, channel: str) -> None:
-        """Refuse a subscription while the bus is down; the connection stays open.
+    def _refuse_unavailable(self, conn: Connection, sub: p.Subscribe) -> None:
+        """Refuse a subscription while the bus is down; the connection stays open, and the
+        subscription completes (``subscription_succeeded``) when the bus recovers.
 
-        ``pusher:subscription_error`` (not a close code) because pusher-js clears the
-        channel's pending state on it and tells the app, which may subscribe again; a close
-        code in the 4200 range would make pusher-js reconnect at once, in a loop, while Redis
-        is down."""
+        ``pusher:subscription_error`` rather than a close code: pusher-js hands it to the
+        app's ``pusher:subscription_error`` handler and keeps the channel pending, so the
+        later ``subscription_succeeded`` completes it as if it had been slow. A close code in
+        the 4200 range would make pusher-js reconnect at once, in a loop, while Redis is
+        down; a ``pusher:error`` frame is only logged by pusher-js, whatever its code."""
+        channel = sub.channel
+        if len(conn.channels) + len(conn.deferred) < self.limits.max_channels_per_connection:
+            conn.deferred[channel] = sub
         conn.push(
             p.subscription_error(
                 channel,
@@ -369,6 +379,7 @@ class Hub:
         if not p.is_valid_channel_name(channel):
             raise p.ProtocolError("pusher:unsubscribe needs a valid channel")
         assert isinstance(channel, str)
+        conn.deferred.pop(channel, None)
         await self._leave(conn, channel)
 
     async def _leave(self, conn: Connection, channel: str) -> None:
@@ -515,6 +526,19 @@ class Hub:
             log.warning("hub.bad_bus_message")
             return
         self._deliver_local(channel, frame, exclude or None)
+
+    async def _on_bus_recovered(self) -> None:
+        """Complete the subscriptions refused during the outage."""
+        for conn in list(self._conns.values()):
+            for sub in list(conn.deferred.values()):
+                if not self.bus.available:
+                    return  # down again: the next recovery tries again
+                if conn.closed:
+                    break
+                try:
+                    await self._subscribe(conn, sub)
+                except Exception:
+                    log.exception("hub.resubscribe_failed", channel=sub.channel)
 
     async def _on_node_lost(self, loss: NodeLoss) -> None:
         for channel, user_id in loss.removed_members:

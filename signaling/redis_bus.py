@@ -28,7 +28,14 @@ from typing import Any
 
 import structlog
 
-from signaling.bus import BusUnavailable, MessageHandler, NodeLoss, NodeLossHandler, PresenceJoin
+from signaling.bus import (
+    BusUnavailable,
+    MessageHandler,
+    NodeLoss,
+    NodeLossHandler,
+    PresenceJoin,
+    RecoveryHandler,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -126,6 +133,8 @@ class RedisBus:
         self._handlers: dict[str, list[MessageHandler]] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._loss_handlers: list[NodeLossHandler] = []
+        self._recovery_handlers: list[RecoveryHandler] = []
+        self._background: set[asyncio.Task[None]] = set()
         self._origin = self.node_id.encode() + b"|"
         self._outbound: deque[tuple[str, bytes, asyncio.Future[None] | None]] = deque()
         self._outbound_ready = asyncio.Event()
@@ -241,6 +250,19 @@ class RedisBus:
             self.recoveries.append(took)
             self._down_since = None
             log.warning("bus.recovered", after_s=round(took, 3))
+            for handler in self._recovery_handlers:
+                task = asyncio.create_task(self._run_recovery_handler(handler))
+                self._background.add(task)
+                task.add_done_callback(self._background.discard)
+
+    async def _run_recovery_handler(self, handler: RecoveryHandler) -> None:
+        try:
+            await handler()
+        except Exception:
+            log.exception("bus.recovery_handler_failed")
+
+    def on_recovered(self, handler: RecoveryHandler) -> None:
+        self._recovery_handlers.append(handler)
 
     async def _confirm_subscribed(self, pubsub: Any, expected: int) -> None:
         """Wait until Redis confirmed every subscription: from then on we hear everything."""
