@@ -28,6 +28,7 @@ from typing import Any
 
 import structlog
 
+from signaling import redis_scripts as scripts
 from signaling.bus import (
     BusUnavailable,
     MessageHandler,
@@ -38,69 +39,6 @@ from signaling.bus import (
 )
 
 log = structlog.get_logger(__name__)
-
-_JOIN = """
-if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return 0 end
-local n = redis.call('HGET', KEYS[2], ARGV[2])
-if not n and redis.call('HLEN', KEYS[2]) >= tonumber(ARGV[4]) then return -1 end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-redis.call('HSET', KEYS[4], ARGV[5], ARGV[1])
-if redis.call('HINCRBY', KEYS[2], ARGV[2], 1) == 1 then
-  redis.call('HSET', KEYS[3], ARGV[2], ARGV[3])
-  return 1
-end
-return 0
-"""
-
-_LEAVE = """
-local u = redis.call('HGET', KEYS[1], ARGV[1])
-if not u then return false end
-redis.call('HDEL', KEYS[1], ARGV[1])
-redis.call('HDEL', KEYS[4], ARGV[2])
-if redis.call('HINCRBY', KEYS[2], u, -1) <= 0 then
-  redis.call('HDEL', KEYS[2], u)
-  redis.call('HDEL', KEYS[3], u)
-  return u
-end
-return false
-"""
-
-_OCCUPANCY = """
-local c = redis.call('HINCRBY', KEYS[1], ARGV[1], ARGV[2])
-if c <= 0 then redis.call('HDEL', KEYS[1], ARGV[1]) c = 0 end
-local mine = redis.call('HINCRBY', KEYS[2], ARGV[1], ARGV[2])
-if mine <= 0 then redis.call('HDEL', KEYS[2], ARGV[1]) end
-return c
-"""
-
-_RESET_OCCUPANCY = """
--- Make this node's share of the occupancy counts what ARGV says (channel, count, ...);
--- return the channels whose cluster-wide count fell to zero.
-local want = {}
-for i = 1, #ARGV, 2 do want[ARGV[i]] = tonumber(ARGV[i + 1]) end
-local vacated = {}
-local mine = redis.call('HGETALL', KEYS[2])
-for i = 1, #mine, 2 do
-  local ch, have = mine[i], tonumber(mine[i + 1])
-  local w = want[ch] or 0
-  want[ch] = nil
-  if w ~= have then
-    local c = redis.call('HINCRBY', KEYS[1], ch, w - have)
-    if c <= 0 then
-      redis.call('HDEL', KEYS[1], ch)
-      table.insert(vacated, ch)
-    end
-  end
-  if w > 0 then redis.call('HSET', KEYS[2], ch, w) else redis.call('HDEL', KEYS[2], ch) end
-end
-for ch, w in pairs(want) do
-  if w > 0 then
-    redis.call('HINCRBY', KEYS[1], ch, w)
-    redis.call('HSET', KEYS[2], ch, w)
-  end
-end
-return vacated
-"""
 
 _SEP = "\x1f"
 CLOSE_TIMEOUT_S = 5.0
@@ -157,10 +95,10 @@ class RedisBus:
         self._peers: dict[str, float] = {}
         """Other live nodes -> when last seen alive (monotonic). A confirmed publish must reach
         each of them: fewer pub/sub receivers means one is not listening (yet)."""
-        self._join: Any = self._redis.register_script(_JOIN)
-        self._leave: Any = self._redis.register_script(_LEAVE)
-        self._occ: Any = self._redis.register_script(_OCCUPANCY)
-        self._reset_occ: Any = self._redis.register_script(_RESET_OCCUPANCY)
+        self._join: Any = self._redis.register_script(scripts.JOIN)
+        self._leave: Any = self._redis.register_script(scripts.LEAVE)
+        self._occ: Any = self._redis.register_script(scripts.OCCUPANCY)
+        self._reset_occ: Any = self._redis.register_script(scripts.RESET_OCCUPANCY)
 
     # keys
     def _k(self, *parts: str) -> str:
@@ -386,6 +324,7 @@ class RedisBus:
         self._loss_handlers.append(handler)
 
     async def _listen(self) -> None:
+        failures = 0
         while not self._stopping:
             if not self._ready:
                 try:
@@ -393,9 +332,16 @@ class RedisBus:
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:
-                    log.info("bus.reconnect_failed", error=str(exc) or type(exc).__name__)
+                    failures += 1
+                    if failures % 40 == 1:  # about every 10 s
+                        log.info(
+                            "bus.reconnect_failed",
+                            attempts=failures,
+                            error=str(exc) or type(exc).__name__,
+                        )
                     await asyncio.sleep(RETRY_S)
                     continue
+                failures = 0
             pubsub = self._pubsub
             if pubsub is None or not pubsub.subscribed:
                 await asyncio.sleep(0.1)

@@ -23,9 +23,11 @@ from signaling import protocol as p
 from signaling.auth import sign_request
 from tests.integration.conftest import APP_ID, KEY, SECRET, PusherWS, api_call, frame_data
 from tests.support.procs import find_tool, free_port, wait_for_port
+from web import keys
 
 DEADLINE_S = 30.0
 """Generous bound for things that take about a second."""
+OUTAGE_S = 5.0
 
 
 class RedisProcess:
@@ -68,7 +70,7 @@ def _with_readyz(app: web.Application) -> None:
 
 @pytest.fixture
 async def two_nodes(
-    hub_server: Callable[..., Any], redis_proc: RedisProcess
+    redis_proc: RedisProcess, hub_server: Callable[..., Any]
 ) -> AsyncIterator[tuple[TestServer, TestServer]]:
     bus = {"redis_url": redis_proc.url, "node_timeout_s": 1.0}
     node_a = await hub_server(bus=bus, routes=_with_readyz)
@@ -110,6 +112,10 @@ async def bus_down(*servers: TestServer) -> bool:
     return True
 
 
+async def has_left(server: TestServer) -> bool:
+    return bool(server.app[keys.HUB].stats()["connections"] == 1)
+
+
 async def trigger(server: TestServer, body: Any, path: str = "events") -> aiohttp.ClientResponse:
     """A signed trigger; returns the response (already read) to look at its headers."""
     raw = json.dumps(body).encode()
@@ -146,9 +152,16 @@ async def test_http_api_answers_503_while_redis_is_down_and_loses_no_accepted_ev
     assert "error" in json.loads(await resp.text())
     batch = {"batch": [{"name": "e", "channel": "news-o1", "data": "lost?"}]}
     assert (await trigger(node_b, batch, "batch_events")).status == 503
+    # Down for about 5 s, as in the reported incident: nothing is accepted meanwhile.
+    outage_ends = time.monotonic() + OUTAGE_S
+    while time.monotonic() < outage_ends:
+        for node in (node_a, node_b):
+            resp = await trigger(node, {"name": "e", "channels": ["news-o1"], "data": "x"})
+            assert resp.status == 503
+        await asyncio.sleep(0.1)
 
-    redis_proc.start()
     restarted = time.monotonic()
+    starting = asyncio.create_task(asyncio.to_thread(redis_proc.start))
     # Trigger without pause through the recovery: every 200 must reach both clients.
     accepted: list[str] = []
     refused = 0
@@ -163,6 +176,7 @@ async def test_http_api_answers_503_while_redis_is_down_and_loses_no_accepted_ev
         else:
             refused += 1
     recovery_s = time.monotonic() - restarted
+    await starting
     resp = await trigger(node_b, {"name": "e", "channels": ["news-o1"], "data": "after"})
     assert resp.status == 200
     accepted.append("after")
@@ -170,7 +184,7 @@ async def test_http_api_answers_503_while_redis_is_down_and_loses_no_accepted_ev
         got = [(await client.expect("e", "news-o1"))["data"] for _ in accepted]
         assert got == accepted
     print(
-        f"\nHTTP API: both nodes ready {recovery_s:.2f} s after redis-server restarted;"
+        f"\nHTTP API: both nodes ready {recovery_s:.2f} s after redis-server was started;"
         f" {refused} triggers answered 503 meanwhile, {len(accepted)} accepted and delivered"
     )
 
@@ -230,8 +244,10 @@ async def test_presence_and_occupancy_come_back_after_a_restart(
     redis_proc.kill()
     await until(lambda: bus_down(node_a, node_b), "/readyz reporting the bus")
     await leaver.close()  # leaves while Redis is down
-    redis_proc.start()
+    await until(lambda: has_left(node_b), "the leaver's socket closed on node B")
+    starting = asyncio.create_task(asyncio.to_thread(redis_proc.start))
     recovery_s = await until(lambda: is_ready(node_a, node_b), "both nodes ready again")
+    await starting
 
     for node in (node_a, node_b):
         status, users = await api_call(node, "GET", f"/apps/{APP_ID}/channels/{channel}/users")
