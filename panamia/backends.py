@@ -10,7 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from config.settings import BusSettings, Settings
-from signaling.bus import Bus, InMemoryBus, RedisBus
+from signaling.bus import Bus, InMemoryBus
+from signaling.redis_bus import RedisBus
 from store.base import Store
 from web.limits import Limiter, LocalLimiter, RedisLimiter
 

@@ -164,8 +164,7 @@ async def trigger_batch(hub: Hub, body: bytes) -> dict[str, Any]:
         events.append(_Event(raw, single_channel=True))
     for event in events:
         _check_user_count(event.channels, event.info)
-    for event in events:
-        await hub.trigger(event.channels, event.name, event.data, event.socket_id)
+    await hub.trigger_many([(e.channels, e.name, e.data, e.socket_id) for e in events])
     if not any(event.info for event in events):
         return {}
     return {"batch": [await _channel_info(hub, e.channels[0], e.info) for e in events]}

@@ -25,13 +25,15 @@ import structlog
 from config.settings import PusherSettings, Secret
 from signaling import protocol as p
 from signaling.auth import verify_channel, verify_request, verify_user
-from signaling.bus import Bus, NodeLoss
+from signaling.bus import Bus, BusUnavailable, NodeLoss
 from signaling.persisted import PersistedChannels, PersistNothing, Sender
 from signaling.webhooks import WebhookPolicy, Webhooks
 
 log = structlog.get_logger(__name__)
 
 EVENTS_TOPIC = "channel-events"
+UNAVAILABLE_STATUS = 503
+"""``status`` of the subscription_error sent while the bus is down: try again later."""
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,7 @@ class Connection:
         "channels",
         "close_code",
         "close_reason",
+        "deferred",
         "direct",
         "last_seen",
         "max_outbox",
@@ -78,6 +81,8 @@ class Connection:
         self.channels: dict[str, str | None] = {}
         """Subscribed channel -> presence user_id (None on other channels)."""
         self.pending: set[str] = set()
+        self.deferred: dict[str, p.Subscribe] = {}
+        """Subscriptions refused while the bus was down, completed when it recovers."""
         self.close_code: int | None = None
         self.close_reason = ""
         self.last_seen = time.monotonic()
@@ -151,6 +156,7 @@ class Hub:
     async def start(self) -> None:
         await self.bus.subscribe(EVENTS_TOPIC, self._on_bus_message)
         self.bus.on_node_lost(self._on_node_lost)
+        self.bus.on_recovered(self._on_bus_recovered)
         await self.webhooks.start()
         self._sweeper = asyncio.create_task(self._sweep(), name="hub-sweeper")
 
@@ -226,6 +232,13 @@ class Hub:
                 conn.push(p.error(f"Unsupported event '{event[:64]}'"))
         except p.ProtocolError as exc:
             conn.push(p.error(str(exc)))
+        except BusUnavailable as exc:
+            log.warning("hub.bus_unavailable", client_event=event[:64], error=str(exc))
+            conn.push(p.error("Service temporarily unavailable", p.CloseCode.BUS_UNAVAILABLE))
+        except Exception:
+            # A handler bug must never take the socket down with it.
+            log.exception("hub.handle_failed", client_event=event[:64])
+            conn.push(p.error("Internal error"))
 
     async def _subscribe(self, conn: Connection, sub: p.Subscribe) -> None:
         channel = sub.channel
@@ -259,6 +272,10 @@ class Hub:
         if len(conn.channels) >= self.limits.max_channels_per_connection:
             conn.push(p.subscription_error(channel, "LimitReached", "Too many channels", 403))
             return
+        conn.deferred.pop(channel, None)
+        if not self.bus.available:
+            self._refuse_unavailable(conn, sub)
+            return
         conn.pending.add(channel)
         try:
             if kind is p.ChannelKind.PRESENCE:
@@ -268,10 +285,35 @@ class Hub:
                 conn.push(p.subscription_succeeded(channel))
             if channel in conn.channels:
                 await self._occupy(channel, +1)
+        except BusUnavailable:
+            if channel not in conn.channels:
+                self._refuse_unavailable(conn, sub)
+            # Otherwise the subscription stands; the bus re-asserts its count on recovery.
         finally:
             conn.pending.discard(channel)
         if conn.closed and channel in conn.channels:
             await self._leave(conn, channel)
+
+    def _refuse_unavailable(self, conn: Connection, sub: p.Subscribe) -> None:
+        """Refuse a subscription while the bus is down; the connection stays open, and the
+        subscription completes (``subscription_succeeded``) when the bus recovers.
+
+        ``pusher:subscription_error`` rather than a close code: pusher-js hands it to the
+        app's ``pusher:subscription_error`` handler and keeps the channel pending, so the
+        later ``subscription_succeeded`` completes it as if it had been slow. A close code in
+        the 4200 range would make pusher-js reconnect at once, in a loop, while Redis is
+        down; a ``pusher:error`` frame is only logged by pusher-js, whatever its code."""
+        channel = sub.channel
+        if len(conn.channels) + len(conn.deferred) < self.limits.max_channels_per_connection:
+            conn.deferred[channel] = sub
+        conn.push(
+            p.subscription_error(
+                channel,
+                "ServiceUnavailable",
+                "The hub cannot reach its message bus; subscribe again shortly",
+                UNAVAILABLE_STATUS,
+            )
+        )
 
     async def _join_presence(
         self, conn: Connection, channel: str, channel_data: str | None
@@ -295,8 +337,14 @@ class Hub:
                 )
             )
             return
+        try:
+            members = await self._members(channel)
+        except BusUnavailable:
+            with contextlib.suppress(BusUnavailable):
+                await self.bus.presence_leave(channel, conn.socket_id)
+            raise
         self._register(conn, channel, member.user_id)
-        conn.push(p.subscription_succeeded(channel, await self._members(channel)))
+        conn.push(p.subscription_succeeded(channel, members))
         if joined.added:
             frame = p.member_added(channel, member.user_id, member.user_info)
             self._broadcast(channel, frame, exclude=conn.socket_id)
@@ -317,7 +365,10 @@ class Hub:
         self._channels.setdefault(channel, set()).add(conn)
 
     async def _occupy(self, channel: str, delta: int) -> None:
-        count = await self.bus.occupancy_add(channel, delta)
+        try:
+            count = await self.bus.occupancy_add(channel, delta)
+        except BusUnavailable:
+            return  # the bus keeps this node's count and writes it back on recovery
         if delta > 0 and count == delta:
             self.webhooks.emit("channel_occupied", channel=channel)
         elif delta < 0 and count == 0:
@@ -328,6 +379,7 @@ class Hub:
         if not p.is_valid_channel_name(channel):
             raise p.ProtocolError("pusher:unsubscribe needs a valid channel")
         assert isinstance(channel, str)
+        conn.deferred.pop(channel, None)
         await self._leave(conn, channel)
 
     async def _leave(self, conn: Connection, channel: str) -> None:
@@ -340,7 +392,10 @@ class Hub:
             if not local:
                 del self._channels[channel]
         if user_id is not None:
-            gone = await self.bus.presence_leave(channel, conn.socket_id)
+            try:
+                gone = await self.bus.presence_leave(channel, conn.socket_id)
+            except BusUnavailable:
+                gone = None  # removed from Redis, and announced, when the bus recovers
             if gone is not None:
                 self._broadcast(channel, p.member_removed(channel, gone))
                 self.webhooks.emit("member_removed", channel=channel, user_id=gone)
@@ -385,6 +440,13 @@ class Hub:
         if not p.allows_client_events(channel):
             self._reject(
                 conn, "Client event rejected: only private and presence channels allow them"
+            )
+            return
+        if not self.bus.available:
+            self._reject(
+                conn,
+                "Client event rejected: the hub cannot reach its message bus, try again shortly",
+                p.CloseCode.BUS_UNAVAILABLE,
             )
             return
         if not self._take_token(conn):
@@ -465,6 +527,19 @@ class Hub:
             return
         self._deliver_local(channel, frame, exclude or None)
 
+    async def _on_bus_recovered(self) -> None:
+        """Complete the subscriptions refused during the outage."""
+        for conn in list(self._conns.values()):
+            for sub in list(conn.deferred.values()):
+                if not self.bus.available:
+                    return  # down again: the next recovery tries again
+                if conn.closed:
+                    break
+                try:
+                    await self._subscribe(conn, sub)
+                except Exception:
+                    log.exception("hub.resubscribe_failed", channel=sub.channel)
+
     async def _on_node_lost(self, loss: NodeLoss) -> None:
         for channel, user_id in loss.removed_members:
             self._broadcast(channel, p.member_removed(channel, user_id))
@@ -483,8 +558,23 @@ class Hub:
         self, channels: Iterable[str], event: str, data: Any, socket_id: str | None = None
     ) -> None:
         """Publish a server event (HTTP API) to channels, except to ``socket_id``."""
-        for channel in channels:
-            self._broadcast(channel, p.channel_event(channel, event, data), socket_id)
+        await self.trigger_many([(list(channels), event, data, socket_id)])
+
+    async def trigger_many(self, events: list[tuple[list[str], str, Any, str | None]]) -> None:
+        """Publish server events (channels, name, data, except socket_id) in order.
+
+        Raises :class:`BusUnavailable` when the other nodes cannot be reached: nothing is
+        sent when that is known up front; when Redis fails mid-way, this node's own
+        subscribers may already have the events (a retry can repeat them here)."""
+        if not self.bus.available:
+            raise BusUnavailable("message bus unavailable")
+        payloads: list[bytes] = []
+        for channels, event, data, socket_id in events:
+            for channel in channels:
+                frame = p.channel_event(channel, event, data)
+                self._deliver_local(channel, frame, socket_id)
+                payloads.append(f"{channel}\n{socket_id or ''}\n{frame}".encode())
+        await self.bus.publish_confirmed(EVENTS_TOPIC, payloads)
 
     async def occupied(self) -> dict[str, int]:
         """Channel -> subscription count, cluster-wide."""

@@ -56,6 +56,9 @@ class CloseCode(IntEnum):
     CLIENT_EVENT_REFUSED = 4302
     """Our choice within Pusher's 4300-4399 "other errors": the app refused a client event
     it keeps (see ``signaling.persisted``). An error frame, not a close."""
+    BUS_UNAVAILABLE = 4303
+    """Our choice within 4300-4399: the hub cannot reach its message bus (Redis down), so a
+    client event was not sent. An error frame, not a close: send again once it is back."""
 
 
 class ChannelKind(StrEnum):

@@ -9,9 +9,14 @@ import structlog
 from aiohttp import web
 
 from signaling import http_api, keys
+from signaling.bus import BusUnavailable
 from signaling.ws import serve_websocket
 
 log = structlog.get_logger(__name__)
+
+RETRY_AFTER_S = 2
+"""Retry-After of a 503 while the bus is down (recovery takes about a second once Redis
+answers again)."""
 
 
 async def websocket(request: web.Request) -> web.StreamResponse:
@@ -32,6 +37,14 @@ def _api(
             if exc.status in (401, 403):
                 log.info("hub.api_refused", path=request.path, reason=exc.message)
             return http_api.error_response(exc)
+        except BusUnavailable as exc:
+            # Never a 200 for an event that may not reach every node: the caller retries.
+            log.warning("hub.api_unavailable", path=request.path, error=str(exc))
+            return web.json_response(
+                {"error": "The hub cannot reach its message bus; retry shortly"},
+                status=503,
+                headers={"Retry-After": str(RETRY_AFTER_S)},
+            )
 
     return handler
 

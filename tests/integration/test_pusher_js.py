@@ -18,6 +18,7 @@ from playwright.async_api import Browser, Page, async_playwright
 
 from tests.browser.support import CHROMIUM, LAUNCH_ARGS
 from tests.integration.conftest import APP_ID, KEY, SECRET, WAIT_S
+from tests.integration.test_redis_outage import redis_proc as redis_proc
 
 pytestmark = pytest.mark.browser
 
@@ -143,3 +144,42 @@ async def test_pusher_js_talks_to_the_hub(hub_server: Any, browser: Browser) -> 
     errors = [e for e in await ana.evaluate("window.log") if e[0].endswith("error")]
     assert errors == [], json.dumps(errors)
     await ana.context.close()
+
+
+async def test_pusher_js_keeps_its_connection_through_a_redis_outage(
+    hub_server: Any, browser: Browser, redis_proc: Any
+) -> None:
+    """A subscribe while Redis is down: pusher-js gets pusher:subscription_error (503), stays
+    connected, and the subscription completes by itself once Redis is back."""
+    from tests.integration.test_redis_outage import bus_down, is_ready, until
+
+    bus = {"redis_url": redis_proc.url, "node_timeout_s": 1.0}
+    server = await hub_server(bus=bus, routes=_page_and_readyz)
+    ana = await open_page(browser, server, "ana@example.org", "Ana")
+    await wait_log(ana, "e => e[0] === 'presence-ok'")
+    await ana.evaluate(
+        "() => window.client.connection.bind('state_change', (s) => log.push(['state', s.current]))"
+    )
+    redis_proc.kill()
+    await until(lambda: bus_down(server), "/readyz reporting the bus")
+    await ana.evaluate(
+        """() => {
+          const late = window.client.subscribe('private-late');
+          late.bind('pusher:subscription_error', (e) => log.push(['late-error', e.status]));
+          late.bind('pusher:subscription_succeeded', () => log.push(['late-ok']));
+        }"""
+    )
+    assert await wait_log(ana, "e => e[0] === 'late-error'") == ["late-error", 503]
+    redis_proc.start()
+    await until(lambda: is_ready(server), "the node ready again")
+    await wait_log(ana, "e => e[0] === 'late-ok'")
+    states = [e for e in await ana.evaluate("window.log") if e[0] == "state"]
+    assert states == [], states  # never disconnected, never reconnected
+    await ana.context.close()
+
+
+def _page_and_readyz(app: web.Application) -> None:
+    from panamia.app import readyz
+
+    add_page_routes(app)
+    app.router.add_get("/readyz", readyz)

@@ -13,7 +13,8 @@ import redis.asyncio as aioredis
 
 from config.settings import BusSettings, Secret
 from panamia.backends import make_bus
-from signaling.bus import Bus, InMemoryBus, InMemoryNetwork, NodeLoss, RedisBus
+from signaling.bus import Bus, BusUnavailable, InMemoryBus, InMemoryNetwork, NodeLoss
+from signaling.redis_bus import RedisBus
 
 WAIT_S = 10.0
 
@@ -147,3 +148,34 @@ async def test_redis_ping_fails_when_redis_is_unreachable() -> None:
 def test_make_bus_picks_the_backend() -> None:
     assert isinstance(make_bus(BusSettings()), InMemoryBus)
     assert isinstance(make_bus(BusSettings(redis_url=Secret("redis://127.0.0.1:1/0"))), RedisBus)
+
+
+async def test_publish_confirmed_reaches_other_nodes(nodes: Any) -> None:
+    a, b = await nodes(), await nodes()
+    got: list[bytes] = []
+    await b.subscribe("t", got.append)
+    assert a.available and b.available
+    await a.ping()
+    # A Redis node hears of its peers through heartbeats; until then a confirmed publish
+    # may be refused, never silently dropped.
+    deadline = asyncio.get_running_loop().time() + WAIT_S
+    while True:
+        try:
+            await a.publish_confirmed("t", [b"1", b"2"])
+            break
+        except BusUnavailable:
+            assert asyncio.get_running_loop().time() < deadline, "never confirmed"
+            await asyncio.sleep(0.05)
+    await until(lambda: got[-2:] == [b"1", b"2"])
+
+
+async def test_a_redis_bus_without_redis_refuses_instead_of_dropping() -> None:
+    from tests.support.procs import free_port
+
+    bus = RedisBus(f"redis://127.0.0.1:{free_port()}/0")
+    assert not bus.available
+    with pytest.raises(BusUnavailable):
+        await bus.publish_confirmed("t", [b"x"])
+    with pytest.raises(BusUnavailable):
+        await bus.presence_join("presence-x", "1.1", "ana", "null", 100)
+    await bus.abandon()

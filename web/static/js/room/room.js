@@ -205,6 +205,11 @@ function start() {
     onMemberAdded: (member) => presence.added(member),
     onMemberRemoved: (member) => presence.removed(member),
     onRefused: (channel, status) => {
+      if (status === 503) {
+        // The hub lost its message bus; it completes the subscription once the bus is back.
+        showSignal("unavailable");
+        return;
+      }
       showSignal("failed");
       ui.signal.textContent = status === 403 ? "Access denied" : `Could not join the room (${status || "error"})`;
     },
