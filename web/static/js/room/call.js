@@ -12,8 +12,15 @@
 // ICE does not connect within relay.connectTimeoutMs (or fails), this side sends client-path
 // and both sides POST their own offer to /api/relay/sessions/{id}/offer (non-trickle: after
 // ICE gathering completes) and use the answer. "never" keeps retrying peer to peer.
+//
+// A relay connection that stops carrying media (ICE failed or disconnected for a few
+// seconds, or the remote video no longer decoding: relay_watch.js) is replaced with a fresh
+// one and a new offer, retried with backoff while the server is away. Each page does this on
+// its own; a restarted relay builds the room again from the two new offers. A call that moved
+// to the relay stays there (auto mode does not try peer to peer again).
 
 import { api, get } from "../api.js";
+import { RelayWatch } from "./relay_watch.js";
 
 const HELLO_RETRY_MS = 2000;
 const OFFER_PATIENCE_MS = 1500;
@@ -23,6 +30,11 @@ const STATS_INTERVAL_MS = 2000;
 // 5 s + 1.5 s of gathering + 3 s waiting for the relay.
 const RELAY_GATHER_LIMIT_MS = 1500;
 const RELAY_CONNECT_LIMIT_MS = 3000;
+// Re-offers to the relay after a lost connection: at once, then after 1, 2, 4, 4... seconds.
+const RELAY_RETRY_BASE_MS = 1000;
+const RELAY_RETRY_MAX_MS = 4000;
+/** Answers worth offering again for (the server is away, restarting or busy for a moment). */
+const RELAY_RETRY_STATUSES = new Set([0, 409, 429, 500, 502, 503, 504]);
 const UDP_BLOCKED_MESSAGE =
   "This network blocks UDP; ask the operator to enable TURN over TCP/TLS.";
 
@@ -31,7 +43,13 @@ export function mark(name) {
   if (performance.getEntriesByName(`room:${name}`).length === 0) performance.mark(`room:${name}`);
 }
 
-export const PATHS = { none: "not connected", direct: "direct", turn: "TURN", relay: "relay" };
+export const PATHS = {
+  none: "not connected",
+  direct: "direct",
+  turn: "TURN",
+  relay: "relay",
+  "relay-reconnecting": "relay (reconnecting...)",
+};
 
 export class Call extends EventTarget {
   /**
@@ -53,6 +71,8 @@ export class Call extends EventTarget {
     this.remoteStream = new MediaStream();
     this.pc = null;
     this.relayPc = null;
+    this.relayWatch = null;
+    this.relayAttempts = 0;
     this.onRelay = false;
     this.makingOffer = false;
     this.offerSentAt = 0;
@@ -62,7 +82,7 @@ export class Call extends EventTarget {
     this.peerPresent = false;
     this.ended = false;
     this.path = "none";
-    this.timers = { connect: null, disconnected: null, hello: null, stats: null };
+    this.timers = { connect: null, disconnected: null, hello: null, stats: null, relayRetry: null };
     this.chain = Promise.resolve();
     this.media = null; // resolves when camera/microphone and ICE servers are known
   }
@@ -145,6 +165,11 @@ export class Call extends EventTarget {
   /** Both channels are (re)subscribed: announce ourselves; restart ICE if it had dropped. */
   onSignalingReady(rejoin) {
     this._sayHello();
+    if (rejoin && this.onRelay && this.timers.relayRetry !== null) {
+      // The server answers the websocket again: offer to the relay now, not after the backoff.
+      this.relayAttempts = 0;
+      this._scheduleRelayReconnect(0);
+    }
     if (rejoin) {
       this._enqueue(async () => {
         if (!this.onRelay && this.pc && !this._iceUp()) await this._repair("rejoined the room");
@@ -478,7 +503,12 @@ export class Call extends EventTarget {
     }
   }
 
-  async _connectRelay() {
+  /**
+   * Offer a fresh connection to the relay. ``reconnecting``: the call was on the relay and
+   * lost it; answers worth retrying schedule another attempt instead of failing the call.
+   */
+  async _connectRelay(reconnecting = false) {
+    this._closeRelay();
     const pc = new RTCPeerConnection({ iceServers: this.iceServers });
     this.relayPc = pc;
     const tracks = this.localStream ? this.localStream.getTracks() : [];
@@ -493,17 +523,37 @@ export class Call extends EventTarget {
       if (candidate) localTypes.add(candidate.type);
     };
     pc.oniceconnectionstatechange = () => {
+      if (this.relayPc !== pc) return;
       const state = pc.iceConnectionState;
       this._emit("ice", { state });
-      if (state === "connected" || state === "completed") this._setPath("relay");
     };
     await pc.setLocalDescription();
     await gatheringDone(pc, RELAY_GATHER_LIMIT_MS);
-    const { ok, data: answer } = await api("POST", this._relayPath("offer"), plain(pc.localDescription));
-    // Any refusal (disabled, full, busy, a bad offer) means no relay for this call: say why.
-    if (!ok) throw new Error(`The media relay is not available: ${answer.error}`);
     if (this.relayPc !== pc || this.ended) return;
+    const { ok, status, data: answer } = await api(
+      "POST",
+      this._relayPath("offer"),
+      plain(pc.localDescription),
+    );
+    if (this.relayPc !== pc || this.ended) return;
+    if (!ok) {
+      if (reconnecting && RELAY_RETRY_STATUSES.has(status)) {
+        console.info(`room: the relay did not take the offer (${status}); trying again`);
+        this._closeRelay();
+        this._scheduleRelayReconnect();
+        return;
+      }
+      // Any refusal (disabled, full, busy, a bad offer) means no relay for this call: say why.
+      throw new Error(`The media relay is not available: ${answer.error}`);
+    }
     await pc.setRemoteDescription({ type: "answer", sdp: answer.sdp });
+    this.relayWatch = new RelayWatch(pc, {
+      expectVideo: () => this.peerPresent,
+      onHealth: (healthy) => this._relayHealth(pc, healthy),
+      onLost: (reason) => this._enqueue(() => this._relayLost(pc, reason)),
+      replacement: reconnecting,
+    });
+    if (reconnecting) return; // the watch gives up on a connection that never comes up
     setTimeout(() => {
       if (this.relayPc !== pc || this.ended) return;
       const state = pc.iceConnectionState;
@@ -514,6 +564,63 @@ export class Call extends EventTarget {
         this._emit("error", { message });
       }
     }, RELAY_CONNECT_LIMIT_MS);
+  }
+
+  /** The relay connection carries media (or stopped carrying it for a moment). */
+  _relayHealth(pc, healthy) {
+    if (this.relayPc !== pc || this.ended) return;
+    if (healthy) {
+      this.relayAttempts = 0;
+      this._setPath("relay");
+      this._emit("media", { state: "flowing" });
+    } else if (this.path === "relay") {
+      this._setPath("relay-reconnecting");
+      this._emit("media", { state: "reconnecting", reason: "the video stalled" });
+    }
+  }
+
+  /** The relay connection is gone (a crash or restart of the server): start a new one. */
+  async _relayLost(pc, reason) {
+    if (this.relayPc !== pc || this.ended || !this.onRelay) return;
+    console.info(`room: relay connection lost (${reason}); offering again`);
+    this._closeRelay();
+    this._clearRemote();
+    this._setPath("relay-reconnecting");
+    this._emit("media", { state: "reconnecting", reason });
+    this.relayAttempts = 0;
+    this._scheduleRelayReconnect(0);
+  }
+
+  _scheduleRelayReconnect(delayMs = null) {
+    if (this.ended || !this.onRelay) return;
+    clearTimeout(this.timers.relayRetry);
+    const backoff = Math.min(RELAY_RETRY_MAX_MS, RELAY_RETRY_BASE_MS * 2 ** this.relayAttempts);
+    const delay = delayMs ?? backoff;
+    if (delayMs === null) this.relayAttempts += 1;
+    this.timers.relayRetry = setTimeout(() => {
+      this.timers.relayRetry = null;
+      this._enqueue(async () => {
+        try {
+          await this._connectRelay(true);
+        } catch (error) {
+          console.error("room: relay reconnect failed", error);
+          this._emit("error", { message: error.message || "The media relay could not be reached." });
+        }
+      });
+    }, delay);
+  }
+
+  _closeRelay() {
+    this.relayWatch?.stop();
+    this.relayWatch = null;
+    const pc = this.relayPc;
+    this.relayPc = null;
+    if (pc) {
+      pc.ontrack = null;
+      pc.onicecandidate = null;
+      pc.oniceconnectionstatechange = null;
+      pc.close();
+    }
   }
 
   // --- path detection ------------------------------------------------------------------------------
@@ -574,7 +681,8 @@ export class Call extends EventTarget {
     const wasOnRelay = this.onRelay;
     await this._send("client-bye", {}).catch(() => false);
     this.ended = true;
-    for (const timer of ["connect", "disconnected"]) clearTimeout(this.timers[timer]);
+    for (const timer of ["connect", "disconnected", "relayRetry"]) clearTimeout(this.timers[timer]);
+    this.relayWatch?.stop();
     for (const timer of ["hello", "stats"]) clearInterval(this.timers[timer]);
     for (const pc of [this.pc, this.relayPc]) {
       for (const sender of pc?.getSenders() || []) sender.track?.stop();

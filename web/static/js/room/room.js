@@ -42,6 +42,8 @@ function start() {
   };
   const peerName = config.peer.name;
   let peerState = "unknown"; // unknown | absent (not joined yet) | present | left
+  // True while the relay connection carries no media and a new one is being negotiated.
+  let mediaReconnecting = false;
 
   const signaling = new Signaling(config, {});
   const call = new Call(config, signaling);
@@ -70,6 +72,7 @@ function start() {
     if (!show) return;
     if (peerState === "left") ui.remoteStatus.textContent = `${peerName} left the room`;
     else if (peerState === "absent") ui.remoteStatus.textContent = `Waiting for ${peerName} to join...`;
+    else if (mediaReconnecting) ui.remoteStatus.textContent = "The video is reconnecting...";
     else ui.remoteStatus.textContent = "Connecting...";
   }
 
@@ -178,6 +181,13 @@ function start() {
     ui.path.dataset.path = "relay-connecting";
     ui.pathName.textContent = "moving to relay...";
   });
+  // The room may be connected while the video is not: never say "Connected" over no media.
+  call.addEventListener("media", ({ detail }) => {
+    mediaReconnecting = detail.state === "reconnecting";
+    ui.signal.dataset.media = detail.state;
+    showSignal(signalState);
+    refreshOverlay();
+  });
   call.addEventListener("error", ({ detail }) => {
     ui.error.textContent = detail.message;
     ui.error.hidden = false;
@@ -187,7 +197,10 @@ function start() {
   function showSignal(state) {
     signalState = state;
     ui.signal.dataset.state = state;
-    ui.signal.textContent = SIGNAL_LABELS[state] || state;
+    ui.signal.textContent =
+      state === "ready" && mediaReconnecting
+        ? "Reconnecting the video..."
+        : SIGNAL_LABELS[state] || state;
   }
 
   Object.assign(signaling.handlers, {
