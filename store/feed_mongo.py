@@ -6,9 +6,9 @@ from datetime import datetime
 from typing import Any
 
 from pymongo import ASCENDING, IndexModel
-from pymongo.asynchronous.collection import AsyncCollection
 
 from store.codec import email_key, from_mongo, utc_ms
+from store.mongo_access import MongoAccess
 
 Doc = dict[str, Any]
 
@@ -19,11 +19,8 @@ FEED_TOKEN_INDEXES = [
 ]
 
 
-class MongoFeedTokens:
+class MongoFeedTokens(MongoAccess):
     """One document per person, replaced on rotation."""
-
-    def _col(self, name: str) -> AsyncCollection[Doc]:
-        raise NotImplementedError
 
     async def set_calendar_token(self, email: str, token_hash: str, now: datetime) -> None:
         key = email_key(email)

@@ -3,23 +3,14 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
 from datetime import datetime
-from typing import TypeVar
 
 from store.codec import email_key, from_text, to_text
+from store.sqlite_access import SqliteAccess
 
-T = TypeVar("T")
 
-
-class SqliteFeedTokens:
+class SqliteFeedTokens(SqliteAccess):
     """One row per person; the primary key makes "one token per user" hold."""
-
-    async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        raise NotImplementedError
-
-    async def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        raise NotImplementedError
 
     async def set_calendar_token(self, email: str, token_hash: str, now: datetime) -> None:
         values = (email_key(email), token_hash, to_text(now))

@@ -30,6 +30,7 @@ that already covers a booking that died between its claims and its session.
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -37,7 +38,6 @@ from typing import TYPE_CHECKING, Any
 import structlog
 from bson import ObjectId
 from pymongo import ReturnDocument
-from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from store.base import NotFound, NotScheduled, SlotTaken
@@ -51,6 +51,7 @@ from store.models import (
     SessionStatus,
     utcnow,
 )
+from store.mongo_access import MongoAccess
 from store.mongo_docs import (
     Doc,
     availability_doc,
@@ -67,17 +68,16 @@ SESSIONS = "mentorSessions"
 CLAIMS = "slotClaims"
 
 
-class MongoSchedule:
+class MongoSchedule(MongoAccess):
     """Mixed into :class:`store.mongo.MongoStore`, which provides the plumbing below."""
 
-    def _col(self, name: str) -> AsyncCollection[Doc]:
-        raise NotImplementedError
-
+    @abstractmethod
     async def _claim(self, email: str, cell: datetime, session_id: str) -> ObjectId:
-        raise NotImplementedError
+        """Take one 30-minute cell for ``email`` (DuplicateKeyError when it is held)."""
 
+    @abstractmethod
     async def _release(self, claim_ids: list[ObjectId]) -> None:
-        raise NotImplementedError
+        """Give the claims back."""
 
     if TYPE_CHECKING:  # from store.outbox_mongo.MongoOutbox, later in the class's bases
 

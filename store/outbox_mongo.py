@@ -25,6 +25,7 @@ from pymongo.errors import BulkWriteError
 
 from store.codec import email_key, from_mongo, utc_ms
 from store.models import NEVER, MailKind, MailStatus, OutboxMessage, utcnow
+from store.mongo_access import MongoAccess
 
 Doc = dict[str, Any]
 
@@ -40,11 +41,8 @@ OUTBOX_INDEXES = [
 ]
 
 
-class MongoOutbox:
+class MongoOutbox(MongoAccess):
     """Outbox methods; the host class provides ``_col``."""
-
-    def _col(self, name: str) -> AsyncCollection[Doc]:
-        raise NotImplementedError
 
     @property
     def _outbox(self) -> AsyncCollection[Doc]:

@@ -11,14 +11,13 @@ if the change was committed.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 from store.codec import email_key, from_text, to_text, utc_ms
 from store.models import NEVER, MailKind, MailStatus, OutboxMessage
-
-T = TypeVar("T")
+from store.sqlite_access import SqliteAccess
 
 _COLUMNS = (
     "message_id, recipient, subject, body_text, body_html, ics, ics_method, kind, session_id,"
@@ -42,14 +41,8 @@ def insert_outbox(conn: sqlite3.Connection, messages: Sequence[OutboxMessage]) -
     return added
 
 
-class SqliteOutbox:
+class SqliteOutbox(SqliteAccess):
     """Outbox methods; the host class provides ``_run`` and ``_write``."""
-
-    async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        raise NotImplementedError
-
-    async def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        raise NotImplementedError
 
     async def enqueue_mail(self, messages: Sequence[OutboxMessage]) -> int:
         return await self._write(lambda conn: insert_outbox(conn, messages))

@@ -10,9 +10,9 @@ from datetime import datetime
 from typing import Any
 
 from pymongo import ASCENDING, IndexModel
-from pymongo.asynchronous.collection import AsyncCollection
 
 from store.codec import from_mongo, utc_ms
+from store.mongo_access import MongoAccess
 from store.revocations_sqlite import token_key, user_key
 
 Doc = dict[str, Any]
@@ -21,10 +21,7 @@ REVOCATIONS = "sessionRevocations"
 REVOCATION_INDEXES = [IndexModel([("expiresAt", ASCENDING)], name="by_expiry")]
 
 
-class MongoRevocations:
-    def _col(self, name: str) -> AsyncCollection[Doc]:
-        raise NotImplementedError
-
+class MongoRevocations(MongoAccess):
     async def revoke_session_token(
         self, token_id: str, expires_at: datetime, now: datetime
     ) -> None:

@@ -8,13 +8,10 @@ issued at or before ``revoked_before``, from "sign out everywhere").
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
 from datetime import datetime
-from typing import TypeVar
 
 from store.codec import email_key, from_text, to_text
-
-T = TypeVar("T")
+from store.sqlite_access import SqliteAccess
 
 
 def token_key(token_id: str) -> str:
@@ -25,13 +22,7 @@ def user_key(email: str) -> str:
     return f"user:{email_key(email)}"
 
 
-class SqliteRevocations:
-    async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        raise NotImplementedError
-
-    async def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        raise NotImplementedError
-
+class SqliteRevocations(SqliteAccess):
     async def revoke_session_token(
         self, token_id: str, expires_at: datetime, now: datetime
     ) -> None:

@@ -14,9 +14,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
-from typing import TypeVar
 
 from store.base import NotFound, NotScheduled, SlotTaken
 from store.codec import (
@@ -37,6 +36,7 @@ from store.models import (
     utcnow,
 )
 from store.outbox_sqlite import insert_outbox
+from store.sqlite_access import SqliteAccess
 from store.sqlite_rows import (
     PROFILE_COLUMNS,
     SESSION_COLUMNS,
@@ -45,14 +45,9 @@ from store.sqlite_rows import (
     session_from_row,
 )
 
-T = TypeVar("T")
 
-
-class SqliteSchedule:
+class SqliteSchedule(SqliteAccess):
     """Mixed into :class:`store.sqlite.SqliteStore`, which provides ``_write``."""
-
-    async def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        raise NotImplementedError
 
     async def set_availability(self, email: str, availability: Availability | None) -> Profile:
         key = email_key(email)
