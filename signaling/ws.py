@@ -18,7 +18,8 @@ from aiohttp import WSMsgType, web
 
 from config.settings import PusherSettings
 from signaling import protocol as p
-from signaling.hub import Connection, Hub
+from signaling.connection import Connection
+from signaling.hub import Hub
 
 log = structlog.get_logger(__name__)
 
