@@ -11,6 +11,7 @@ from aiohttp import web
 
 from store import validation as rules
 from store.models import Profile
+from web.pages.availability_summary import ranges_text
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 
@@ -29,6 +30,7 @@ def make_environment() -> jinja2.Environment:
     env.globals["rate_label"] = rate_label
     env.globals["initials"] = initials
     env.globals["display_name"] = display_name
+    env.globals["ranges_text"] = ranges_text
     return env
 
 
