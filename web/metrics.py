@@ -52,6 +52,12 @@ HUB_METRICS: tuple[tuple[str, str, str, str], ...] = (
         "counter",
         "Client events refused (rate limit, size, channel type, not subscribed)",
     ),
+    (
+        "client_events_rate_limited",
+        "panamia_hub_client_events_rate_limited",
+        "counter",
+        "Client events refused by a rate limit (per connection or per user)",
+    ),
 )
 RELAY_METRICS: tuple[tuple[str, str, str], ...] = (
     ("sessions", "panamia_relay_sessions", "Sessions whose media goes through this node"),
