@@ -6,7 +6,13 @@ from prometheus_client import CollectorRegistry, Counter, ProcessCollector
 
 from web.hub_limits import HUB_LIMIT_NAMES
 from web.limits import LIMIT_NAMES
-from web.metrics import HubCollector, MailCollector, MetricsState, RelayCollector
+from web.metrics import (
+    HubCollector,
+    LoopCollector,
+    MailCollector,
+    MetricsState,
+    RelayCollector,
+)
 
 
 def make_metrics() -> MetricsState:
@@ -33,4 +39,5 @@ def make_metrics() -> MetricsState:
     registry.register(HubCollector(state))
     registry.register(RelayCollector(state))
     registry.register(MailCollector(state))
+    registry.register(LoopCollector())
     return state
