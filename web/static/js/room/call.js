@@ -6,7 +6,10 @@
 // mentor starts every negotiation: when it hears client-hello from a page it has not seen
 // before (a new "epoch") it offers; a hello from a page it knows makes it restart ICE. A
 // page answers a hello from an unknown epoch with its own hello, so whichever of the two
-// joined last, both learn about each other.
+// joined last, both learn about each other (a hello carries the epoch its sender has `seen`,
+// so a page that already knows us gets no hello back). A mentor alone in the room prepares
+// its offer but sends nothing: offer and candidates to an empty room would spend the hub's
+// client-event budget (10 a second) just before the newcomer's hello needs an answer.
 //
 // Relay: in "always" mode the call goes straight to the media relay. In "auto" mode, when
 // ICE does not connect within relay.connectTimeoutMs (or fails), this side sends client-path
