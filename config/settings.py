@@ -270,7 +270,7 @@ class LimitSettings:
     second, on average, from all their connections together (across the cluster when Redis is
     configured). Refused with a pusher:error of code 4301; the connection stays open. The
     Pusher limit of 10 per second per connection applies as well."""
-    client_events_per_user_burst: int = 20
+    client_events_per_user_burst: int = 10
     """Client events one user may send at once before the per-user rate applies."""
 
     def __post_init__(self) -> None:
