@@ -21,13 +21,12 @@ from signaling import protocol as p
 from signaling.bus import InMemoryBus
 from signaling.hub import Hub
 from tests.integration.conftest import KEY, WAIT_S, PusherWS, hub_settings, sign_for
-from tests.integration.test_redis_outage import RedisProcess, redis_proc
+from tests.integration.test_redis_outage import RedisProcess
+from tests.integration.test_redis_outage import redis_proc as redis_proc
 from tests.support.procs import free_port
 from web.connection_counts import RedisConnectionCounts
 from web.hub_limits import UserEventLimit
 from web.limits import Rate, RedisLimiter
-
-__all__ = ["redis_proc"]  # the fixture, imported to be used here
 
 Servers = Callable[..., Any]
 
