@@ -2,13 +2,14 @@
 participant's video, in real Chromium with fake cameras, over loopback.
 
 The mentor waits in the room; the mentee opens it again and again (a fresh page each run).
+With ``--order mentee-first`` the roles swap: the mentee waits and the mentor joins.
 Each figure is the page's own clock: ``performance.mark("room:first-remote-frame")``, set
 by the room when the remote video element presents its first frame, measured from the
 navigation start. The baseline, in the same browser, is two RTCPeerConnections inside one
 page wired to each other directly (no page load, no server, no signaling): the floor that
 WebRTC itself imposes here.
 
-    python -m bench.join [--runs 12]
+    python -m bench.join [--runs 12] [--order mentor-first|mentee-first]
 
 Prints p50 and p95 (and the ratio to the baseline); never fails on time.
 """
@@ -125,7 +126,7 @@ async def context_for(
 
 
 async def join_once(
-    context: BrowserContext, room: str, mentor: Page, milestones: list[dict[str, float]]
+    context: BrowserContext, room: str, waiting: Page, milestones: list[dict[str, float]]
 ) -> float:
     page = await context.new_page()
     await page.goto(room)
@@ -144,8 +145,8 @@ async def join_once(
         )
     )
     await page.close(run_before_unload=True)
-    # The mentor has seen the page go (client-bye / presence) before the next run starts.
-    await mentor.wait_for_function(
+    # The waiting page has seen the joiner go (client-bye / presence) before the next run.
+    await waiting.wait_for_function(
         "() => panamiaRoom.call.remoteEpoch === null"
         " && !document.querySelector('#remote-overlay').hidden",
         timeout=15_000,
@@ -153,7 +154,7 @@ async def join_once(
     return elapsed
 
 
-async def run(runs: int) -> None:
+async def run(runs: int, mentee_first: bool) -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory(prefix="panamia-bench-") as tmp:
@@ -169,25 +170,30 @@ async def run(runs: int) -> None:
                     executable_path=str(CHROMIUM), args=LAUNCH_ARGS
                 )
                 try:
-                    await measure(browser, app, url, room, runs)
+                    await measure(browser, app, url, room, runs, mentee_first)
                 finally:
                     await browser.close()
         finally:
             await runner.cleanup()
 
 
-async def measure(browser: Browser, app: web.Application, url: str, room: str, runs: int) -> None:
+async def measure(
+    browser: Browser, app: web.Application, url: str, room: str, runs: int, mentee_first: bool
+) -> None:
     mentor_ctx = await context_for(browser, app, url, MENTOR)
     mentee_ctx = await context_for(browser, app, url, MENTEE)
-    mentor = await mentor_ctx.new_page()
-    await mentor.goto(room)
-    await mentor.wait_for_function("() => panamiaRoom.signaling.isReady()")
+    waiting_ctx, joining_ctx = (
+        (mentee_ctx, mentor_ctx) if mentee_first else (mentor_ctx, mentee_ctx)
+    )
+    waiting = await waiting_ctx.new_page()
+    await waiting.goto(room)
+    await waiting.wait_for_function("() => panamiaRoom.signaling.isReady()")
 
-    await join_once(mentee_ctx, room, mentor, [])  # warm-up: caches, first getUserMedia
+    await join_once(joining_ctx, room, waiting, [])  # warm-up: caches, first getUserMedia
     milestones: list[dict[str, float]] = []
-    joins = [await join_once(mentee_ctx, room, mentor, milestones) for _ in range(runs)]
+    joins = [await join_once(joining_ctx, room, waiting, milestones) for _ in range(runs)]
 
-    probe = await mentee_ctx.new_page()
+    probe = await joining_ctx.new_page()
     await probe.goto(url + "/signin")
     await probe.evaluate(BASELINE)  # warm-up
     baseline = [float(await probe.evaluate(BASELINE)) for _ in range(runs)]
@@ -200,7 +206,12 @@ async def measure(browser: Browser, app: web.Application, url: str, room: str, r
             f"   max {max(values):6.1f}   mean {statistics.fmean(values):6.1f}"
         )
 
-    print(f"join: open room -> first decoded remote frame, {runs} runs (after 1 warm-up)")
+    order = (
+        "the mentee waits, the mentor joins"
+        if mentee_first
+        else "the mentor waits, the mentee joins"
+    )
+    print(f"join: open room -> first decoded remote frame, {runs} runs (after 1 warm-up); {order}")
     print("  runs (ms): " + ", ".join(f"{v:.0f}" for v in joins))
     print(line("room join (page + hub + P2P)", joins))
     print(line("baseline (in-page loopback pair)", baseline))
@@ -221,10 +232,16 @@ async def measure(browser: Browser, app: web.Application, url: str, room: str, r
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=12, help="measured joins (at least 10)")
+    parser.add_argument(
+        "--order",
+        choices=("mentor-first", "mentee-first"),
+        default="mentor-first",
+        help="who waits in the room while the other one joins (default %(default)s)",
+    )
     args = parser.parse_args()
     if not CHROMIUM.exists():
         raise SystemExit("chromium is not installed (apt-get install chromium)")
-    asyncio.run(run(max(10, args.runs)))
+    asyncio.run(run(max(10, args.runs), args.order == "mentee-first"))
 
 
 if __name__ == "__main__":

@@ -261,11 +261,28 @@ class LimitSettings:
     one signed-in user may make per minute, on average."""
     writes_burst: int = 60
     """Writes one signed-in user may make at once before the rate applies."""
+    hub_connections_per_address: int = 50
+    """Open hub websockets one client address may hold (across the cluster when Redis is
+    configured, else on this node). More are refused with Pusher close code 4100 ("over
+    capacity"), which makes pusher-js back off and retry. 0: no limit."""
+    client_events_per_user_per_second: float = 10.0
+    """Client events (client-* on private and presence channels) one user may send per
+    second, on average, from all their connections together (across the cluster when Redis is
+    configured). Refused with a pusher:error of code 4301; the connection stays open. The
+    Pusher limit of 10 per second per connection applies as well."""
+    client_events_per_user_burst: int = 10
+    """Client events one user may send at once before the per-user rate applies."""
 
     def __post_init__(self) -> None:
         for name in ("signin_address", "signin_email", "writes"):
             if getattr(self, f"{name}_per_minute") < 0 or getattr(self, f"{name}_burst") < 0:
                 raise ValueError(f"limits.{name}: rates and bursts must not be negative")
+        if (
+            self.hub_connections_per_address < 0
+            or self.client_events_per_user_per_second < 0
+            or self.client_events_per_user_burst < 0
+        ):
+            raise ValueError("limits: hub limits must not be negative")
 
 
 @dataclass(frozen=True)

@@ -19,14 +19,16 @@ from aiohttp import WSCloseCode, web
 
 from config.runtime_secrets import load_or_create
 from config.settings import Settings
-from panamia.backends import make_bus, make_limiter, make_store
+from panamia.backends import make_bus, make_connection_counts, make_limiter, make_store
 from panamia.metrics import make_metrics
 from relay.manager import RelayManager
-from signaling.hub import Hub
+from signaling.hub import Hub, HubLimits
 from signaling.routes import setup_signaling_routes
 from web import keys
 from web.body_limit import MAX_REQUEST_BODY, refuse_oversize_bodies
 from web.headers import set_common_headers
+from web.hub_limits import AddressGate, UserEventLimit
+from web.limits import Rate
 from web.loadtest_auth import setup_loadtest_auth
 from web.mail.routes import setup_mail_routes
 from web.mail.sender import LogTransport, MailSender, SmtpTransport, Transport
@@ -180,12 +182,22 @@ async def _limits_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _hub_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The hub, with the app's limits: connections per client address (counted in Redis
+    when the bus uses it) and client events per user (from the shared rate limiter)."""
     settings = app[keys.SETTINGS]
+    limits = settings.limits
+    refused = app[keys.METRICS].rate_limited
+    counts = make_connection_counts(settings.bus)
+    await counts.start()
+    user_rate = Rate(limits.client_events_per_user_per_second, limits.client_events_per_user_burst)
     hub = Hub(
         settings=settings.pusher,
         secret=app[keys.SECRETS].pusher_secret,
         bus=app[keys.BUS],
+        limits=HubLimits(client_events_per_user_s=user_rate.per_second),
         persisted=SessionChat(app[keys.STORE]),
+        gate=AddressGate(counts, limits.hub_connections_per_address, refused),
+        client_event_limit=UserEventLimit(app[keys.LIMITER], user_rate, refused),
     )
     await hub.start()
     app[keys.HUB] = hub
@@ -194,6 +206,7 @@ async def _hub_ctx(app: web.Application) -> AsyncIterator[None]:
         yield
     finally:
         await hub.close()
+        await counts.close()
 
 
 async def _notes_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -13,6 +13,7 @@ from config.settings import BusSettings, Settings
 from signaling.bus import Bus, InMemoryBus
 from signaling.redis_bus import RedisBus
 from store.base import Store
+from web.connection_counts import ConnectionCounts, LocalConnectionCounts, RedisConnectionCounts
 from web.limits import Limiter, LocalLimiter, RedisLimiter
 
 
@@ -41,3 +42,11 @@ def make_limiter(settings: BusSettings) -> Limiter:
     if settings.redis_url:
         return RedisLimiter(settings.redis_url.reveal())
     return LocalLimiter()
+
+
+def make_connection_counts(settings: BusSettings) -> ConnectionCounts:
+    """Hub connections per address counted in Redis (for the cluster) when the bus uses
+    Redis, else in this process."""
+    if settings.redis_url:
+        return RedisConnectionCounts(settings.redis_url.reveal())
+    return LocalConnectionCounts()

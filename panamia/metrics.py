@@ -4,8 +4,15 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, ProcessCollector
 
+from web.hub_limits import HUB_LIMIT_NAMES
 from web.limits import LIMIT_NAMES
-from web.metrics import HubCollector, MailCollector, MetricsState, RelayCollector
+from web.metrics import (
+    HubCollector,
+    LoopCollector,
+    MailCollector,
+    MetricsState,
+    RelayCollector,
+)
 
 
 def make_metrics() -> MetricsState:
@@ -21,14 +28,16 @@ def make_metrics() -> MetricsState:
     )
     rate_limited = Counter(
         "panamia_rate_limited",
-        "Requests refused with 429 by a rate limit",
+        "Requests refused by a rate limit (429, or a Pusher code on the hub's socket)",
         ["limit"],
         registry=registry,
     )
-    for name in LIMIT_NAMES:  # every limit shows, at zero, before its first refusal
+    # every limit shows, at zero, before its first refusal
+    for name in (*LIMIT_NAMES, *HUB_LIMIT_NAMES):
         rate_limited.labels(limit=name)
     state = MetricsState(registry=registry, bookings=bookings, rate_limited=rate_limited)
     registry.register(HubCollector(state))
     registry.register(RelayCollector(state))
     registry.register(MailCollector(state))
+    registry.register(LoopCollector())
     return state

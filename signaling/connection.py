@@ -21,6 +21,9 @@ class HubLimits:
     """After pinging a silent client, close it (4201) if nothing arrives within this time."""
     client_events_per_s: float = 10.0
     client_event_burst: int = 10
+    client_events_per_user_s: float = 10.0
+    """The per-user allowance's rate, for the refusal message only (the allowance itself is
+    the hub's ``client_event_limit``)."""
     max_client_event_bytes: int = p.MAX_CLIENT_EVENT_BYTES
     max_presence_members: int = p.MAX_PRESENCE_MEMBERS
     max_channels_per_connection: int = 100
@@ -47,6 +50,7 @@ class Connection:
         "socket_id",
         "tokens",
         "tokens_at",
+        "user_id",
         "wakeup",
     )
 
@@ -67,6 +71,8 @@ class Connection:
         self.tokens = float(burst)
         self.tokens_at = self.last_seen
         self._on_close: Callable[[Connection], None] | None = None
+        self.user_id: str | None = None
+        """Who the connection signed in as (``pusher:signin``), if it did."""
         self.direct: Callable[[str], bool] | None = None
         """Writes a frame at once when the socket can take it (set by signaling.ws); frames go
         through the outbox when it cannot, or when older frames are still queued."""

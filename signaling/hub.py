@@ -22,6 +22,7 @@ import structlog
 
 from config.settings import PusherSettings, Secret
 from signaling import protocol as p
+from signaling.admission import ClientEventLimit, ConnectionGate
 from signaling.auth import verify_channel, verify_request, verify_user
 from signaling.bus import Bus, BusUnavailable, NodeLoss
 from signaling.connection import Connection, HubLimits
@@ -46,14 +47,20 @@ class Hub:
         limits: HubLimits | None = None,
         *,
         persisted: PersistedChannels | None = None,
+        gate: ConnectionGate | None = None,
+        client_event_limit: ClientEventLimit | None = None,
     ) -> None:
         """``persisted`` decides which client events are kept (see ``signaling.persisted``);
-        by default none is."""
+        by default none is. ``gate`` admits websocket connections (per client address) and
+        ``client_event_limit`` is a per-user allowance of client events on top of the
+        per-connection one (see ``signaling.admission``); without them neither applies."""
         self.settings = settings
         self.limits = limits or HubLimits()
         self._secret = secret
         self.bus = bus
         self._persisted: PersistedChannels = persisted or PersistNothing()
+        self.gate = gate
+        self._user_event_limit = client_event_limit
         self._conns: dict[str, Connection] = {}
         self._channels: dict[str, set[Connection]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -61,7 +68,12 @@ class Hub:
         self.webhooks = Webhooks(
             settings.webhook_urls, settings.key, secret.reveal(), self.limits.webhooks
         )
-        self._stats = {"messages_in": 0, "messages_out": 0, "client_events_rejected": 0}
+        self._stats = {
+            "messages_in": 0,
+            "messages_out": 0,
+            "client_events_rejected": 0,
+            "client_events_rate_limited": 0,
+        }
 
     # --- life cycle ---------------------------------------------------------------------
     async def start(self) -> None:
@@ -138,7 +150,7 @@ class Hub:
             elif event == "pusher:signin":
                 self._signin(conn, frame.data)
             elif event.startswith("client-"):
-                self._client_event(conn, frame)
+                await self._client_event(conn, frame)
             else:
                 conn.push(p.error(f"Unsupported event '{event[:64]}'"))
         except p.ProtocolError as exc:
@@ -323,6 +335,10 @@ class Hub:
             conn.push(p.error("Invalid signin signature", p.CloseCode.UNAUTHORIZED))
             conn.close(p.CloseCode.UNAUTHORIZED, "Invalid signin signature")
             return
+        with contextlib.suppress(ValueError, TypeError, AttributeError):
+            signed_in = json.loads(user_data).get("id")
+            if isinstance(signed_in, str) and signed_in:
+                conn.user_id = signed_in
         conn.push(p.signin_success(user_data))
 
     # --- client events ------------------------------------------------------------------
@@ -343,7 +359,32 @@ class Hub:
         conn.tokens -= 1
         return True
 
-    def _client_event(self, conn: Connection, frame: p.Frame) -> None:
+    async def _user_allows(self, conn: Connection, channel: str) -> bool:
+        """The per-user allowance: the sender is the presence member of this channel, or of
+        any presence channel of the connection, or who it signed in as; a connection known as
+        nobody has only its per-connection limit. A failing limiter lets the event through."""
+        if self._user_event_limit is None:
+            return True
+        user_id = conn.channels.get(channel) or conn.user_id
+        if user_id is None:
+            user_id = next((uid for uid in conn.channels.values() if uid is not None), None)
+        if user_id is None:
+            return True
+        try:
+            return await self._user_event_limit.allow(user_id)
+        except Exception as exc:  # fail open, as the HTTP limits do
+            log.warning("hub.client_event_limit_failed", error=type(exc).__name__)
+            return True
+
+    def _refuse_rate(self, conn: Connection, per_s: float) -> None:
+        self._stats["client_events_rate_limited"] += 1
+        self._reject(
+            conn,
+            f"Client event rejected due to rate limit ({per_s:g} per second)",
+            p.CloseCode.CLIENT_EVENT_RATE_LIMIT,
+        )
+
+    async def _client_event(self, conn: Connection, frame: p.Frame) -> None:
         channel = frame.channel
         if channel is None or channel not in conn.channels:
             self._reject(conn, "Client event rejected: not subscribed to the channel")
@@ -361,12 +402,7 @@ class Hub:
             )
             return
         if not self._take_token(conn):
-            self._reject(
-                conn,
-                "Client event rejected due to rate limit "
-                f"({self.limits.client_events_per_s:g} per second)",
-                p.CloseCode.CLIENT_EVENT_RATE_LIMIT,
-            )
+            self._refuse_rate(conn, self.limits.client_events_per_s)
             return
         if p.data_size(frame.raw_data) > self.limits.max_client_event_bytes:
             self._reject(
@@ -375,6 +411,11 @@ class Hub:
                 " bytes",
             )
             return
+        if not await self._user_allows(conn, channel):
+            self._refuse_rate(conn, self.limits.client_events_per_user_s)
+            return
+        if conn.closed or channel not in conn.channels:
+            return  # left while the shared limit was asked
         review = self._persisted.review(channel, frame.event, frame.data)
         if review.refusal is not None:
             self._reject(

@@ -98,6 +98,23 @@ async def serve_websocket(
         await _refuse(ws, version, f"Unsupported protocol version: {version.name.lower()}")
         return ws
 
+    ticket = None
+    if hub.gate is not None:
+        ticket = await hub.gate.admit(request)
+        if ticket is None:
+            await _refuse(
+                ws, p.CloseCode.OVER_CAPACITY, "Over capacity: too many connections, retry later"
+            )
+            return ws
+    try:
+        await _serve(ws, request, hub)
+    finally:
+        if ticket is not None:
+            await ticket.release()
+    return ws
+
+
+async def _serve(ws: web.WebSocketResponse, request: web.Request, hub: Hub) -> None:
     conn = hub.connect()
     writer = asyncio.create_task(_writer(ws, conn), name=f"ws-writer-{conn.socket_id}")
     closer: list[asyncio.Task[None]] = []
@@ -145,4 +162,3 @@ async def serve_websocket(
             if not ws.closed:
                 with contextlib.suppress(Exception):
                     await ws.close()
-    return ws

@@ -12,6 +12,7 @@ stored. With ``metrics.bearer_token`` set, a scrape must carry it as a bearer to
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -51,6 +52,12 @@ HUB_METRICS: tuple[tuple[str, str, str, str], ...] = (
         "panamia_hub_client_events_rejected",
         "counter",
         "Client events refused (rate limit, size, channel type, not subscribed)",
+    ),
+    (
+        "client_events_rate_limited",
+        "panamia_hub_client_events_rate_limited",
+        "counter",
+        "Client events refused by a rate limit (per connection or per user)",
     ),
 )
 RELAY_METRICS: tuple[tuple[str, str, str], ...] = (
@@ -153,6 +160,20 @@ class RelayCollector(Collector):
             counter = CounterMetricFamily(name, text)
             counter.add_metric([], float(stats.get(key, 0)))
             yield counter
+
+
+class LoopCollector(Collector):
+    """Tasks alive on the event loop (a leak shows as a count that never comes back down;
+    bench/soak.py watches it). Scraped by the /metrics handler, so on the loop itself."""
+
+    def collect(self) -> Iterator[Metric]:
+        try:
+            count = len(asyncio.all_tasks())
+        except RuntimeError:  # scraped outside the loop: nothing to say
+            return
+        gauge = GaugeMetricFamily("panamia_asyncio_tasks", "Tasks alive on the event loop")
+        gauge.add_metric([], float(count))
+        yield gauge
 
 
 def setup_metrics_routes(app: web.Application) -> None:

@@ -183,3 +183,29 @@ def _page_and_readyz(app: web.Application) -> None:
 
     add_page_routes(app)
     app.router.add_get("/readyz", readyz)
+
+
+async def test_pusher_js_backs_off_when_over_capacity_and_comes_back(
+    browser: Browser, make_settings: Any
+) -> None:
+    """One hub connection per address: pusher-js, refused with 4100, retries by itself after
+    a pause and connects once the place is free."""
+    from panamia.app import create_app
+    from tests.integration.conftest import PusherWS, hub_settings
+
+    app = create_app(hub_settings(make_settings, limits={"hub_connections_per_address": 1}))
+    add_page_routes(app)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    holder = await (await PusherWS.open(server)).connected()
+    try:
+        ana = await open_page(browser, server, "ana@example.org", "Ana")
+        refused = await wait_log(ana, "e => e[0] === 'error' && e[1].includes('4100')")
+        assert "Over capacity" in refused[1]
+        assert not [e for e in await ana.evaluate("window.log") if e[0] == "connected"]
+        await holder.close()
+        await wait_log(ana, "e => e[0] === 'connected'")
+        await ana.context.close()
+    finally:
+        await holder.close()
+        await server.close()

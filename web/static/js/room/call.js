@@ -6,7 +6,10 @@
 // mentor starts every negotiation: when it hears client-hello from a page it has not seen
 // before (a new "epoch") it offers; a hello from a page it knows makes it restart ICE. A
 // page answers a hello from an unknown epoch with its own hello, so whichever of the two
-// joined last, both learn about each other.
+// joined last, both learn about each other (a hello carries the epoch its sender has `seen`,
+// so a page that already knows us gets no hello back). A mentor alone in the room prepares
+// its offer but sends nothing: offer and candidates to an empty room would spend the hub's
+// client-event budget (10 a second) just before the newcomer's hello needs an answer.
 //
 // Relay: in "always" mode the call goes straight to the media relay. In "auto" mode, when
 // ICE does not connect within relay.connectTimeoutMs (or fails), this side sends client-path
@@ -179,7 +182,8 @@ export class Call extends EventTarget {
 
   _sayHello() {
     if (this.ended) return;
-    this._send("client-hello", {});
+    // `seen`: the other page's epoch when we know it, so it need not say hello back.
+    this._send("client-hello", { seen: this.remoteEpoch });
   }
 
   onPresence(peerPresent) {
@@ -239,7 +243,8 @@ export class Call extends EventTarget {
     const fresh = data.epoch !== this.remoteEpoch;
     if (fresh) {
       this._adoptEpoch(data.epoch);
-      this._sayHello(); // so a page that joined before us learns our epoch too
+      // So a page that joined before us learns our epoch too (unless it already knows it).
+      if (data.seen !== this.epoch) this._sayHello();
     }
     this.peerPresent = true;
     this._emit("peer", { present: true });
@@ -335,7 +340,9 @@ export class Call extends EventTarget {
     }
     pc.ontrack = (event) => this._onRemoteTrack(event.track);
     pc.onicecandidate = ({ candidate }) => {
-      if (this.pc !== pc || !worthSending(candidate)) return;
+      // Alone in the room nobody hears a candidate: the offer sent on their hello carries
+      // every candidate gathered until then (see _offer).
+      if (this.pc !== pc || !worthSending(candidate) || this.remoteEpoch === null) return;
       this._send(
         "client-ice-candidate",
         { candidate: candidate ? candidate.toJSON() : null },
@@ -357,6 +364,10 @@ export class Call extends EventTarget {
     try {
       this.makingOffer = true;
       await pc.setLocalDescription();
+      // Alone in the room, the offer waits: _onHello sends it, with its candidates, when the
+      // other page says hello. Sent to nobody it would only use up the hub's budget of
+      // client events, and hold back the hello and offer the newcomer is waiting for.
+      if (this.remoteEpoch === null) return;
       this.offerSentAt = performance.now();
       this._send("client-offer", { offer: plain(pc.localDescription) });
     } finally {
