@@ -21,6 +21,8 @@ from typing import Any, Literal, get_args, get_origin
 from config.settings import Secret, Settings
 
 ENV_PREFIX = "PANAMIA_"
+NOT_SETTINGS = frozenset({"PANAMIA_CONFIG", "PANAMIA_LOADTEST_TOKEN"})
+"""Variables under the prefix that name no setting: the config file and the load tester's token."""
 
 
 class ConfigError(ValueError):
@@ -36,7 +38,7 @@ def load_settings(
     if path is not None:
         raw = _read_toml(Path(path))
     for key, value in env.items():
-        if not key.startswith(ENV_PREFIX) or key == "PANAMIA_CONFIG":
+        if not key.startswith(ENV_PREFIX) or key in NOT_SETTINGS:
             continue
         rest = key[len(ENV_PREFIX) :]
         if "__" not in rest:

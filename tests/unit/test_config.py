@@ -133,3 +133,10 @@ def test_example_file_loads_and_matches_the_defaults(tmp_path: Path) -> None:
 def test_room_join_lead_is_checked(lead: str) -> None:
     with pytest.raises(ConfigError, match=r"room\.join_lead_minutes"):
         load_settings(environ={"PANAMIA_ROOM__JOIN_LEAD_MINUTES": lead})
+
+
+def test_the_load_testers_token_variable_is_not_a_setting() -> None:
+    settings = load_settings({"PANAMIA_LOADTEST_TOKEN": "abc", "PANAMIA_HTTP__PORT": "8123"})
+    assert settings.http.port == 8123
+    with pytest.raises(ConfigError, match="PANAMIA_LOADTEST_TOKENS"):
+        load_settings({"PANAMIA_LOADTEST_TOKENS": "abc"})
