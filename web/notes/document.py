@@ -16,6 +16,7 @@ import asyncio
 import hashlib
 import os
 from pathlib import Path
+from typing import Protocol
 
 import structlog
 from pycrdt import Doc, Text
@@ -99,6 +100,14 @@ def build_document(stored_text: str, saved_state: bytes | None) -> Doc[Text]:
         with doc.transaction():
             replace_text(text, current, stored_text)
     return doc
+
+
+class StateStore(Protocol):
+    """Where the CRDT state of each session's notes is kept between rooms."""
+
+    async def load(self, session_id: str) -> bytes | None: ...
+
+    async def save(self, session_id: str, state: bytes) -> None: ...
 
 
 class DocumentStates:
