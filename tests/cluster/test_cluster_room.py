@@ -1,0 +1,172 @@
+"""A session works whichever node each participant reaches, directly or through HAProxy.
+
+Two ``panamia serve`` nodes share a redis-server; HAProxy (config/haproxy.cfg) spreads
+requests round-robin with no stickiness. The session's room (relay + live notes) lives on the
+node holding its lease; the other node forwards to it. Killing that node with SIGKILL moves
+the room to the survivor: the call recovers without a reload and the notes are intact.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+
+import pytest
+from playwright.async_api import Browser, BrowserContext, Page, expect
+from redis.asyncio import Redis
+
+from bench.cluster_nodes import AUTH_SECRET, LEASE_PREFIX, Cluster
+from tests.browser.room_support import MENTEE, MENTOR, leave_and_close, wait_for_remote_video
+from tests.browser.support import PageErrors
+from tests.cluster.conftest import book, logs
+from web.auth import COOKIE_NAME, issue_token
+
+pytestmark = [pytest.mark.browser, pytest.mark.redis]
+
+RELAY_FRAMES = """async () => {
+  const pc = window.panamiaRoom.call.relayPc;
+  if (!pc) return 0;
+  let frames = 0;
+  (await pc.getStats()).forEach((r) => {
+    if (r.type === "inbound-rtp" && r.kind === "video") frames += r.framesDecoded || 0;
+  });
+  return frames;
+}"""
+
+
+async def _open_room(
+    browser: Browser, errors: PageErrors, base_url: str, email: str, session_id: str, query: str
+) -> tuple[BrowserContext, Page]:
+    context = await browser.new_context(viewport={"width": 1280, "height": 860}, locale="en-US")
+    context.set_default_timeout(20_000)
+    errors.watch(context)
+    token = issue_token(AUTH_SECRET, email, 3600)
+    await context.add_cookies([{"name": COOKIE_NAME, "value": token, "url": base_url}])
+    page = await context.new_page()
+    await page.goto(f"{base_url}/mentoring/session/{session_id}{query}")
+    return context, page
+
+
+async def _owner(cluster: Cluster, session_id: str) -> str | None:
+    client = Redis.from_url(cluster.redis.url)
+    try:
+        value = await client.get(LEASE_PREFIX + session_id)
+    finally:
+        await client.aclose()
+    return None if value is None else value.decode().partition(" ")[2]
+
+
+async def _chat(sender: Page, receiver: Page, text: str) -> None:
+    await sender.locator("#chat-input").fill(text)
+    await sender.locator("#chat-input").press("Enter")
+    await expect(receiver.locator(".chat__msg--theirs").last).to_contain_text(text)
+
+
+async def _type_notes_together(
+    mentor: Page, mentee: Page, mentor_line: str, mentee_line: str
+) -> str:
+    for page in (mentor, mentee):
+        await expect(page.locator("#notes")).to_be_editable()
+    await mentor.locator("#notes").click()
+    await mentor.keyboard.press("Control+Home")
+    await mentee.locator("#notes").click()
+    await mentee.keyboard.press("Control+End")
+    await asyncio.gather(
+        mentor.keyboard.type(mentor_line, delay=20), mentee.keyboard.type(mentee_line, delay=20)
+    )
+    merged = f"{mentor_line}\n{mentee_line}"
+    for page in (mentor, mentee):
+        await expect(page.locator("#notes")).to_have_value(merged)
+        await expect(page.locator("#notes-status")).to_have_text("Saved")
+    return merged
+
+
+async def _frames_grow(page: Page, timeout_s: float) -> None:
+    before = int(await page.evaluate(RELAY_FRAMES))
+    deadline = time.monotonic() + timeout_s
+    while int(await page.evaluate(RELAY_FRAMES)) <= before + 2:
+        assert time.monotonic() < deadline, "no new frames on the relay connection"
+        await asyncio.sleep(0.1)
+
+
+async def test_peer_to_peer_chat_and_notes_with_each_person_on_another_node(
+    cluster: Cluster, browser: Browser, page_errors: PageErrors
+) -> None:
+    session_id = await book(cluster, slot=0, topic="Two nodes, peer to peer")
+    node1, node2 = cluster.nodes
+    contexts: list[BrowserContext] = []
+    try:
+        ctx1, mentor = await _open_room(browser, page_errors, node1.url, MENTOR, session_id, "")
+        ctx2, mentee = await _open_room(browser, page_errors, node2.url, MENTEE, session_id, "")
+        contexts = [ctx1, ctx2]
+        for page in (mentor, mentee):
+            await wait_for_remote_video(page, timeout_ms=30_000)
+            await expect(page.locator("#path-name")).not_to_have_text("relay")
+        await _chat(mentee, mentor, "Hello from node 2")
+        await _chat(mentor, mentee, "Hello from node 1")
+        merged = await _type_notes_together(
+            mentor, mentee, "Mentor on node one: plan", "Mentee on node two: questions"
+        )
+        owner = await _owner(cluster, session_id)
+        assert owner in (node1.url, node2.url), logs(cluster)
+    except Exception:
+        print(logs(cluster))
+        raise
+    finally:
+        await leave_and_close(*contexts)
+    assert merged
+
+
+async def test_relayed_call_through_the_proxy_survives_its_owner_node_dying(
+    cluster: Cluster, browser: Browser, page_errors: PageErrors
+) -> None:
+    session_id = await book(cluster, slot=1, topic="Relay through the proxy")
+    proxy = cluster.proxy.url
+    contexts: list[BrowserContext] = []
+    try:
+        ctx1, mentor = await _open_room(
+            browser, page_errors, proxy, MENTOR, session_id, "?relay=always"
+        )
+        ctx2, mentee = await _open_room(
+            browser, page_errors, proxy, MENTEE, session_id, "?relay=always"
+        )
+        contexts = [ctx1, ctx2]
+        pages = (mentor, mentee)
+        for page in pages:
+            await wait_for_remote_video(page, timeout_ms=30_000)
+            await expect(page.locator("#path-name")).to_have_text("relay")
+            await page.evaluate("() => { window.sameDocument = true; }")
+        await _chat(mentor, mentee, "Through the proxy")
+        merged = await _type_notes_together(
+            mentor, mentee, "Mentor through the proxy", "Mentee through the proxy"
+        )
+        owner_url = await _owner(cluster, session_id)
+        assert owner_url is not None
+        owner = cluster.node_at(owner_url)
+        survivor = next(node for node in cluster.nodes if node is not owner)
+
+        owner.stop(signal.SIGKILL)
+        killed_at = time.monotonic()
+        await asyncio.gather(*(_frames_grow(page, 60.0) for page in pages))
+        recovered_s = time.monotonic() - killed_at
+        print(f"\nowner killed: relayed video flows again on both pages after {recovered_s:.1f} s")
+        for page in pages:
+            await wait_for_remote_video(page, timeout_ms=20_000)
+            await expect(page.locator("#path-name")).to_have_text("relay", timeout=20_000)
+            assert await page.evaluate("() => window.sameDocument === true")  # no reload
+            await expect(page.locator("#notes")).to_have_value(merged, timeout=20_000)
+            await expect(page.locator("#notes-status")).to_have_text("Saved", timeout=20_000)
+        assert await _owner(cluster, session_id) == survivor.url
+        # The notes still merge on the new owner, and nothing typed before is lost.
+        await mentee.locator("#notes").click()
+        await mentee.keyboard.press("Control+End")
+        await mentee.keyboard.type(" after", delay=20)
+        for page in pages:
+            await expect(page.locator("#notes")).to_have_value(merged + " after")
+        await _chat(mentee, mentor, "Still here")
+    except Exception:
+        print(logs(cluster))
+        raise
+    finally:
+        await leave_and_close(*contexts)
