@@ -130,9 +130,9 @@ class Proxy(Process):
     def command(self) -> tuple[list[str], dict[str, str]]:
         env = {
             **os.environ,
-            "PANAMIA_PROXY_BIND": f"127.0.0.1:{self.port}",
-            "PANAMIA_NODE1": f"127.0.0.1:{self.nodes[0].port}",
-            "PANAMIA_NODE2": f"127.0.0.1:{self.nodes[1].port}",
+            "PROXY_BIND": f"127.0.0.1:{self.port}",
+            "APP_NODE1": f"127.0.0.1:{self.nodes[0].port}",
+            "APP_NODE2": f"127.0.0.1:{self.nodes[1].port}",
         }
         return [self.binary, "-db", "-f", str(HAPROXY_CONFIG)], env
 
