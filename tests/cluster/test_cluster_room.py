@@ -12,15 +12,23 @@ import asyncio
 import signal
 import time
 
+import aiohttp
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, expect
 from redis.asyncio import Redis
 
 from bench.cluster_nodes import AUTH_SECRET, LEASE_PREFIX, Cluster
-from tests.browser.room_support import MENTEE, MENTOR, leave_and_close, wait_for_remote_video
+from tests.browser.room_support import (
+    MENTEE,
+    MENTOR,
+    OUTSIDER,
+    leave_and_close,
+    wait_for_remote_video,
+)
 from tests.browser.support import PageErrors
 from tests.cluster.conftest import book, logs
 from web.auth import COOKIE_NAME, issue_token
+from web.rooms.hop import HOP_HEADER
 
 pytestmark = [pytest.mark.browser, pytest.mark.redis]
 
@@ -117,6 +125,44 @@ async def test_peer_to_peer_chat_and_notes_with_each_person_on_another_node(
     finally:
         await leave_and_close(*contexts)
     assert merged
+
+
+def _cookie(email: str) -> dict[str, str]:
+    return {"Cookie": f"{COOKIE_NAME}={issue_token(AUTH_SECRET, email, 3600)}"}
+
+
+async def test_forwarded_requests_are_checked_by_the_owner_as_if_direct(cluster: Cluster) -> None:
+    session_id = await book(cluster, slot=2, topic="Forwarding rules")
+    node1, node2 = cluster.nodes
+    offer = f"/api/relay/sessions/{session_id}/offer"
+    async with aiohttp.ClientSession() as http:
+        # The first node asked claims the room (the offer itself is refused as malformed).
+        async with http.post(node1.url + offer, json={"sdp": "v=0"}, headers=_cookie(MENTOR)) as r:
+            assert r.status == 400
+        assert await _owner(cluster, session_id) == node1.url
+        # Through the other node: the same answers, in the same shape.
+        async with http.post(node2.url + offer, json={"sdp": "v=0"}) as r:
+            assert r.status == 401  # not signed in: refused where it arrived, nothing forwarded
+        async with http.post(
+            node2.url + offer, json={"sdp": "v=0"}, headers=_cookie(OUTSIDER)
+        ) as r:
+            assert r.status in (403, 404) and "error" in await r.json()
+        async with http.post(node2.url + offer, json={"sdp": "v=0"}, headers=_cookie(MENTOR)) as r:
+            body = await r.json()
+            assert r.status == 400 and body["field"] == "sdp", body
+        # Only the cluster's nodes can sign the internal hop.
+        forged = {**_cookie(MENTOR), HOP_HEADER: f"{session_id} 1 {int(time.time())} 00"}
+        async with http.post(node1.url + offer, json={"sdp": "v=0"}, headers=forged) as r:
+            assert r.status == 403 and (await r.json())["code"] == "bad_hop"
+        # The notes socket, proxied: refusals keep their close code, a participant syncs.
+        notes = f"/ws/notes/{session_id}"
+        async with http.ws_connect(node2.url + notes, headers=_cookie(OUTSIDER)) as ws:
+            await ws.receive(timeout=10)
+            assert ws.close_code == 4403
+        async with http.ws_connect(node2.url + notes, headers=_cookie(MENTEE)) as ws:
+            first = await ws.receive(timeout=10)
+            assert first.type is aiohttp.WSMsgType.BINARY and first.data
+        assert await _owner(cluster, session_id) == node1.url
 
 
 async def test_relayed_call_through_the_proxy_survives_its_owner_node_dying(
