@@ -29,6 +29,7 @@ from tests.browser.support import PageErrors
 from tests.cluster.conftest import book, logs
 from web.auth import COOKIE_NAME, issue_token
 from web.rooms.hop import HOP_HEADER
+from web.rooms.lease import Owner
 
 pytestmark = [pytest.mark.browser, pytest.mark.redis]
 
@@ -63,7 +64,7 @@ async def _owner(cluster: Cluster, session_id: str) -> str | None:
         value = await client.get(LEASE_PREFIX + session_id)
     finally:
         await client.aclose()
-    return None if value is None else value.decode().partition(" ")[2]
+    return None if value is None else Owner.parse(value).url
 
 
 async def _chat(sender: Page, receiver: Page, text: str) -> None:
