@@ -59,7 +59,7 @@ async def _open_room(
 
 
 async def _owner(cluster: Cluster, session_id: str) -> str | None:
-    client = Redis.from_url(cluster.redis.url)
+    client = Redis.from_url(cluster.redis.url, socket_timeout=5, socket_connect_timeout=5)
     try:
         value = await client.get(LEASE_PREFIX + session_id)
     finally:
@@ -100,7 +100,7 @@ async def _new_relay_frames(page: Page, timeout_s: float) -> None:
         await asyncio.sleep(0.1)
 
 
-async def test_peer_to_peer_chat_and_notes_with_each_person_on_another_node(
+async def test_call_chat_and_notes_with_each_person_on_another_node(
     cluster: Cluster, browser: Browser, page_errors: PageErrors
 ) -> None:
     session_id = await book(cluster, slot=0, topic="Two nodes, peer to peer")
@@ -120,6 +120,16 @@ async def test_peer_to_peer_chat_and_notes_with_each_person_on_another_node(
         )
         owner = await _owner(cluster, session_id)
         assert owner in (node1.url, node2.url), logs(cluster)
+        # The same two people on the relay: one of them reaches it through the other node.
+        await asyncio.gather(
+            mentor.goto(f"{node1.url}/mentoring/session/{session_id}?relay=always"),
+            mentee.goto(f"{node2.url}/mentoring/session/{session_id}?relay=always"),
+        )
+        for page in (mentor, mentee):
+            await wait_for_remote_video(page, timeout_ms=30_000)
+            await expect(page.locator("#path-name")).to_have_text("relay")
+            await expect(page.locator("#notes")).to_have_value(merged)
+        assert await _owner(cluster, session_id) == owner  # relay and notes: one room
     except Exception:
         print(logs(cluster))
         raise
@@ -133,7 +143,7 @@ def _cookie(email: str) -> dict[str, str]:
 
 
 async def test_forwarded_requests_are_checked_by_the_owner_as_if_direct(cluster: Cluster) -> None:
-    session_id = await book(cluster, slot=2, topic="Forwarding rules")
+    session_id = await book(cluster, slot=4, topic="Forwarding rules")
     node1, node2 = cluster.nodes
     offer = f"/api/relay/sessions/{session_id}/offer"
     async with aiohttp.ClientSession() as http:
@@ -166,21 +176,22 @@ async def test_forwarded_requests_are_checked_by_the_owner_as_if_direct(cluster:
         assert await _owner(cluster, session_id) == node1.url
 
 
-async def test_relayed_call_through_the_proxy_survives_its_owner_node_dying(
+async def test_calls_through_the_proxy_and_the_owner_node_dying(
     cluster: Cluster, browser: Browser, page_errors: PageErrors
 ) -> None:
-    session_id = await book(cluster, slot=1, topic="Relay through the proxy")
+    session_id = await book(cluster, slot=2, topic="Relay through the proxy")
     proxy = cluster.proxy.url
     contexts: list[BrowserContext] = []
     try:
-        ctx1, mentor = await _open_room(
-            browser, page_errors, proxy, MENTOR, session_id, "?relay=always"
-        )
-        ctx2, mentee = await _open_room(
-            browser, page_errors, proxy, MENTEE, session_id, "?relay=always"
-        )
+        ctx1, mentor = await _open_room(browser, page_errors, proxy, MENTOR, session_id, "")
+        ctx2, mentee = await _open_room(browser, page_errors, proxy, MENTEE, session_id, "")
         contexts = [ctx1, ctx2]
         pages = (mentor, mentee)
+        for page in pages:  # peer to peer first, each page loaded through the proxy
+            await wait_for_remote_video(page, timeout_ms=30_000)
+            await expect(page.locator("#path-name")).not_to_have_text("relay")
+        relayed = f"{proxy}/mentoring/session/{session_id}?relay=always"
+        await asyncio.gather(*(page.goto(relayed) for page in pages))
         for page in pages:
             await wait_for_remote_video(page, timeout_ms=30_000)
             await expect(page.locator("#path-name")).to_have_text("relay")

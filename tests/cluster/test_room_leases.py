@@ -27,6 +27,8 @@ def redis_proc() -> Iterator[RedisProcess]:
         pytest.skip("redis-server is not installed (CI installs it: apt-get install redis-server)")
     server = RedisProcess(binary)
     server.start()
+    # Something else may have taken the free port first: then this redis-server exited.
+    assert server.proc is not None and server.proc.poll() is None, "redis-server did not start"
     yield server
     if server.proc is not None:
         server.kill()
@@ -36,7 +38,7 @@ def redis_proc() -> Iterator[RedisProcess]:
 async def nodes(redis_proc: RedisProcess) -> AsyncIterator[tuple[RoomLeases, RoomLeases]]:
     # A Redis the cluster has used before: no grace period to wait out (a fresh one opens
     # one, as it cannot tell a first start from a restart; the restart tests show it).
-    client = Redis.from_url(redis_proc.url)
+    client = Redis.from_url(redis_proc.url, socket_timeout=5, socket_connect_timeout=5)
     await client.set(PREFIX + "epoch", "1")
     await client.aclose()
     a = RoomLeases(redis_proc.url, NODE_A, TTL_S, prefix=PREFIX)
