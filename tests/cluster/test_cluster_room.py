@@ -173,6 +173,19 @@ async def test_forwarded_requests_are_checked_by_the_owner_as_if_direct(cluster:
         async with http.ws_connect(node2.url + notes, headers=_cookie(MENTEE)) as ws:
             first = await ws.receive(timeout=10)
             assert first.type is aiohttp.WSMsgType.BINARY and first.data
+            # A REST edit through the other node lands in the owner's live document.
+            bearer = {"Authorization": f"Bearer {issue_token(AUTH_SECRET, MENTOR, 3600)}"}
+            edit = {"action": "update_notes", "notes": "Edited over REST"}
+            async with http.patch(
+                f"{node2.url}/api/mentoring/sessions/{session_id}", json=edit, headers=bearer
+            ) as r:
+                assert r.status == 200, await r.text()
+            deadline = time.monotonic() + 10
+            while True:
+                message = await ws.receive(timeout=10)
+                if b"Edited over REST" in bytes(message.data):
+                    break
+                assert time.monotonic() < deadline, "the live document never got the edit"
         assert await _owner(cluster, session_id) == node1.url
 
 

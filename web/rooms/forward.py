@@ -30,7 +30,7 @@ log = structlog.get_logger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 NOTES_PATH = "/ws/notes/{sessionId}"
-SESSION_PATH = "/api/sessions/{sessionId}"
+SESSION_PATH = "/api/mentoring/sessions/{sessionId}"
 
 CLOSE_TRY_AGAIN = 1013
 """Websocket close code when the room's owner cannot be reached yet (the client reconnects)."""
