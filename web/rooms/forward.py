@@ -202,6 +202,13 @@ def _hop_headers(
     }
     # The original Host, so the owner judges Origin against the address the browser used.
     headers[hdrs.HOST] = request.host
+    # This node is a proxy too: the owner finds the client by X-Forwarded-For when the nodes'
+    # addresses are among its http.trusted_proxies.
+    if request.remote:
+        earlier = request.headers.get(hdrs.X_FORWARDED_FOR)
+        headers[hdrs.X_FORWARDED_FOR] = (
+            f"{earlier}, {request.remote}" if earlier else request.remote
+        )
     secret = request.app[keys.SECRETS].auth_secret
     headers[hop.HOP_HEADER] = hop.sign(secret, session_id, owner.fence)
     return headers
