@@ -8,6 +8,9 @@ document from the plain text alone, the rebuilt insertion would be *new* CRDT co
 merge would show the text twice. Restoring the saved CRDT state makes the merge a no-op. The
 store's plain text stays the source of truth: when it differs from the restored state (the
 REST API edited the notes while no room was open) the difference is applied as an edit.
+
+In a cluster the state must outlive the node: the next owner of the session's room loads it,
+so there it lives in Redis (web/rooms/states.py) instead of the files of :class:`DocumentStates`.
 """
 
 from __future__ import annotations
