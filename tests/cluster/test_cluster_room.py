@@ -147,6 +147,12 @@ async def test_forwarded_requests_are_checked_by_the_owner_as_if_direct(cluster:
     node1, node2 = cluster.nodes
     offer = f"/api/relay/sessions/{session_id}/offer"
     async with aiohttp.ClientSession() as http:
+        # Someone who is not a participant can neither create nor move the room.
+        async with http.post(
+            node2.url + offer, json={"sdp": "v=0"}, headers=_cookie(OUTSIDER)
+        ) as r:
+            assert r.status in (403, 404)
+        assert await _owner(cluster, session_id) is None
         # The first node asked claims the room (the offer itself is refused as malformed).
         async with http.post(node1.url + offer, json={"sdp": "v=0"}, headers=_cookie(MENTOR)) as r:
             assert r.status == 400

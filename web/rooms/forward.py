@@ -134,7 +134,7 @@ async def forward_rooms(request: web.Request, handler: Handler) -> web.StreamRes
     header = request.headers.get(hop.HOP_HEADER)
     if header is not None:
         return await _serve_forwarded(request, handler, router, session_id, header, route)
-    if await current_user(request) is None:
+    if not await _may_enter(request, session_id):
         return await handler(request)  # refused there, in the route's own words
     for attempt in range(2):
         try:
@@ -150,6 +150,16 @@ async def forward_rooms(request: web.Request, handler: Handler) -> web.StreamRes
             return response
         await asyncio.sleep(0.2)  # the owner has just lost the room: look it up again
     raise AssertionError("unreachable")
+
+
+async def _may_enter(request: web.Request, session_id: str) -> bool:
+    """Only a participant's request may claim or reach a room; anyone else is answered by the
+    local handler (401, 403, 404), so nobody else can create or move a session's room."""
+    email = await current_user(request)
+    if email is None:
+        return False
+    session = await request.app[keys.STORE].get_session(session_id)
+    return session is not None and session.has_participant(email)
 
 
 async def _serve_here(
