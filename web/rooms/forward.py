@@ -146,10 +146,13 @@ async def forward_rooms(request: web.Request, handler: Handler) -> web.StreamRes
         if route.websocket:
             return await _proxy_socket(request, router, session_id, owner)
         response = await _forward_http(request, router, session_id, owner)
-        if response.status != 421 or attempt:
+        if response.status != 421:
             return response
-        await asyncio.sleep(0.2)  # the owner has just lost the room: look it up again
-    raise AssertionError("unreachable")
+        await asyncio.sleep(0.2 * (attempt + 1))  # the owner just lost the room: ask again
+    # The 421 is between nodes; the browser gets the retryable answer of a moving room.
+    return _error(
+        503, "the session's room is moving to another server", "room_unavailable", retry_after=2
+    )
 
 
 async def _may_enter(request: web.Request, session_id: str) -> bool:
