@@ -118,6 +118,30 @@ class BusSettings:
 
 
 @dataclass(frozen=True)
+class ClusterSettings:
+    internal_url: str = ""
+    """This node's own address as the other nodes reach it, for instance
+    "http://10.0.0.11:8080" (never the proxy's). Set on every node, together with
+    bus.redis_url, to turn on room ownership: a session's room (its media relay and live notes)
+    lives on the one node that holds its lease in Redis, and the others forward the room's
+    requests there. Empty: a single node serves every room itself, with no forwarding."""
+    lease_ttl_s: float = 6.0
+    """Seconds a room's lease lasts without renewal (renewed every quarter of it): how long a
+    session's room stays unreachable after its owner node dies. Between 2 and 10."""
+    forward_timeout_s: float = 15.0
+    """Seconds a forwarded relay or notes request may take on the owner node."""
+
+    def __post_init__(self) -> None:
+        if not 2.0 <= self.lease_ttl_s <= 10.0:
+            raise ValueError("cluster.lease_ttl_s: must be between 2 and 10 seconds")
+        if self.forward_timeout_s <= 0:
+            raise ValueError("cluster.forward_timeout_s: must be positive")
+        url = self.internal_url
+        if url and not (url.startswith("http://") or url.startswith("https://")):
+            raise ValueError("cluster.internal_url: must be an http:// or https:// URL")
+
+
+@dataclass(frozen=True)
 class PusherSettings:
     app_id: str = "1"
     """Pusher app id served by the hub (digits: the official `pusher` server SDKs insist)."""
@@ -299,6 +323,7 @@ class Settings:
     auth: AuthSettings = field(default_factory=AuthSettings)
     store: StoreSettings = field(default_factory=StoreSettings)
     bus: BusSettings = field(default_factory=BusSettings)
+    cluster: ClusterSettings = field(default_factory=ClusterSettings)
     pusher: PusherSettings = field(default_factory=PusherSettings)
     relay: RelaySettings = field(default_factory=RelaySettings)
     room: RoomSettings = field(default_factory=RoomSettings)

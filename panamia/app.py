@@ -36,6 +36,9 @@ from web.metrics import setup_metrics_routes
 from web.notes import setup_notes
 from web.notes.service import NotesService
 from web.relay import relay_ice_servers, setup_relay
+from web.rooms.forward import RoomRouter, forward_rooms
+from web.rooms.lease import RoomLeases
+from web.rooms.states import RedisDocumentStates
 from web.routes import setup_routes
 from web.services.notify import session_sequence
 from web.session_chat import SessionChat
@@ -65,6 +68,10 @@ def create_app(settings: Settings) -> web.Application:
             _relay_ctx,
         ]
     )
+    if cluster_rooms(settings):
+        # Room ownership: only in cluster mode, so a single node has no extra hop at all.
+        app.cleanup_ctx.append(_rooms_ctx)
+        app.middlewares.append(forward_rooms)
     app.on_response_prepare.append(set_common_headers)
     app.on_shutdown.append(_close_websockets)
     app.router.add_get("/healthz", healthz)
@@ -209,14 +216,30 @@ async def _hub_ctx(app: web.Application) -> AsyncIterator[None]:
         await counts.close()
 
 
+def cluster_rooms(settings: Settings) -> bool:
+    """Whether this node shares rooms with others (``cluster.internal_url`` is set). It needs
+    Redis, where the leases live: without it the settings are refused."""
+    if not settings.cluster.internal_url:
+        return False
+    if not settings.bus.redis_url:
+        raise ValueError("cluster.internal_url needs bus.redis_url: room leases live in Redis")
+    return True
+
+
 async def _notes_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
-    service = NotesService(app[keys.STORE], Path(settings.store.data_dir) / "notes")
+    # In a cluster the next owner of a room loads the CRDT state the last one saved.
+    shared = (
+        RedisDocumentStates(settings.bus.redis_url.reveal()) if cluster_rooms(settings) else None
+    )
+    service = NotesService(app[keys.STORE], Path(settings.store.data_dir) / "notes", states=shared)
     app[keys.NOTES] = service
     try:
         yield
     finally:
         await service.close()
+        if shared is not None:
+            await shared.close()
 
 
 async def _relay_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -231,6 +254,40 @@ async def _relay_ctx(app: web.Application) -> AsyncIterator[None]:
         yield
     finally:
         await manager.close()
+
+
+async def _rooms_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Leases on this node's rooms; losing one closes the room's notes and relay calls here."""
+    settings = app[keys.SETTINGS]
+    leases = RoomLeases(
+        settings.bus.redis_url.reveal(), settings.cluster.internal_url, settings.cluster.lease_ttl_s
+    )
+    router = RoomRouter(leases, settings.cluster.forward_timeout_s)
+    notes = app[keys.NOTES]
+
+    def busy(session_id: str) -> bool:
+        if notes.room(session_id) is not None:
+            return True
+        relay = app.get(keys.RELAY)
+        callers = router.relay_callers(session_id)
+        return relay is not None and any(relay.has_participant(session_id, c) for c in callers)
+
+    async def lost(session_id: str) -> None:
+        router.forget(session_id)
+        await notes.drop(session_id)
+        relay = app.get(keys.RELAY)
+        if relay is not None:
+            await relay.end(session_id)
+
+    leases.busy_when(busy)
+    leases.on_lost(lost)
+    await router.start()
+    app[keys.ROOMS] = router
+    log.info("rooms.started", internal_url=leases.self_url, lease_ttl_s=leases.ttl_s)
+    try:
+        yield
+    finally:
+        await router.close()
 
 
 async def _close_websockets(app: web.Application) -> None:

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from web.mail.sender import MailSender
     from web.metrics import MetricsState
     from web.notes.service import NotesService
+    from web.rooms.forward import RoomRouter
 
 SETTINGS = web.AppKey("settings", Settings)
 SECRETS: web.AppKey[RuntimeSecrets] = web.AppKey("secrets")
@@ -26,6 +27,8 @@ BUS: web.AppKey[Bus] = web.AppKey("bus")
 RELAY: web.AppKey[RelayManager] = web.AppKey("relay")
 NOTES: web.AppKey[NotesService] = web.AppKey("notes")
 """The notes rooms; the REST API's ``update_notes`` calls ``app[NOTES].set_notes_text``."""
+ROOMS: web.AppKey[RoomRouter] = web.AppKey("rooms")
+"""Room ownership in cluster mode (absent on a single node): leases and forwarding."""
 METRICS: web.AppKey[MetricsState] = web.AppKey("metrics")
 MAIL: web.AppKey[MailSender] = web.AppKey("mail")
 """This node's outbox sender; handlers only call ``kick()`` after enqueuing."""
@@ -41,6 +44,7 @@ __all__ = [
     "METRICS",
     "NOTES",
     "RELAY",
+    "ROOMS",
     "SECRETS",
     "SETTINGS",
     "STORE",

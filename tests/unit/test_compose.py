@@ -134,7 +134,12 @@ def test_two_app_nodes_form_one_cluster(compose: dict[str, Any]) -> None:
     nodes = {n: s for n, s in services.items() if s.get("command") == ["panamia", "serve"]}
     assert len(nodes) >= 2
     envs = [_environment(s) for s in nodes.values()]
-    assert all(env == envs[0] for env in envs), "app nodes must share their settings"
+    own = "PANAMIA_CLUSTER__INTERNAL_URL"
+    shared = [{k: v for k, v in env.items() if k != own} for env in envs]
+    assert all(env == shared[0] for env in shared), "app nodes must share their settings"
+    for name, env in zip(nodes, envs, strict=True):
+        # Each node advertises its own address, where the others forward the rooms it owns.
+        assert env[own] == f"http://{name}:8080", f"{name}: {own} must name the node itself"
     settings = load_settings(environ={k: v for k, v in envs[0].items() if not _reads_a_file(k)})
     assert settings.bus.redis_url.reveal().startswith("redis://redis:")
     assert settings.store.mongodb_uri.reveal().startswith("mongodb://mongo:")
@@ -177,3 +182,27 @@ def test_coturn_runs_the_config_rendered_from_our_settings(compose: dict[str, An
         app_env["PANAMIA_TURN__SHARED_SECRET_FILE"]
         == _environment(renderer)["PANAMIA_TURN__SHARED_SECRET_FILE"]
     )
+
+
+def test_haproxy_spreads_requests_over_every_node_with_the_shipped_config(
+    compose: dict[str, Any],
+) -> None:
+    services = _services(compose)
+    proxy = services["proxy"]
+    assert str(proxy["image"]).startswith("haproxy:")
+    mounts = {v.split(":")[1]: v.split(":")[0] for v in proxy["volumes"]}
+    shipped = mounts["/usr/local/etc/haproxy/haproxy.cfg"]
+    assert (COMPOSE.parent / shipped).resolve() == (COMPOSE.parent / "config/haproxy.cfg").resolve()
+    config = (COMPOSE.parent / "config/haproxy.cfg").read_text(encoding="utf-8")
+    assert "balance roundrobin" in config
+    assert "cookie" not in config and "balance source" not in config, "no stickiness"
+    env = _environment(proxy)
+    nodes = [n for n, s in services.items() if s.get("command") == ["panamia", "serve"]]
+    targets = {v.split(":")[0] for k, v in env.items() if k.startswith("APP_NODE")}
+    assert targets == set(nodes)
+    for variable in re.findall(r"\$\{(\w+)\}", config):
+        assert variable in env, f"haproxy.cfg reads {variable}, which compose does not set"
+    # The nodes believe the proxy's X-Forwarded-For.
+    address = proxy["networks"]["backend"]["ipv4_address"]
+    trusted = _environment(services[nodes[0]])["PANAMIA_HTTP__TRUSTED_PROXIES"]
+    assert address in trusted.split(",")

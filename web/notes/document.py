@@ -8,6 +8,9 @@ document from the plain text alone, the rebuilt insertion would be *new* CRDT co
 merge would show the text twice. Restoring the saved CRDT state makes the merge a no-op. The
 store's plain text stays the source of truth: when it differs from the restored state (the
 REST API edited the notes while no room was open) the difference is applied as an edit.
+
+In a cluster the state must outlive the node: the next owner of the session's room loads it,
+so there it lives in Redis (web/rooms/states.py) instead of the files of :class:`DocumentStates`.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import asyncio
 import hashlib
 import os
 from pathlib import Path
+from typing import Protocol
 
 import structlog
 from pycrdt import Doc, Text
@@ -99,6 +103,14 @@ def build_document(stored_text: str, saved_state: bytes | None) -> Doc[Text]:
         with doc.transaction():
             replace_text(text, current, stored_text)
     return doc
+
+
+class StateStore(Protocol):
+    """Where the CRDT state of each session's notes is kept between rooms."""
+
+    async def load(self, session_id: str) -> bytes | None: ...
+
+    async def save(self, session_id: str, state: bytes) -> None: ...
 
 
 class DocumentStates:

@@ -29,6 +29,7 @@ from store.validation import NOTES_MAX
 from web.notes.channel import SocketChannel
 from web.notes.document import (
     DocumentStates,
+    StateStore,
     build_document,
     fingerprint,
     notes_text,
@@ -58,13 +59,14 @@ class NotesRoom:
         doc: Doc[Text],
         stored_text: str,
         store: Store,
-        states: DocumentStates,
+        states: StateStore,
         save_delay_s: float,
     ) -> None:
         self.session_id = session_id
         self.doc = doc
         self.text = notes_text(doc)
         self.clients = 0
+        self.sockets: set[web.WebSocketResponse] = set()
         self._store = store
         self._states = states
         self._save_delay_s = save_delay_s
@@ -96,13 +98,17 @@ class NotesRoom:
 
     async def serve(self, ws: web.WebSocketResponse, path: str) -> None:
         """Sync one client until its socket closes."""
+        self.sockets.add(ws)
         channel = SocketChannel(ws, path)
         # A newcomer learns the saved state at once, not at the next awareness renewal.
         awareness = self._yroom.awareness
         await channel.send(
             create_awareness_message(awareness.encode_awareness_update([awareness.client_id]))
         )
-        await self._yroom.serve(channel)
+        try:
+            await self._yroom.serve(channel)
+        finally:
+            self.sockets.discard(ws)
 
     def replace(self, new_text: str) -> None:
         """Replace the whole text in one transaction; connected clients receive the edit."""
@@ -202,9 +208,18 @@ class NotesRoom:
 class NotesService:
     """Opens, shares and closes the notes rooms of one server process."""
 
-    def __init__(self, store: Store, state_dir: Path, save_delay_s: float = SAVE_DELAY_S) -> None:
+    def __init__(
+        self,
+        store: Store,
+        state_dir: Path,
+        save_delay_s: float = SAVE_DELAY_S,
+        *,
+        states: StateStore | None = None,
+    ) -> None:
+        """``states`` keeps the CRDT state (default: files under ``state_dir``); a cluster
+        passes a store every node shares, since the next owner of a room loads it."""
         self._store = store
-        self._states = DocumentStates(state_dir)
+        self._states: StateStore = states if states is not None else DocumentStates(state_dir)
         self._save_delay_s = save_delay_s
         self._rooms: dict[str, NotesRoom] = {}
         self._lock = asyncio.Lock()
@@ -269,6 +284,18 @@ class NotesService:
         if session is None:  # only when the text is over the limit, which callers validate
             return await self._store.update_notes(session_id, text, utcnow())
         return session
+
+    async def drop(self, session_id: str, code: int = 1012) -> None:
+        """Flush and close a session's room and its sockets (this node no longer owns the
+        room). The clients reconnect, and reach the room's new owner."""
+        async with self._lock:
+            room = self._rooms.pop(session_id, None)
+        if room is None:
+            return
+        await room.close()
+        for ws in list(room.sockets):
+            await ws.close(code=code, message=b"the session's room moved")
+        log.info("notes.room_dropped", session_id=session_id)
 
     async def close(self) -> None:
         """Flush and close every room (server shutdown)."""

@@ -1,0 +1,148 @@
+"""Room leases against a real redis-server: one owner per room, kept through a Redis restart,
+taken over when the owner dies, never split between two nodes."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+from redis.asyncio import Redis
+
+from tests.integration.test_redis_outage import RedisProcess
+from tests.support.procs import find_tool
+from web.rooms.lease import RoomLeases, RoomsUnavailable
+
+TTL_S = 2.0
+NODE_A = "http://node-a.internal:8080"
+NODE_B = "http://node-b.internal:8080"
+PREFIX = "panamia:rooms:"
+
+
+@pytest.fixture
+def redis_proc() -> Iterator[RedisProcess]:
+    binary = find_tool("redis-server")
+    if binary is None:
+        pytest.skip("redis-server is not installed (CI installs it: apt-get install redis-server)")
+    server = RedisProcess(binary)
+    server.start()
+    # Something else may have taken the free port first: then this redis-server exited.
+    assert server.proc is not None and server.proc.poll() is None, "redis-server did not start"
+    yield server
+    if server.proc is not None:
+        server.kill()
+
+
+@pytest.fixture
+async def nodes(redis_proc: RedisProcess) -> AsyncIterator[tuple[RoomLeases, RoomLeases]]:
+    # A Redis the cluster has used before: no grace period to wait out (a fresh one opens
+    # one, as it cannot tell a first start from a restart; the restart tests show it).
+    client = Redis.from_url(redis_proc.url, socket_timeout=5, socket_connect_timeout=5)
+    await client.set(PREFIX + "epoch", "1")
+    await client.aclose()
+    a = RoomLeases(redis_proc.url, NODE_A, TTL_S, prefix=PREFIX)
+    b = RoomLeases(redis_proc.url, NODE_B, TTL_S, prefix=PREFIX)
+    for node in (a, b):
+        node.busy_when(lambda _session: True)
+        await node.start()
+    yield a, b
+    for node in (a, b):
+        await node.close()
+
+
+async def _watch_split(a: RoomLeases, b: RoomLeases, room: str, seconds: float) -> int:
+    """How often both nodes counted the room as theirs at once while watching."""
+    splits = 0
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        splits += a.holds(room) and b.holds(room)
+        await asyncio.sleep(0.02)
+    return splits
+
+
+async def test_first_claim_wins_and_others_see_the_owner(
+    nodes: tuple[RoomLeases, RoomLeases],
+) -> None:
+    a, b = nodes
+    first, second = await asyncio.gather(a.resolve("s1", claim=True), b.resolve("s1", claim=True))
+    assert first == second
+    assert first is not None
+    assert a.holds("s1") != b.holds("s1")
+    assert await b.resolve("nobody-yet", claim=False) is None
+
+
+async def test_a_clean_stop_hands_the_room_over_at_once(
+    nodes: tuple[RoomLeases, RoomLeases],
+) -> None:
+    a, b = nodes
+    lost: list[str] = []
+
+    async def on_lost(session_id: str) -> None:
+        lost.append(session_id)
+
+    a.on_lost(on_lost)
+    owner = await a.resolve("s2", claim=True)
+    assert owner is not None and owner.url == NODE_A
+    await a.release("s2")
+    assert lost == ["s2"]
+    taken = await b.resolve("s2", claim=True)
+    assert taken is not None and taken.url == NODE_B and taken.fence > owner.fence
+
+
+async def test_a_dead_owner_s_lease_lapses_within_the_ttl(
+    nodes: tuple[RoomLeases, RoomLeases],
+) -> None:
+    a, b = nodes
+    await a.resolve("s3", claim=True)
+    assert a._task is not None
+    a._task.cancel()  # the owner stops renewing, as a killed process would
+    died = time.monotonic()
+    while True:
+        owner = await b.resolve("s3", claim=True)
+        assert owner is not None
+        if owner.url == NODE_B:
+            break
+        assert time.monotonic() - died < TTL_S + 1.0
+        await asyncio.sleep(0.1)
+    assert not a.holds("s3")  # a stalled owner stops counting the room as its own, too
+
+
+async def test_a_redis_restart_never_splits_a_room(
+    nodes: tuple[RoomLeases, RoomLeases], redis_proc: RedisProcess
+) -> None:
+    a, b = nodes
+    owner = await a.resolve("s4", claim=True)
+    assert owner is not None and a.holds("s4")
+    redis_proc.kill()
+    redis_proc.start()  # empty: every lease is gone
+    watch = asyncio.create_task(_watch_split(a, b, "s4", TTL_S * 2))
+    # Node B asks at once, before node A's next renewal: it must not get the room.
+    try:
+        seen = await b.resolve("s4", claim=True)
+    except RoomsUnavailable:
+        seen = await b.resolve("s4", claim=True)
+    assert seen == owner
+    assert await watch == 0
+    assert a.holds("s4") and not b.holds("s4")
+
+
+async def test_an_owner_cut_off_from_redis_gives_the_room_up_before_anyone_takes_it(
+    nodes: tuple[RoomLeases, RoomLeases], redis_proc: RedisProcess
+) -> None:
+    a, b = nodes
+    lost: list[str] = []
+
+    async def on_lost(session_id: str) -> None:
+        lost.append(session_id)
+
+    a.on_lost(on_lost)
+    await a.resolve("s5", claim=True)
+    redis_proc.kill()
+    await asyncio.sleep(TTL_S)  # longer than A may serve without a renewal
+    assert not a.holds("s5") and lost == ["s5"]
+    redis_proc.start()
+    watch = asyncio.create_task(_watch_split(a, b, "s5", TTL_S * 1.5))
+    owner = await b.resolve("s5", claim=True, wait_s=TTL_S * 2)
+    assert owner is not None and owner.url == NODE_B
+    assert await watch == 0
