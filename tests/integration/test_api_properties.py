@@ -39,7 +39,12 @@ from tests.support.apiclient import MENTOR_PROFILE, local_path
 from tests.support.procs import free_port
 
 EXAMPLES_PER_OPERATION = 15
-NO_LIMITS = {"signin_address_burst": 0, "signin_email_burst": 0, "writes_burst": 0}
+NO_LIMITS = {
+    "signin_address_burst": 0,
+    "signin_email_burst": 0,
+    "writes_burst": 0,
+    "quality_burst": 0,
+}
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
