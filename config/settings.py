@@ -261,9 +261,9 @@ class LimitSettings:
     one signed-in user may make per minute, on average."""
     writes_burst: int = 60
     """Writes one signed-in user may make at once before the rate applies."""
-    quality_per_minute: float = 15.0
+    quality_per_minute: float = 30.0
     """Call-quality reports one participant may send per session per minute, on average
-    (the room sends one every 5 seconds)."""
+    (the room sends one every 5 seconds; two open tabs fit)."""
     quality_burst: int = 5
     """Call-quality reports one participant may send per session at once."""
 

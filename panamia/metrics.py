@@ -6,6 +6,7 @@ from prometheus_client import CollectorRegistry, Counter, ProcessCollector
 
 from web.limits import LIMIT_NAMES
 from web.metrics import HubCollector, MailCollector, MetricsState, RelayCollector
+from web.quality.metrics import QualityHistograms
 
 
 def make_metrics() -> MetricsState:
@@ -27,7 +28,16 @@ def make_metrics() -> MetricsState:
     )
     for name in LIMIT_NAMES:  # every limit shows, at zero, before its first refusal
         rate_limited.labels(limit=name)
-    state = MetricsState(registry=registry, bookings=bookings, rate_limited=rate_limited)
+    signins = Counter(
+        "panamia_signins", "Sign-in links used since the process started", registry=registry
+    )
+    state = MetricsState(
+        registry=registry,
+        bookings=bookings,
+        rate_limited=rate_limited,
+        signins=signins,
+        quality=QualityHistograms.register(registry),
+    )
     registry.register(HubCollector(state))
     registry.register(RelayCollector(state))
     registry.register(MailCollector(state))

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from web.mail.sender import MailSender
     from web.metrics import MetricsState
     from web.notes.service import NotesService
+    from web.quality.service import QualityService
 
 SETTINGS = web.AppKey("settings", Settings)
 SECRETS: web.AppKey[RuntimeSecrets] = web.AppKey("secrets")
@@ -29,6 +30,8 @@ NOTES: web.AppKey[NotesService] = web.AppKey("notes")
 METRICS: web.AppKey[MetricsState] = web.AppKey("metrics")
 MAIL: web.AppKey[MailSender] = web.AppKey("mail")
 """This node's outbox sender; handlers only call ``kick()`` after enqueuing."""
+QUALITY: web.AppKey[QualityService] = web.AppKey("quality")
+"""Call-quality reports: the live window of this node and the summaries it saves."""
 LIMITER: web.AppKey[Limiter] = web.AppKey("limiter")
 """Rate-limit buckets (in Redis when the bus uses Redis); handlers go through
 ``web.limits.enforce``."""
@@ -40,6 +43,7 @@ __all__ = [
     "MAIL",
     "METRICS",
     "NOTES",
+    "QUALITY",
     "RELAY",
     "SECRETS",
     "SETTINGS",
