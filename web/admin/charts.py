@@ -2,8 +2,9 @@
 the page's content security policy (no inline style) holds, since only presentation
 attributes are used.
 
-Each chart carries ``data-metric`` and ``data-max`` (the largest value drawn), so a test or
-a script can read what it shows without parsing the drawing.
+Each chart carries ``data-metric``, ``data-max`` (the largest value drawn) and
+``data-points`` (how many), so a test or a script can read what it shows without parsing the
+drawing.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from markupsafe import Markup, escape
 
 from web.quality.sample import Sample
 
-WIDTH, HEIGHT = 560, 150
+WIDTH, HEIGHT = 500, 150
 LEFT, RIGHT, TOP, BOTTOM = 48, 8, 10, 22
 COLOURS = ("#2563eb", "#d97706", "#059669", "#db2777")
 
@@ -64,7 +65,7 @@ def line_chart(metric_key: str, series: Mapping[str, Sequence[Sample]]) -> Marku
     times = [at for values in points.values() for at, _ in values]
     values = [v for vs in points.values() for _, v in vs]
     peak = max(values, default=0.0)
-    ceiling = _nice_ceiling(peak)
+    ceiling = _nice_ceiling(peak * 1.15)  # headroom above the highest point
     start: datetime | None = min(times, default=None)
     end: datetime | None = max(times, default=None)
     span = (end - start).total_seconds() if start and end and end > start else 1.0
@@ -80,6 +81,7 @@ def line_chart(metric_key: str, series: Mapping[str, Sequence[Sample]]) -> Marku
     parts = [
         f'<svg class="chart" role="img" viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}"'
         f' height="{HEIGHT}" data-metric="{metric.key}" data-max="{peak:g}"'
+        f' data-points="{len(values)}"'
         f' aria-label="{escape(metric.title)} ({escape(metric.unit)})">',
         f"<title>{escape(metric.title)} ({escape(metric.unit)})</title>",
         f'<rect x="{LEFT}" y="{TOP}" width="{plot_w}" height="{plot_h}" fill="#f8fafc"'
@@ -104,6 +106,10 @@ def line_chart(metric_key: str, series: Mapping[str, Sequence[Sample]]) -> Marku
         parts.append(
             f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{coords}">'
             f"<title>{escape(label)}</title></polyline>"
+        )
+        parts.extend(
+            f'<circle cx="{x(at):.1f}" cy="{y(v):.1f}" r="2.5" fill="{colour}"/>'
+            for at, v in values_of
         )
         parts.append(
             f'<text x="{LEFT + 6 + 180 * index}" y="{TOP + 12}" font-size="10"'

@@ -172,6 +172,7 @@ export function startQuality(config, call, anchor) {
   let poorStreak = 0;
   let stopped = false;
 
+  /** Show or hide the poor-connection notice after one report (two poor ones in a row). */
   function advise(report) {
     const lossy = report.lossPct !== null && report.lossPct >= POOR_LOSS_PCT;
     const slow = report.fps !== null && report.fps < POOR_FPS && report.path !== "none";
@@ -220,5 +221,5 @@ export function startQuality(config, call, anchor) {
   }
   document.getElementById("btn-end")?.addEventListener("click", finish, { capture: true });
   window.addEventListener("pagehide", finish);
-  return { finish, tick };
+  return { finish, tick, advise };
 }
