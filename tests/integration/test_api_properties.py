@@ -143,6 +143,7 @@ def run_cases(
     run()
 
 
+@pytest.mark.timeout(300)  # grows with the number of operations (about 5 s each here)
 def test_every_documented_route_holds_up_to_generated_requests(base_url: str) -> None:
     schema = schemathesis.openapi.from_url(f"{base_url}/api/openapi.json")
     schema.config.base_url = base_url
