@@ -5,8 +5,6 @@
 //
 // The figures are display data: the server checks their ranges and never acts on them.
 
-import { api } from "../api.js";
-
 export const REPORT_INTERVAL_MS = 5000;
 /** Loss at or above this percentage counts as poor (the server uses the same value). */
 export const POOR_LOSS_PCT = 5;
@@ -23,6 +21,20 @@ const ADVICE = {
     "The video is choppy. Close other apps and tabs, or turn your camera off for a moment " +
     "to give the connection room.",
 };
+
+/**
+ * Post one report. Not through api.js: a report must never send the page to sign-in (a 401
+ * mid-call) or bother anyone when refused; it is display data, and the next one follows.
+ */
+function post(url, body, keepalive = false) {
+  return fetch(url, {
+    method: "POST",
+    credentials: "same-origin",
+    headers: { "Content-Type": "application/json", Accept: "application/json" },
+    body: JSON.stringify(body),
+    keepalive,
+  }).catch(() => undefined);
+}
 
 function randomId() {
   const bytes = crypto.getRandomValues(new Uint8Array(12));
@@ -207,7 +219,7 @@ export function startQuality(config, call, anchor) {
     }
     last = body;
     window.panamiaQuality = { last: body, notice };
-    await api("POST", url, body);
+    await post(url, body);
   }
 
   const timer = setInterval(tick, REPORT_INTERVAL_MS);
@@ -217,7 +229,7 @@ export function startQuality(config, call, anchor) {
     if (stopped) return;
     stopped = true;
     clearInterval(timer);
-    if (last) api("POST", url, { ...last, joinMs: undefined, final: true }, { keepalive: true });
+    if (last) post(url, { ...last, joinMs: undefined, final: true }, true);
   }
   document.getElementById("btn-end")?.addEventListener("click", finish, { capture: true });
   window.addEventListener("pagehide", finish);
