@@ -5,7 +5,7 @@ sessions, and the relay and TURN overview."""
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
@@ -124,17 +124,18 @@ async def past_sessions(app: web.Application, search: SessionSearch) -> out.Past
 
 @dataclass
 class CpuClock:
-    """This process's CPU use between two looks (the console's "CPU per node")."""
+    """This process's CPU use between two looks (the console's "CPU per node"); the first
+    look measures from when the app was built."""
 
-    cpu_s: float = 0.0
-    wall_s: float = 0.0
+    cpu_s: float = field(default_factory=time.process_time)
+    wall_s: float = field(default_factory=time.monotonic)
 
     def percent(self) -> float | None:
         cpu, wall = time.process_time(), time.monotonic()
+        if wall - self.wall_s < 0.5:
+            return None  # too soon after the previous look to say
         previous_cpu, previous_wall = self.cpu_s, self.wall_s
         self.cpu_s, self.wall_s = cpu, wall
-        if previous_wall == 0.0 or wall - previous_wall < 0.5:
-            return None
         return round(100 * (cpu - previous_cpu) / (wall - previous_wall), 1)
 
 
