@@ -16,6 +16,7 @@ from store.codec import email_key, utc_ms
 from store.models import Session
 from store.mongo_access import MongoAccess
 from store.mongo_docs import session_from_doc
+from store.mongo_errors import reachable
 from store.operator import (
     SEARCH_LIMIT_MAX,
     QualitySummary,
@@ -33,6 +34,7 @@ SESSIONS = "mentorSessions"
 
 
 class MongoOperator(MongoAccess):
+    @reachable
     async def save_quality_summary(self, summary: QualitySummary) -> None:
         email = email_key(summary.email)
         await self._col(QUALITY).replace_one(
@@ -41,10 +43,12 @@ class MongoOperator(MongoAccess):
             upsert=True,
         )
 
+    @reachable
     async def quality_summaries(self, session_id: str) -> list[QualitySummary]:
         cursor = self._col(QUALITY).find({"sessionId": session_id}).sort("email", ASCENDING)
         return [summary_from_json(doc["body"]) async for doc in cursor]
 
+    @reachable
     async def search_sessions(self, search: SessionSearch) -> list[Session]:
         parts: list[Doc] = []
         needle = participant_needle(search)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from web.admin.charts import line_chart
-from web.admin.views import _workers
+from web.admin.views import relay_workers
 from web.quality.sample import Sample
 from web.quality.window import QualityWindows
 
@@ -64,10 +64,10 @@ def test_charts_say_what_they_draw_and_escape_labels() -> None:
     assert 'data-max="0"' in empty and "no reports yet" in empty
 
 
-def test_relay_workers_are_read_whatever_shape_they_come_in() -> None:
-    assert _workers({}) == []
-    assert _workers({"workers": "not a list"}) == []
-    listed = _workers({"workers": [{"pid": 41, "streams": 4, "cpu": 0.5, "ok": True}, "junk"]})
+def test_relayrelay_workers_are_read_whatever_shape_they_come_in() -> None:
+    assert relay_workers({}) == []
+    assert relay_workers({"workers": "not a list"}) == []
+    listed = relay_workers({"workers": [{"pid": 41, "streams": 4, "cpu": 0.5, "ok": True}, "junk"]})
     assert listed == [{"worker": "41", "pid": 41.0, "streams": 4.0, "cpu": 0.5}]
-    named = _workers({"workers": {"w1": {"streams": 2}}})
+    named = relay_workers({"workers": {"w1": {"streams": 2}}})
     assert named == [{"worker": "w1", "streams": 2.0}]

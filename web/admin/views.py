@@ -150,7 +150,7 @@ def _numbers(stats: dict[str, Any]) -> dict[str, float]:
     }
 
 
-def _workers(stats: dict[str, Any]) -> list[dict[str, float | str]]:
+def relay_workers(stats: dict[str, Any]) -> list[dict[str, float | str]]:
     """Per-worker entries when the relay reports them (a list or a mapping of mappings)."""
     raw = stats.get("workers")
     entries: list[tuple[str, Any]] = []
@@ -187,7 +187,7 @@ def relay_overview(app: web.Application) -> out.RelayOverview:
         node=node_name(app[keys.SETTINGS]),
         cpu_percent=clock.percent() if clock is not None else None,
         relay=_numbers(stats),
-        workers=_workers(stats),
+        workers=relay_workers(stats),
         turn_by_transport=by_path,
         activity=[
             out.HourActivity(hour=iso(hour), signins=signins, bookings=bookings)

@@ -7,15 +7,26 @@ from aiohttp import web
 
 from web import keys
 from web.admin import views
-from web.admin.access import require_operator
+from web.admin.access import is_operator
 from web.admin.search import LIMIT_MAX, parse_search
 from web.api import admin_models as out
 from web.api.errors import ApiError
 from web.api.jsonio import answer
 from web.api.spec import NOT_SIGNED_IN, SESSION_ID, Operation, Param, Reply, Route, error
+from web.auth import current_user
 from web.params import is_session_id, query_pairs
 
 NOT_OPERATOR = error(403, "Not an operator (admin.emails)")
+
+
+async def require_operator(request: web.Request) -> str:
+    """The operator's e-mail; 401 when not signed in, 403 when not in ``admin.emails``."""
+    email = await current_user(request)
+    if email is None:
+        raise ApiError(401, "Not signed in")
+    if not is_operator(request.app[keys.SETTINGS], email):
+        raise ApiError(403, "Only operators (admin.emails) may use the console")
+    return email
 
 
 async def live(request: web.Request) -> web.Response:
