@@ -210,7 +210,8 @@ async def _notes_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _quality_ctx(app: web.Application) -> AsyncIterator[None]:
-    """Call-quality reports of this node; its last summaries are saved on the way out."""
+    """Call-quality reports of this node; its last summaries are saved on the way out. With
+    Redis (cluster mode) the live window is shared, so any node's console shows every call."""
     settings = app[keys.SETTINGS]
     histograms = app[keys.METRICS].quality
     service = QualityService(
@@ -218,6 +219,7 @@ async def _quality_ctx(app: web.Application) -> AsyncIterator[None]:
         settings.quality,
         node_name(settings),
         observe=histograms.observe if histograms is not None else None,
+        redis_url=settings.bus.redis_url.reveal(),
     )
     app[keys.QUALITY] = service
     service.start()

@@ -162,3 +162,40 @@ async def test_a_call_leaves_its_summary_and_feeds_the_histograms(
     assert 'panamia_call_rtt_seconds_count{path="turn-tcp"} 3.0' in metrics
     assert 'panamia_call_packet_loss_ratio_count{path="direct"} 0.0' not in metrics
     assert "panamia_call_join_seconds_count 1.0" in metrics
+
+
+async def test_in_a_cluster_any_node_shows_every_live_call(
+    aiohttp_server: AiohttpServer,
+    aiohttp_client: AiohttpClient,
+    make_settings: SettingsFactory,
+    redis_url: str,
+) -> None:
+    """Two nodes on one Redis and one store: a report received by node A is live on node B's
+    console (named as A's), with its series; hanging up takes it off both."""
+    nodes = []
+    for port in (8101, 8102):
+        settings = make_settings(
+            http={"port": port}, bus={"redis_url": redis_url}, admin={"emails": [OPERATOR]}
+        )
+        nodes.append(await aiohttp_server(create_app(settings)))
+    node_a, node_b = nodes
+    session_id = await _open_session(node_a)
+    mentee = await user(aiohttp_client, node_a, MENTEE)
+    operator_b = await user(aiohttp_client, node_b, OPERATOR.lower())
+    path = f"/api/mentoring/sessions/{session_id}/quality"
+    for bitrate in (700, 900):
+        body = {**REPORT, "bitrateInKbps": bitrate}
+        assert (await mentee.post(path, json=body)).status == 200
+
+    live = await (await operator_b.get("/api/admin/live")).json()
+    [shown] = [s for s in live["sessions"] if s["sessionId"] == session_id]
+    assert shown["node"].endswith(":8101") and live["node"].endswith(":8102")
+    assert [p["path"] for p in shown["participants"]] == ["turn-tcp"]
+    detail = await (await operator_b.get(f"/api/admin/sessions/{session_id}")).json()
+    assert [p["bitrateInKbps"] for p in detail["series"][MENTEE]] == [700, 900]
+    page = await (await operator_b.get("/admin")).text()
+    assert f'data-live-session="{session_id}"' in page
+
+    assert (await mentee.post(path, json={**REPORT, "final": True})).status == 200
+    live = await (await operator_b.get("/api/admin/live")).json()
+    assert session_id not in {s["sessionId"] for s in live["sessions"]}

@@ -68,10 +68,7 @@ async def live_page(request: web.Request) -> web.Response:
         return viewer
     app = request.app
     live = await views.live_sessions(app)
-    series = {
-        s.session_id: views.series_of(app[keys.QUALITY].session(s.session_id))
-        for s in live.sessions
-    }
+    series = {s.session_id: await app[keys.QUALITY].series(s.session_id) for s in live.sessions}
     context = _common(viewer, "live") | {"live": live, "series": series}
     return render(request, "admin/live.html", context)
 
@@ -86,7 +83,7 @@ async def session_page(request: web.Request) -> web.Response:
     if session is None:
         return _refusal(request, viewer, 404, "Session not found", "No session has this id.")
     quality = await views.session_quality(request.app, session)
-    series = views.series_of(request.app[keys.QUALITY].session(session_id))
+    series = await request.app[keys.QUALITY].series(session_id)
     context = _common(viewer, "sessions") | {"quality": quality, "series": series}
     return render(request, "admin/session.html", context)
 
@@ -109,7 +106,7 @@ async def relay_page(request: web.Request) -> web.Response:
     viewer = await _operator(request)
     if isinstance(viewer, web.Response):
         return viewer
-    overview = views.relay_overview(request.app)
+    overview = await views.relay_overview(request.app)
     return render(request, "admin/relay.html", _common(viewer, "relay") | {"overview": overview})
 
 

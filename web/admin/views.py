@@ -16,7 +16,6 @@ from web import keys
 from web.api import admin_models as out
 from web.node import node_name
 from web.quality.sample import Sample
-from web.quality.window import SessionWindow
 from web.serialize import iso
 
 
@@ -66,11 +65,10 @@ def summary_out(summary: QualitySummary) -> out.QualitySummary:
 
 
 async def live_sessions(app: web.Application) -> out.LiveSessions:
-    node = node_name(app[keys.SETTINGS])
     store = app[keys.STORE]
     found: list[out.LiveSession] = []
-    for window in app[keys.QUALITY].live():
-        session = await store.get_session(window.session_id)
+    for call in await app[keys.QUALITY].live():
+        session = await store.get_session(call.session_id)
         if session is None:
             continue
         found.append(
@@ -79,31 +77,25 @@ async def live_sessions(app: web.Application) -> out.LiveSessions:
                 topic=session.topic,
                 mentor_email=session.mentor_email,
                 mentee_email=session.mentee_email,
-                node=node,
-                since=iso(window.since),
+                node=call.nodes,
+                since=iso(call.since),
                 participants=[
                     out.LiveParticipant(
                         email=p.email,
                         path=p.latest.path,
-                        since=iso(p.summary.first_at),
+                        since=iso(p.since),
                         latest=point_out(p.latest),
                     )
-                    for p in window.participants.values()
+                    for p in call.participants
                 ],
             )
         )
-    return out.LiveSessions(node=node, sessions=found)
-
-
-def series_of(window: SessionWindow | None) -> dict[str, list[Sample]]:
-    if window is None:
-        return {}
-    return {email: list(p.samples) for email, p in window.participants.items()}
+    return out.LiveSessions(node=node_name(app[keys.SETTINGS]), sessions=found)
 
 
 async def session_quality(app: web.Application, session: Session) -> out.SessionQuality:
     summaries = await app[keys.STORE].quality_summaries(session.session_id)
-    series = series_of(app[keys.QUALITY].session(session.session_id))
+    series = await app[keys.QUALITY].series(session.session_id)
     return out.SessionQuality(
         session_id=session.session_id,
         topic=session.topic,
@@ -168,7 +160,7 @@ def relay_workers(stats: dict[str, Any]) -> list[dict[str, float | str]]:
     return workers
 
 
-def relay_overview(app: web.Application) -> out.RelayOverview:
+async def relay_overview(app: web.Application) -> out.RelayOverview:
     relay = app.get(keys.RELAY)
     stats: dict[str, Any] = {}
     if relay is not None:
@@ -178,8 +170,8 @@ def relay_overview(app: web.Application) -> out.RelayOverview:
             stats = {}
     clock = app.get(CPU_CLOCK)
     by_path: dict[str, int] = {}
-    for window in app[keys.QUALITY].live():
-        for participant in window.participants.values():
+    for call in await app[keys.QUALITY].live():
+        for participant in call.participants:
             path = participant.latest.path
             by_path[path] = by_path.get(path, 0) + 1
     activity = app[keys.METRICS].activity.hours()

@@ -53,7 +53,7 @@ async def session(request: web.Request) -> web.Response:
 
 async def relay(request: web.Request) -> web.Response:
     await require_operator(request)
-    return answer(views.relay_overview(request.app))
+    return answer(await views.relay_overview(request.app))
 
 
 SEARCH = (

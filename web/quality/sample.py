@@ -6,8 +6,9 @@ range is a 400 naming the field; an absent or null figure means the browser did 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import datetime
+from typing import Any
 
 from store.validation import ValidationError
 
@@ -77,3 +78,16 @@ def one_of(name: str, value: str | None, allowed: tuple[str, ...]) -> str | None
     if value is None or value in allowed:
         return value
     raise ValidationError(name, "Must be one of: " + ", ".join(allowed))
+
+
+def sample_to_json(sample: Sample) -> dict[str, object]:
+    body = {key: value for key, value in asdict(sample).items() if value is not None}
+    body["at"] = sample.at.isoformat()
+    return body
+
+
+def sample_from_json(body: dict[str, Any]) -> Sample:
+    known = {f.name for f in fields(Sample)}
+    values = {key: value for key, value in body.items() if key in known}
+    values["at"] = datetime.fromisoformat(values["at"])
+    return Sample(**values)

@@ -20,7 +20,8 @@ from config.settings import QualitySettings
 from store.base import Store
 from store.models import utcnow
 from web.quality.sample import Sample
-from web.quality.window import ParticipantWindow, QualityWindows, SessionWindow
+from web.quality.shared import SharedWindow
+from web.quality.window import LiveCall, ParticipantWindow, QualityWindows, live_calls
 
 log = structlog.get_logger(__name__)
 
@@ -36,14 +37,22 @@ Observer = Callable[[Sample, int | None], None]
 
 class QualityService:
     def __init__(
-        self, store: Store, settings: QualitySettings, node: str, observe: Observer | None = None
+        self,
+        store: Store,
+        settings: QualitySettings,
+        node: str,
+        observe: Observer | None = None,
+        redis_url: str = "",
     ) -> None:
         self.store = store
         self.settings = settings
+        self.node = node
         window = timedelta(minutes=settings.window_minutes)
         # Twice the nominal count: two tabs of one person, or a burst after a stall.
         max_samples = int(2 * window.total_seconds() / REPORT_INTERVAL_S)
         self.windows = QualityWindows(window, node, max_samples)
+        self.shared = SharedWindow(redis_url, window, max_samples) if redis_url else None
+        """The cluster's window in Redis, when the bus uses Redis; this node's otherwise."""
         self.observe = observe
         self._task: asyncio.Task[None] | None = None
 
@@ -62,6 +71,8 @@ class QualityService:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await self.save_due(utcnow(), everything=True)
+        if self.shared is not None:
+            await self.shared.close()
 
     async def report(
         self,
@@ -80,14 +91,36 @@ class QualityService:
             self.observe(sample, join_ms if first else None)
         if final:
             participant.left = True
+        if self.shared is not None:
+            try:
+                await self.shared.publish(session_id, email, self.node, sample, final)
+            except Exception as exc:  # display data: this node's own window still has it
+                log.warning("quality.redis_unavailable", error=type(exc).__name__)
         if final or participant.saved_at is None:
             await self._save(participant, sample.at)
 
-    def live(self, now: datetime | None = None) -> list[SessionWindow]:
-        return self.windows.live(now or utcnow(), self.live_after)
+    async def live(self, now: datetime | None = None) -> list[LiveCall]:
+        """Calls with a participant still reporting: the whole cluster's when Redis is used
+        (this node's alone while Redis does not answer)."""
+        moment = now or utcnow()
+        if self.shared is not None:
+            try:
+                return await self.shared.live(moment, self.live_after)
+            except Exception as exc:
+                log.warning("quality.redis_unavailable", error=type(exc).__name__)
+        return live_calls(self.windows.live(moment, self.live_after), self.node)
 
-    def session(self, session_id: str) -> SessionWindow | None:
-        return self.windows.sessions.get(session_id)
+    async def series(self, session_id: str) -> dict[str, list[Sample]]:
+        """Per participant, the reports of the window (empty once the session left memory)."""
+        if self.shared is not None:
+            try:
+                return await self.shared.series(session_id)
+            except Exception as exc:
+                log.warning("quality.redis_unavailable", error=type(exc).__name__)
+        session = self.windows.sessions.get(session_id)
+        if session is None:
+            return {}
+        return {email: list(p.samples) for email, p in session.participants.items()}
 
     async def save_due(self, now: datetime, everything: bool = False) -> None:
         interval = timedelta(seconds=self.settings.summary_interval_s)

@@ -52,6 +52,43 @@ class SessionWindow:
         return max(p.summary.last_at for p in self.participants.values())
 
 
+@dataclass(frozen=True)
+class LiveEntry:
+    """One participant of a live call as the console lists them."""
+
+    email: str
+    node: str
+    since: datetime
+    latest: Sample
+
+
+@dataclass(frozen=True)
+class LiveCall:
+    session_id: str
+    participants: tuple[LiveEntry, ...]
+
+    @property
+    def since(self) -> datetime:
+        return min(p.since for p in self.participants)
+
+    @property
+    def nodes(self) -> str:
+        return ", ".join(sorted({p.node for p in self.participants}))
+
+
+def live_calls(sessions: list[SessionWindow], node: str) -> list[LiveCall]:
+    return [
+        LiveCall(
+            session.session_id,
+            tuple(
+                LiveEntry(p.email, node, p.summary.first_at, p.latest)
+                for p in session.participants.values()
+            ),
+        )
+        for session in sessions
+    ]
+
+
 class QualityWindows:
     """Every session's window; bounded by time and, per participant, by count."""
 
