@@ -1,6 +1,6 @@
 """The /admin pages: live sessions, one session's call quality, past sessions, relay and
-TURN. Server-rendered like the other pages; the live page reloads itself every 5 seconds
-(a meta refresh: no script needed)."""
+TURN. Server-rendered like the other pages; the live page swaps in a fresh copy of its live
+part every 5 seconds (``web/static/js/admin-live.js``)."""
 
 from __future__ import annotations
 
