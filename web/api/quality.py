@@ -27,7 +27,7 @@ from web.quality.sample import (
     in_range,
     one_of,
 )
-from web.services.join_window import require_open
+from web.services import join_window  # a module: web.api loads while it does
 from web.services.sessions import session_of_participant
 
 
@@ -62,7 +62,7 @@ async def post_quality(request: web.Request) -> web.Response:
     email = await require_user(request)
     session = await session_of_participant(request, request.match_info["sessionId"], email)
     app = request.app
-    require_open(session, utcnow(), app[keys.SETTINGS].room.join_lead_minutes)
+    join_window.require_open(session, utcnow(), app[keys.SETTINGS].room.join_lead_minutes)
     report = await read_body(request, QualityReport)
     connection_id = _connection_id(report.connectionId)
     sample = sample_of(report)
