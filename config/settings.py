@@ -296,9 +296,14 @@ class LimitSettings:
     Pusher limit of 10 per second per connection applies as well."""
     client_events_per_user_burst: int = 10
     """Client events one user may send at once before the per-user rate applies."""
+    quality_per_minute: float = 30.0
+    """Call-quality reports one participant may send per session per minute, on average
+    (the room sends one every 5 seconds; two open tabs fit)."""
+    quality_burst: int = 5
+    """Call-quality reports one participant may send per session at once."""
 
     def __post_init__(self) -> None:
-        for name in ("signin_address", "signin_email", "writes"):
+        for name in ("signin_address", "signin_email", "writes", "quality"):
             if getattr(self, f"{name}_per_minute") < 0 or getattr(self, f"{name}_burst") < 0:
                 raise ValueError(f"limits.{name}: rates and bursts must not be negative")
         if (
@@ -307,6 +312,35 @@ class LimitSettings:
             or self.client_events_per_user_burst < 0
         ):
             raise ValueError("limits: hub limits must not be negative")
+
+
+@dataclass(frozen=True)
+class AdminSettings:
+    emails: tuple[str, ...] = ()
+    """E-mail addresses of the operators: they see the console under /admin (live sessions,
+    call quality, relay and TURN, past sessions). Everyone else gets 403 there."""
+
+    def __post_init__(self) -> None:
+        for email in self.emails:
+            if "@" not in email or email.strip() != email:
+                raise ValueError(f"admin.emails: {email!r} is not an e-mail address")
+
+
+@dataclass(frozen=True)
+class QualitySettings:
+    window_minutes: int = 30
+    """Minutes of call-quality reports kept for each live session (what /admin charts)."""
+    live_after_s: float = 20.0
+    """A participant counts as in a live call while their last report is this recent."""
+    summary_interval_s: float = 30.0
+    """Seconds between saves of a participant's quality summary with the session while the
+    call goes on (the last one is saved when the call ends)."""
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.window_minutes <= 24 * 60:
+            raise ValueError("quality.window_minutes: must be between 1 and 1440")
+        if self.live_after_s <= 0 or self.summary_interval_s <= 0:
+            raise ValueError("quality: intervals must be positive")
 
 
 @dataclass(frozen=True)
@@ -331,6 +365,8 @@ class Settings:
     mail: MailSettings = field(default_factory=MailSettings)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     limits: LimitSettings = field(default_factory=LimitSettings)
+    admin: AdminSettings = field(default_factory=AdminSettings)
+    quality: QualitySettings = field(default_factory=QualitySettings)
     log: LogSettings = field(default_factory=LogSettings)
 
     @property

@@ -2,9 +2,9 @@
 
 ``create_app`` does no I/O: it fills the settings, builds the metrics registry and registers
 routes. Every service is built in a ``cleanup_ctx`` here and stored under a ``web.keys`` key;
-they open in order (secrets, store, mail sender, bus, hub, notes rooms, relay) and close in
-reverse, so nothing outlives what it depends on. Web modules only register routes and read
-those keys.
+they open in order (secrets, store, mail sender, bus, hub, notes rooms, call quality,
+relay) and close in reverse, so nothing outlives what it depends on. Web modules only register
+routes and read those keys.
 """
 
 from __future__ import annotations
@@ -33,8 +33,10 @@ from web.loadtest_auth import setup_loadtest_auth
 from web.mail.routes import setup_mail_routes
 from web.mail.sender import LogTransport, MailSender, SmtpTransport, Transport
 from web.metrics import setup_metrics_routes
+from web.node import node_name
 from web.notes import setup_notes
 from web.notes.service import NotesService
+from web.quality.service import QualityService
 from web.relay import relay_ice_servers, setup_relay
 from web.rooms.forward import RoomRouter, forward_rooms
 from web.rooms.lease import RoomLeases
@@ -65,6 +67,7 @@ def create_app(settings: Settings) -> web.Application:
             _limits_ctx,
             _hub_ctx,
             _notes_ctx,
+            _quality_ctx,
             _relay_ctx,
         ]
     )
@@ -240,6 +243,26 @@ async def _notes_ctx(app: web.Application) -> AsyncIterator[None]:
         await service.close()
         if shared is not None:
             await shared.close()
+
+
+async def _quality_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Call-quality reports of this node; its last summaries are saved on the way out. With
+    Redis (cluster mode) the live window is shared, so any node's console shows every call."""
+    settings = app[keys.SETTINGS]
+    histograms = app[keys.METRICS].quality
+    service = QualityService(
+        app[keys.STORE],
+        settings.quality,
+        node_name(settings),
+        observe=histograms.observe if histograms is not None else None,
+        redis_url=settings.bus.redis_url.reveal(),
+    )
+    app[keys.QUALITY] = service
+    service.start()
+    try:
+        yield
+    finally:
+        await service.close()
 
 
 async def _relay_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -13,6 +13,7 @@ from web.metrics import (
     MetricsState,
     RelayCollector,
 )
+from web.quality.metrics import QualityHistograms
 
 
 def make_metrics() -> MetricsState:
@@ -35,7 +36,16 @@ def make_metrics() -> MetricsState:
     # every limit shows, at zero, before its first refusal
     for name in (*LIMIT_NAMES, *HUB_LIMIT_NAMES):
         rate_limited.labels(limit=name)
-    state = MetricsState(registry=registry, bookings=bookings, rate_limited=rate_limited)
+    signins = Counter(
+        "panamia_signins", "Sign-in links used since the process started", registry=registry
+    )
+    state = MetricsState(
+        registry=registry,
+        bookings=bookings,
+        rate_limited=rate_limited,
+        signins=signins,
+        quality=QualityHistograms.register(registry),
+    )
     registry.register(HubCollector(state))
     registry.register(RelayCollector(state))
     registry.register(MailCollector(state))

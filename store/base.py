@@ -21,6 +21,7 @@ from store.models import (
     Session,
     SessionStatus,
 )
+from store.operator import QualitySummary, SessionSearch
 
 
 class StoreError(Exception):
@@ -247,3 +248,14 @@ class Store(Protocol):
     async def session_revoked(self, email: str, token_id: str, issued_at: datetime) -> bool:
         """Whether the token ``token_id`` of ``email``, issued at ``issued_at``, was revoked:
         one lookup by primary key, made on every authenticated request."""
+
+    # --- operator console ---------------------------------------------------------------
+    async def save_quality_summary(self, summary: QualitySummary) -> None:
+        """Store (or replace) the call-quality summary of one participant of a session."""
+
+    async def quality_summaries(self, session_id: str) -> list[QualitySummary]:
+        """The quality summaries stored with a session, ordered by e-mail."""
+
+    async def search_sessions(self, search: SessionSearch) -> list[Session]:
+        """Sessions of any status matching the search, newest start first, at most
+        ``search.limit`` (capped at ``store.operator.SEARCH_LIMIT_MAX``)."""

@@ -68,6 +68,7 @@ from store.mongo_docs import (
 )
 from store.mongo_errors import reachable as _reachable
 from store.mongo_schedule import MongoSchedule
+from store.operator_mongo import QUALITY, QUALITY_INDEXES, MongoOperator
 from store.outbox_mongo import OUTBOX, OUTBOX_INDEXES, MongoOutbox
 from store.revocations_mongo import REVOCATION_INDEXES, REVOCATIONS, MongoRevocations
 
@@ -116,10 +117,11 @@ INDEXES: dict[str, list[IndexModel]] = {
     OUTBOX: OUTBOX_INDEXES,
     FEED_TOKENS: FEED_TOKEN_INDEXES,
     REVOCATIONS: REVOCATION_INDEXES,
+    QUALITY: QUALITY_INDEXES,
 }
 
 
-class MongoStore(MongoSchedule, MongoOutbox, MongoFeedTokens, MongoRevocations):
+class MongoStore(MongoSchedule, MongoOutbox, MongoFeedTokens, MongoRevocations, MongoOperator):
     """:class:`store.base.Store` on a MongoDB database (standalone, replica set or sharded)."""
 
     def __init__(self, uri: str, database: str) -> None:

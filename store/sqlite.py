@@ -51,6 +51,7 @@ from store.models import (
     SessionStatus,
     utcnow,
 )
+from store.operator_sqlite import SqliteOperator
 from store.outbox_sqlite import SqliteOutbox, insert_outbox
 from store.revocations_sqlite import SqliteRevocations
 from store.sqlite_rows import (
@@ -72,7 +73,9 @@ T = TypeVar("T")
 BUSY_TIMEOUT_MS = 5000
 
 
-class SqliteStore(SqliteSchedule, SqliteOutbox, SqliteFeedTokens, SqliteRevocations):
+class SqliteStore(
+    SqliteSchedule, SqliteOutbox, SqliteFeedTokens, SqliteRevocations, SqliteOperator
+):
     """:class:`store.base.Store` on an SQLite file (``":memory:"`` works for one process)."""
 
     def __init__(self, path: str, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> None:

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from web.mail.sender import MailSender
     from web.metrics import MetricsState
     from web.notes.service import NotesService
+    from web.quality.service import QualityService
     from web.rooms.forward import RoomRouter
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -32,6 +33,8 @@ ROOMS: web.AppKey[RoomRouter] = web.AppKey("rooms")
 METRICS: web.AppKey[MetricsState] = web.AppKey("metrics")
 MAIL: web.AppKey[MailSender] = web.AppKey("mail")
 """This node's outbox sender; handlers only call ``kick()`` after enqueuing."""
+QUALITY: web.AppKey[QualityService] = web.AppKey("quality")
+"""Call-quality reports: the live window of this node and the summaries it saves."""
 LIMITER: web.AppKey[Limiter] = web.AppKey("limiter")
 """Rate-limit buckets (in Redis when the bus uses Redis); handlers go through
 ``web.limits.enforce``."""
@@ -43,6 +46,7 @@ __all__ = [
     "MAIL",
     "METRICS",
     "NOTES",
+    "QUALITY",
     "RELAY",
     "ROOMS",
     "SECRETS",

@@ -42,7 +42,7 @@ class Rate:
         return self.per_second > 0 and self.burst > 0
 
 
-LIMIT_NAMES = ("signin_address", "signin_email", "writes")
+LIMIT_NAMES = ("signin_address", "signin_email", "writes", "quality")
 
 
 def rates_from(settings: LimitSettings) -> dict[str, Rate]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aiohttp import hdrs, web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter
@@ -24,6 +24,8 @@ from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector
 
 from web import keys
+from web.activity import HourlyActivity
+from web.quality.metrics import QualityHistograms
 
 StatsSource = Callable[[], Mapping[str, float]]
 
@@ -36,6 +38,11 @@ class MetricsState:
     bookings: Counter
     rate_limited: Counter
     """Requests refused by a rate limit, labelled ``limit`` (see web.limits)."""
+    signins: Counter | None = None
+    quality: QualityHistograms | None = None
+    """Round-trip time, loss and join time from the rooms' quality reports."""
+    activity: HourlyActivity = field(default_factory=HourlyActivity)
+    """Sign-ins and bookings per hour (the operator console)."""
     hub_stats: StatsSource | None = None
     relay_stats: StatsSource | None = None
     mail_stats: StatsSource | None = None
@@ -185,6 +192,15 @@ def record_booking(app: web.Application) -> None:
     state = app.get(keys.METRICS)
     if state is not None:
         state.bookings.inc()
+        state.activity.record("bookings")
+
+
+def record_signin(app: web.Application) -> None:
+    state = app.get(keys.METRICS)
+    if state is not None:
+        if state.signins is not None:
+            state.signins.inc()
+        state.activity.record("signins")
 
 
 def _authorized(request: web.Request) -> bool:

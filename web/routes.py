@@ -10,6 +10,7 @@ STATIC_DIR = Path(__file__).parent / "static"
 
 
 def setup_routes(app: web.Application) -> None:
+    from web.admin.pages import setup_admin_pages
     from web.api import setup_api_routes
     from web.pages import setup_page_routes
     from web.room import setup_room_routes
@@ -17,4 +18,5 @@ def setup_routes(app: web.Application) -> None:
     setup_api_routes(app)
     setup_page_routes(app)
     setup_room_routes(app)
+    setup_admin_pages(app)
     app.router.add_static("/static/", STATIC_DIR, name="static", append_version=True)

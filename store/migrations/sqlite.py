@@ -147,4 +147,16 @@ MIGRATIONS: list[tuple[str, ...]] = [
         """,
         "CREATE INDEX session_revocations_expiry ON session_revocations (expires_at)",
     ),
+    # 6: call-quality summaries, one per participant of a session (the operator console)
+    (
+        """
+        CREATE TABLE quality_summaries (
+            session_id TEXT NOT NULL,
+            email      TEXT NOT NULL,
+            body       TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (session_id, email)
+        )
+        """,
+    ),
 ]

@@ -38,6 +38,8 @@ MENTEE = "mentee@example.org"
 OUTSIDER = "outsider@example.org"
 WRITES_BURST = 40
 SIGNIN_ADDRESS_BURST = 20
+QUALITY_BURST = 3
+OPERATOR = "ops@example.org"
 
 
 @dataclass(frozen=True)
@@ -111,7 +113,9 @@ async def journey(server: TestServer, factory: AiohttpClient) -> None:
     await check_slots_and_reschedule(mentor, mentee, outsider, session_id)
     await check_sessions(mentor, mentee, outsider, session_id)
     await check_room_closed(mentee, session_id)
-    await check_room_services(mentee, outsider, await open_session(server))
+    open_sid = await open_session(server)
+    await check_room_services(mentee, outsider, open_sid)
+    await check_quality_and_console(factory, server, anon, mentee, outsider, open_sid)
     await check_loadtest_session(factory, server, anon)
     await check_calendar_feed(anon, mentee)
     assert (await mentor.post("/api/auth/signout")).status == 204
@@ -322,6 +326,42 @@ async def check_room_services(mentee: Client, outsider: Client, sid: str) -> Non
     assert (await outsider.post(leave_path)).status == 403
 
 
+QUALITY = {"connectionId": "journey-1", "path": "direct", "rttMs": 12.5, "bitrateInKbps": 800}
+
+
+async def check_quality_and_console(
+    factory: AiohttpClient,
+    server: TestServer,
+    anon: Client,
+    mentee: Client,
+    outsider: Client,
+    sid: str,
+) -> None:
+    """The room's quality report and every operator route, refused to everyone else."""
+    report = f"/api/mentoring/sessions/{sid}/quality"
+    assert (await anon.post(report, json=QUALITY)).status == 401
+    assert (await outsider.post(report, json=QUALITY)).status == 403
+    assert (await mentee.post("/api/mentoring/sessions/nosuch/quality", json=QUALITY)).status == 404
+    assert (await mentee.post(report, json={**QUALITY, "lossPct": 101})).status == 400
+    for _ in range(QUALITY_BURST):
+        assert (await mentee.post(report, json=QUALITY)).status == 200
+    assert (await mentee.post(report, json=QUALITY)).status == 429
+
+    operator = await user(factory, server, OPERATOR)
+    paths = (
+        "/api/admin/live",
+        "/api/admin/sessions",
+        f"/api/admin/sessions/{sid}",
+        "/api/admin/relay",
+    )
+    for path in paths:
+        assert (await anon.get(path)).status == 401
+        assert (await mentee.get(path)).status == 403
+        assert (await operator.get(path)).status == 200, path
+    assert (await operator.get("/api/admin/sessions?from=yesterday")).status == 400
+    assert (await operator.get("/api/admin/sessions/nosuch")).status == 404
+
+
 async def check_calendar_feed(anon: Client, mentee: Client) -> None:
     token = "/api/calendar/token"
     assert (await anon.post(token)).status == 401
@@ -334,8 +374,15 @@ async def check_calendar_feed(anon: Client, mentee: Client) -> None:
 
 @pytest.fixture
 async def server(aiohttp_server: AiohttpServer, make_settings: SettingsFactory) -> Any:
-    limits = {"writes_burst": WRITES_BURST, "signin_address_burst": SIGNIN_ADDRESS_BURST}
-    app = create_app(make_settings(auth={"loadtest_token": LOADTEST_TOKEN}, limits=limits))
+    limits = {
+        "writes_burst": WRITES_BURST,
+        "signin_address_burst": SIGNIN_ADDRESS_BURST,
+        "quality_burst": QUALITY_BURST,
+    }
+    settings = make_settings(
+        auth={"loadtest_token": LOADTEST_TOKEN}, limits=limits, admin={"emails": [OPERATOR]}
+    )
+    app = create_app(settings)
     log: list[Recorded] = []
     app.middlewares.insert(0, recorder(log))
     return await aiohttp_server(app), log

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from web.api import (
+    admin,
     auth,
     availability,
     calendar,
@@ -14,6 +15,7 @@ from web.api import (
     openapi,
     profile,
     pusher_auth,
+    quality,
     sessions,
 )
 from web.api.errors import api_error_middleware
@@ -30,6 +32,8 @@ ROUTES = (
     *pusher_auth.ROUTES,
     *ice.ROUTES,
     *calendar.ROUTES,
+    *quality.ROUTES,
+    *admin.ROUTES,
 )
 
 

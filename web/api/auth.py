@@ -39,6 +39,7 @@ from web.auth import (
     set_session_cookie,
 )
 from web.client_address import client_address
+from web.metrics import record_signin
 from web.params import parse_link_token
 from web.serialize import me_out
 
@@ -124,6 +125,7 @@ async def callback(request: web.Request) -> web.StreamResponse:
     response = redirect(next_path)
     set_session_cookie(response, session_token_for(app, email), app[keys.SETTINGS])
     log.info("auth.signed_in", email=email)
+    record_signin(app)
     return response
 
 

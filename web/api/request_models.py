@@ -25,6 +25,7 @@ from msgspec import UNSET, Meta, Struct, UnsetType
 
 from store import availability_rules as avail_rules
 from store import validation as rules
+from web.quality import sample as quality
 
 
 def _doc(description: str = "", **schema: object) -> Meta:
@@ -219,3 +220,41 @@ class LoadtestSignIn(Body):
 class LoadtestSession(Body):
     mentor_email: Annotated[str, _doc("An address under @loadtest.invalid", format="email")]
     topic: Annotated[str, _doc(minLength=rules.TOPIC_MIN, maxLength=rules.TOPIC_MAX)]
+
+
+def _figure(name: str, description: str) -> Meta:
+    low, high = quality.RANGES[name]
+    return _doc(description, minimum=low, maximum=high)
+
+
+class QualityReport(Body):
+    """A summary of the room's RTCPeerConnection statistics over the last 5 seconds. Display
+    data only; a figure the browser does not know is absent or null."""
+
+    connectionId: Annotated[str, _doc("Random per page load", pattern="^[A-Za-z0-9_-]{8,64}$")]
+    path: Annotated[str, _doc("How the media travels", enum=list(quality.PATHS))]
+    rttMs: Annotated[float, _figure("rttMs", "Round-trip time, ms")] | None = None
+    jitterMs: Annotated[float, _figure("jitterMs", "Jitter of received media, ms")] | None = None
+    lossPct: Annotated[float, _figure("lossPct", "Received packets lost, %")] | None = None
+    bitrateInKbps: Annotated[float, _figure("bitrateInKbps", "Received, kbit/s")] | None = None
+    bitrateOutKbps: Annotated[float, _figure("bitrateOutKbps", "Sent, kbit/s")] | None = None
+    fps: Annotated[float, _figure("fps", "Received video frames per second")] | None = None
+    width: Annotated[int, _figure("width", "Received video width")] | None = None
+    height: Annotated[int, _figure("height", "Received video height")] | None = None
+    limitation: (
+        Annotated[
+            str,
+            _doc("Why the sent video is limited", enum=list(quality.LIMITATIONS)),
+        ]
+        | None
+    ) = None
+    localCandidate: (
+        Annotated[str, _doc("Local ICE candidate type", enum=list(quality.CANDIDATE_TYPES))] | None
+    ) = None
+    remoteCandidate: (
+        Annotated[str, _doc("Remote ICE candidate type", enum=list(quality.CANDIDATE_TYPES))] | None
+    ) = None
+    joinMs: (
+        Annotated[int, _figure("joinMs", "Opening the room to first remote frame, ms")] | None
+    ) = None
+    final: Annotated[bool, _doc("The call ended here (hang-up)")] = False

@@ -4,6 +4,7 @@
 import { Call, PATHS, mark } from "./call.js";
 import { Chat } from "./chat.js";
 import { Presence } from "./presence.js";
+import { startQuality } from "./quality.js";
 import { Signaling } from "./signaling.js";
 
 const FIRST_FRAME_MARK = "first-remote-frame";
@@ -255,7 +256,10 @@ function start() {
   firstFrameSeen.then(startNotes);
   setTimeout(startNotes, NOTES_DELAY_MS);
 
-  window.panamiaRoom = { config, call, signaling, chat, presence, paths: PATHS };
+  // Call-quality reports and the poor-connection notice (quality.js).
+  const quality = startQuality(config, call, ui.error);
+
+  window.panamiaRoom = { config, call, signaling, chat, presence, quality, paths: PATHS };
 }
 
 start();

@@ -1,0 +1,1 @@
+"""The operator console: /admin pages for the people listed in ``admin.emails``."""
