@@ -161,8 +161,10 @@ async def test_a_killed_worker_is_replaced_and_its_call_renegotiates_onto_a_live
         # Noticed at once: the session is forgotten and another process takes the slot.
         await until(lambda: not pool.has_participant("s1", "alice"), "the session dropped")
         await until(
-            lambda: pool.stats()["workers"][index]["pid"] not in (victim, None)
-            and pool.stats()["workers_alive"] == 2,
+            lambda: (
+                pool.stats()["workers"][index]["pid"] not in (victim, None)
+                and pool.stats()["workers_alive"] == 2
+            ),
             "the worker replaced",
             timeout=60,
         )
