@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import contextvars
 import importlib
+import logging
 import os
 import socket
 import sys
@@ -131,6 +132,15 @@ class WorkerServer:
         )
 
 
+def _plain_logging(level: str, _json: bool | None) -> None:
+    """Without the app's set-up (``python -m relay.worker``): structlog's console output,
+    filtered at ``level``; aiortc and aioice only from WARNING on."""
+    numeric = logging.getLevelName(level.upper())
+    numeric = numeric if isinstance(numeric, int) else logging.INFO
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(numeric))
+    logging.basicConfig(level=max(numeric, logging.WARNING))
+
+
 async def serve(fd: int, setup_logging: LogSetup | None) -> None:
     sock = socket.socket(fileno=fd)
     reader, writer = await asyncio.open_unix_connection(sock=sock)
@@ -140,8 +150,7 @@ async def serve(fd: int, setup_logging: LogSetup | None) -> None:
         return
     if not isinstance(init, ipc.Init):
         raise ipc.FrameError("the first frame must be Init")
-    if setup_logging is not None:
-        setup_logging(init.log_level, init.log_json)
+    (setup_logging or _plain_logging)(init.log_level, init.log_json)
     structlog.contextvars.bind_contextvars(relay_worker=init.index)
     loop_name = type(asyncio.get_running_loop()).__module__.split(".")[0]
     await WorkerServer(reader, writer, init).run(loop_name)
