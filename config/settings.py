@@ -144,10 +144,10 @@ class RelaySettings:
     max_sessions: int = 50
     """Relayed sessions this node accepts at once."""
     workers: int = 0
-    """Relay processes on this node. 0: one per CPU core; N > 0: N worker processes, each
-    running its own event loop, with the web process placing each session on the least-loaded
-    one; -1: no worker process, the relay runs inside the web process (one core at most; for
-    tests that patch aiortc in-process and for debugging)."""
+    """Relay processes on this node. 0: one per CPU core the process may use; N > 0: N worker
+    processes, each running its own event loop, with the web process placing each session on the
+    least-loaded one; -1: no worker process, the relay runs inside the web process (one core at
+    most; for tests that patch aiortc in-process and for debugging)."""
     worker_start_timeout_s: float = 60.0
     """Seconds a new relay worker process may take to start and pass its self-check."""
 

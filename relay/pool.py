@@ -53,9 +53,16 @@ _ERRORS: dict[str, type[errors.RelayError]] = {
 }
 
 
+def usable_cores() -> int:
+    """CPU cores this process may run on (its affinity mask, e.g. a container's cpuset)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
 def worker_count(setting: int) -> int:
-    """``relay.workers`` as a number of processes: 0 means one per CPU core."""
-    return setting if setting > 0 else max(1, os.cpu_count() or 1)
+    """``relay.workers`` as a number of processes: 0 means one per usable CPU core."""
+    return setting if setting > 0 else usable_cores()
 
 
 def _wire_ice(servers: list[RTCIceServer]) -> list[ipc.IceServer]:
