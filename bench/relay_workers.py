@@ -146,6 +146,7 @@ async def measure(
         log_json=True,
     )
     await pool.start()
+    await pool.wait_started()
     if pool.unavailable_reason is not None:
         await pool.close()
         raise RuntimeError(pool.unavailable_reason)

@@ -107,26 +107,34 @@ class WorkerPool:
         self._quick_deaths = [0] * self.size
         self._tasks: set[asyncio.Task[None]] = set()
         self._check_failure: str | None = None
+        self._initial: asyncio.Task[None] | None = None
         self.sessions_started = 0
         self.closed = False
 
     # --- life cycle ------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Start every worker; a worker whose self-check fails disables the relay (as the
-        in-process manager does). Never raises."""
+        """Start the workers in the background and return at once, so the web server listens
+        (and the signaling hub serves) while they import aiortc and run their self-check.
+        Until one runs, :attr:`unavailable_reason` says so (offers get 503, /readyz too).
+        A worker whose self-check fails disables the relay, as the in-process manager does.
+        Never raises; :meth:`wait_started` waits for the first round."""
+        self._initial = spawn(self._tasks, self._start_all(), "workers-start")
+
+    async def wait_started(self) -> None:
+        """Until every worker of the first round is up (or failed to start)."""
+        if self._initial is not None:
+            await asyncio.shield(self._initial)
+
+    async def _start_all(self) -> None:
         results = await asyncio.gather(
             *(self._start_worker(index) for index in range(self.size)), return_exceptions=True
         )
         for index, result in enumerate(results):
-            if isinstance(result, BaseException):
+            if isinstance(result, Exception):
                 log.error("relay.worker_start_failed", worker=index, detail=str(result))
                 self._schedule_restart(index)
-        reasons = {w.unavailable_reason for w in self.workers if w is not None} - {None}
-        if reasons:
-            self._check_failure = sorted(r for r in reasons if r is not None)[0]
-            log.error("relay.unavailable", reason=self._check_failure)
-        else:
+        if self._check_failure is None:
             log.info("relay.workers_ready", workers=self.size, alive=len(self._alive()))
 
     async def _start_worker(self, index: int) -> None:
@@ -136,15 +144,19 @@ class WorkerPool:
             msgspec.structs.replace(self._init, index=index),
             on_exit=self._worker_exited,
             on_room_closed=self._room_closed,
+            on_report=self._reconcile,
             env=self._env,
         )
         self.workers[index] = worker
+        self._started_at[index] = time.monotonic()  # a start that fails counts as a quick death
         try:
             await worker.start(self.settings.worker_start_timeout_s)
         except BaseException:
             await worker.close(timeout_s=1.0)
             raise
-        self._started_at[index] = time.monotonic()
+        if worker.unavailable_reason is not None and self._check_failure is None:
+            self._check_failure = worker.unavailable_reason
+            log.error("relay.unavailable", reason=self._check_failure)
         if self.closed:
             await worker.close()
 
@@ -306,6 +318,16 @@ class WorkerPool:
         if self._placement.get(session_id) is worker and not self._in_flight[session_id]:
             del self._placement[session_id]
             self._participants.pop(session_id, None)
+
+    def _reconcile(self, worker: WorkerProcess) -> None:
+        """Take who is connected from the worker's report (a participant whose connection
+        never came up is dropped there). A session with a call in flight keeps what the
+        calls said: the report may predate the call, never the other way round, because a
+        worker's frames arrive in the order it sent them."""
+        rooms = worker.figures.rooms
+        for session_id, placed in self._placement.items():
+            if placed is worker and not self._in_flight[session_id]:
+                self._participants[session_id] = set(rooms.get(session_id, ()))
 
     # --- figures ---------------------------------------------------------------------
 

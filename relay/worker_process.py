@@ -51,6 +51,7 @@ class WorkerProcess:
         *,
         on_exit: Callable[[WorkerProcess], None],
         on_room_closed: Callable[[WorkerProcess, str], None],
+        on_report: Callable[[WorkerProcess], None] | None = None,
         env: dict[str, str] | None = None,
     ) -> None:
         self.index = index
@@ -59,6 +60,7 @@ class WorkerProcess:
         self._env = env
         self._on_exit = on_exit
         self._on_room_closed = on_room_closed
+        self._on_report = on_report
         self._ids = itertools.count(1)
         self._pending: dict[int, asyncio.Future[Any]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -148,6 +150,8 @@ class WorkerProcess:
             self.figures = WorkerFigures(
                 message.stats, message.cpu_seconds, message.rss_bytes, message.rooms
             )
+            if self._on_report is not None:
+                self._on_report(self)
         elif isinstance(message, ipc.RoomClosed):
             self._on_room_closed(self, message.session_id)
         elif self._ready is not None and not self._ready.done():

@@ -50,6 +50,7 @@ async def pool() -> AsyncIterator[WorkerPool]:
         RelaySettings(max_sessions=8), [], workers=2, command=LOOPBACK_WORKER, log_json=True
     )
     await relay.start()
+    await relay.wait_started()
     yield relay
     await relay.close()
 
@@ -194,6 +195,7 @@ async def test_a_failing_self_check_in_a_worker_disables_the_relay() -> None:
     )
     relay = WorkerPool(RelaySettings(), [], workers=1, command=broken, log_json=True)
     await relay.start()
+    await relay.wait_started()
     try:
         reason = relay.unavailable_reason
         assert reason is not None and "'_send_keyframe'" in reason
@@ -210,6 +212,8 @@ async def test_the_app_runs_workers_and_reports_them_in_readyz_and_metrics(
     client: TestClient[Any, Any] = await aiohttp_client(app)
     relay = app[keys.RELAY]
     assert isinstance(relay, WorkerPool)
+    # The server listens at once; it is ready for relayed calls once its worker runs.
+    await relay.wait_started()
     ready = await client.get("/readyz")
     assert ready.status == 200
     assert (await ready.json())["relay_workers"] == {"running": 1, "configured": 1}
