@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import logging
 import os
 import resource
 import sys
@@ -37,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import structlog
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
 from bench.media import PacketLoopTrack, encode_vp8_loop, loopback_only, offer
@@ -186,7 +188,8 @@ async def measure(
                 await pc.setRemoteDescription(RTCSessionDescription(answer_sdp, answer_type))
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(all_receiving.wait(), 30)
-        print(" measuring", flush=True)
+        receiving = sum(1 for value in counts if value)
+        print(f" {receiving}/{streams} receiving; measuring", flush=True)
         await asyncio.sleep(warmup)
         placed = [row["sessions"] for row in pool.worker_stats()]
         cpu_before = [process_cpu_seconds(pid) for pid in pids]
@@ -296,6 +299,9 @@ def _counts(text: str) -> list[int]:
 
 
 def main(argv: list[str] | None = None) -> None:
+    # The pool logs each placement at INFO: keep the table readable.
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+    logging.basicConfig(level=logging.WARNING)
     parser = argparse.ArgumentParser(prog="python -m bench.relay_workers", description=__doc__)
     parser.add_argument("--workers", type=_counts, default=[1, 2])
     parser.add_argument("--streams", type=_counts, default=[8, 16, 32, 64])
