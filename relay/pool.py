@@ -333,7 +333,8 @@ class WorkerPool:
 
     def worker_stats(self) -> list[dict[str, Any]]:
         """Per worker slot: whether it runs, its pid, sessions, streams, CPU seconds (a
-        total since it started), memory and restarts."""
+        total since it started), CPU load (CPU-seconds per second over the last report
+        interval), resident memory and restarts. For metrics labels and an operator view."""
         placed = Counter(self._placement.values())
         rows = []
         for index, worker in enumerate(self.workers):
@@ -347,6 +348,7 @@ class WorkerPool:
                     "streams": stats.get("streams", 0),
                     "peer_connections": stats.get("peer_connections", 0),
                     "cpu_seconds": worker.figures.cpu_seconds if worker is not None else 0.0,
+                    "cpu_load": worker.figures.cpu_load if worker is not None else 0.0,
                     "rss_bytes": worker.figures.rss_bytes if worker is not None else 0,
                     "restarts": self._restarts[index],
                 }

@@ -14,6 +14,7 @@ import contextlib
 import itertools
 import os
 import socket
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,6 +39,10 @@ class WorkerFigures:
     cpu_seconds: float = 0.0
     rss_bytes: int = 0
     rooms: dict[str, list[str]] = field(default_factory=dict)
+    received_at: float = 0.0
+    """``time.monotonic()`` when the report arrived."""
+    cpu_load: float = 0.0
+    """CPU-seconds per second between the last two reports (1.0: one core busy)."""
 
 
 class WorkerProcess:
@@ -147,8 +152,16 @@ class WorkerProcess:
                 else:
                     future.set_exception(CallFailed(message.kind, message.message))
         elif isinstance(message, ipc.Report):
+            now = time.monotonic()
+            previous = self.figures
+            elapsed = now - previous.received_at
+            load = (
+                max(0.0, (message.cpu_seconds - previous.cpu_seconds) / elapsed)
+                if previous.received_at and elapsed > 0
+                else 0.0
+            )
             self.figures = WorkerFigures(
-                message.stats, message.cpu_seconds, message.rss_bytes, message.rooms
+                message.stats, message.cpu_seconds, message.rss_bytes, message.rooms, now, load
             )
             if self._on_report is not None:
                 self._on_report(self)

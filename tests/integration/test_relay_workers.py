@@ -139,6 +139,7 @@ async def test_sessions_go_to_the_least_loaded_worker_and_their_media_flows(
         per_worker = [row["streams"] for row in stats["workers"]]
         assert per_worker[0] == per_worker[1] > 0 and stats["streams"] == sum(per_worker)
         assert all(row["cpu_seconds"] > 0 and row["rss_bytes"] > 0 for row in stats["workers"])
+        assert all(row["cpu_load"] >= 0 for row in stats["workers"])
         assert stats["packets_forwarded"] > 0
         # A call ends: its worker closes it, and it is placed anew next time.
         assert await pool.end("s1")
