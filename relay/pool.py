@@ -302,7 +302,12 @@ class WorkerPool:
                 "the relay process carrying this call stopped; try again"
             ) from exc
         except CallFailed as exc:
-            raise _ERRORS.get(exc.kind, errors.RelayError)(str(exc)) from None
+            known = _ERRORS.get(exc.kind)
+            if known is None:  # a bug in the worker, logged there: a 503 the page retries
+                raise errors.RelayUnavailable(
+                    "the relay could not handle this request; try again"
+                ) from exc
+            raise known(str(exc)) from None
         finally:
             self._in_flight[session_id] -= 1
             if not self._in_flight[session_id]:

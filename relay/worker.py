@@ -116,7 +116,8 @@ class WorkerServer:
             self._send(ipc.Failure(call.id, "error", type(exc).__name__))
             return
         self._send(ipc.Result(call.id, result))
-        await self._writer.drain()
+        with contextlib.suppress(ConnectionError):  # the web process went away: we stop soon
+            await self._writer.drain()
 
     async def _report_forever(self) -> None:
         while True:
