@@ -278,6 +278,11 @@ class WorkerPool:
             return False
         return bool(await self._call(worker, "end", session_id, []))
 
+    def worker_of(self, session_id: str) -> int | None:
+        """The slot of the worker carrying the session (None when it is not placed)."""
+        worker = self._placement.get(session_id)
+        return worker.index if worker is not None else None
+
     def has_participant(self, session_id: str, participant_id: str) -> bool:
         return participant_id in self._participants.get(session_id, ())
 

@@ -107,10 +107,10 @@ async def call(relay: WorkerPool, session: str) -> tuple[Peer, Peer]:
 
 
 def worker_of(relay: WorkerPool, session: str) -> int:
-    rows = [row for row in relay.stats()["workers"] if row["sessions"]]
-    placed = relay._placement[session]  # which worker the session went to
-    assert any(row["worker"] == placed.index for row in rows)
-    return placed.index
+    index = relay.worker_of(session)
+    assert index is not None
+    assert relay.stats()["workers"][index]["sessions"] >= 1
+    return index
 
 
 def test_zero_workers_means_one_per_core() -> None:
