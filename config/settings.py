@@ -167,6 +167,19 @@ class RelaySettings:
     """Seconds to wait for a direct connection before moving to the relay (auto mode)."""
     max_sessions: int = 50
     """Relayed sessions this node accepts at once."""
+    workers: int = 0
+    """Relay processes on this node. 0: one per CPU core the process may use; N > 0: N worker
+    processes, each running its own event loop, with the web process placing each session on the
+    least-loaded one; -1: no worker process, the relay runs inside the web process (one core at
+    most; for tests that patch aiortc in-process and for debugging)."""
+    worker_start_timeout_s: float = 60.0
+    """Seconds a new relay worker process may take to start and pass its self-check."""
+
+    def __post_init__(self) -> None:
+        if self.workers < -1:
+            raise ValueError("relay.workers: must be -1 (in-process), 0 (one per core) or more")
+        if self.worker_start_timeout_s <= 0:
+            raise ValueError("relay.worker_start_timeout_s: must be positive")
 
 
 @dataclass(frozen=True)

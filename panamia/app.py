@@ -10,18 +10,22 @@ routes and read those keys.
 from __future__ import annotations
 
 import secrets as pysecrets
+import sys
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import structlog
 from aiohttp import WSCloseCode, web
+from aiortc import RTCIceServer
 
 from config.runtime_secrets import load_or_create
 from config.settings import Settings
 from panamia.backends import make_bus, make_connection_counts, make_limiter, make_store
 from panamia.metrics import make_metrics
 from relay.manager import RelayManager
+from relay.pool import WorkerPool
+from relay.service import RelayService
 from signaling.hub import Hub, HubLimits
 from signaling.routes import setup_signaling_routes
 from web import keys
@@ -134,7 +138,13 @@ async def readyz(request: web.Request) -> web.Response:
         problems["relay"] = relay.unavailable_reason
     if problems:
         return web.json_response({"status": "unavailable", "problems": problems}, status=503)
-    return web.json_response({"status": "ready"})
+    body: dict[str, object] = {"status": "ready"}
+    if isinstance(relay, WorkerPool):
+        body["relay_workers"] = {
+            "running": relay.stats()["workers_alive"],
+            "configured": relay.size,
+        }
+    return web.json_response(body)
 
 
 async def _secrets_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -265,8 +275,27 @@ async def _quality_ctx(app: web.Application) -> AsyncIterator[None]:
         await service.close()
 
 
+def build_relay(app: web.Application) -> RelayService:
+    """The relay of this node: worker processes (``relay.workers`` >= 0), or in this process
+    (``relay.workers = -1``). Either way its server peers get fresh TURN credentials per room."""
+    settings = app[keys.SETTINGS]
+
+    def ice() -> list[RTCIceServer]:
+        return relay_ice_servers(app)
+
+    if settings.relay.workers < 0:
+        return RelayManager(settings.relay, ice)
+    return WorkerPool(
+        settings.relay,
+        ice,
+        command=(sys.executable, "-m", "panamia.relay_worker"),
+        log_level=settings.log.level,
+        log_json=settings.log.json,
+    )
+
+
 async def _relay_ctx(app: web.Application) -> AsyncIterator[None]:
-    manager = RelayManager(app[keys.SETTINGS].relay, lambda: relay_ice_servers(app))
+    manager = build_relay(app)
     try:
         # The self-check of aiortc's internals. It never raises: a failure disables the relay
         # (offers get 503) while the rest of the server keeps serving, and /readyz says why.

@@ -23,6 +23,12 @@ Wiring (the web layer / composition root):
 * When a call ends, ``await manager.end(session_id)``; ``manager.stats()`` gives sessions,
   peer_connections, streams and totals for metrics.
 
+The same interface (:class:`relay.service.RelayService`) is met by
+``relay.pool.WorkerPool(settings.relay, ice_servers)``, which runs ``relay.workers`` worker
+processes (:mod:`relay.worker`), each with its own manager and event loop, places every session
+on the least-loaded one and replaces a worker that dies (its calls renegotiate). ``start()``
+returns at once; ``await pool.wait_started()`` waits for the first workers.
+
 Media is forwarded without decoding (see :mod:`relay.publication`); only when the two
 participants share no codec is it decoded and re-encoded. This package imports ``config``
 only.

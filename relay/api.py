@@ -16,12 +16,13 @@ import structlog
 from aiohttp import web
 
 from relay.errors import BadOffer, RelayFull, RelayUnavailable, SessionBusy
-from relay.manager import MAX_OFFER_BYTES, RelayManager
+from relay.manager import MAX_OFFER_BYTES
+from relay.service import RelayService
 
 log = structlog.get_logger(__name__)
 
 Authorize = Callable[[web.Request, str], Awaitable[str]]
-ManagerOf = Callable[[web.Request], RelayManager]
+ManagerOf = Callable[[web.Request], RelayService]
 """Finds the node's manager for a request. A getter rather than the manager itself, because the
 routes are mounted before start-up, while the manager is built by a cleanup context."""
 
@@ -71,7 +72,7 @@ def _unavailable(reason: str) -> web.Response:
 
 
 def make_relay_routes(
-    manager_of: RelayManager | ManagerOf,
+    manager_of: RelayService | ManagerOf,
     authorize: Authorize,
     authorize_leave: Authorize | None = None,
 ) -> list[web.RouteDef]:
@@ -79,8 +80,8 @@ def make_relay_routes(
     ``authorize`` guards offers, ``authorize_leave`` (default: ``authorize``) leaving."""
     may_leave = authorize_leave or authorize
 
-    def _manager(request: web.Request) -> RelayManager:
-        return manager_of if isinstance(manager_of, RelayManager) else manager_of(request)
+    def _manager(request: web.Request) -> RelayService:
+        return manager_of if isinstance(manager_of, RelayService) else manager_of(request)
 
     async def offer(request: web.Request) -> web.Response:
         session_id = request.match_info["session_id"]

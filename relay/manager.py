@@ -31,6 +31,8 @@ class RelayManager:
     server so clients that cannot send UDP can still reach the relay through it.
     ``peer_timeout_s`` removes a participant whose connection is not up by then.
     ``ice_servers`` may be a callable, asked for each new room (fresh TURN credentials).
+    ``on_room_closed(session_id)`` is told when a session's last participant is gone (a relay
+    worker process passes that on to the web process, which then forgets where it placed it).
 
     Call :meth:`start` once before serving. It checks that the installed aiortc and aioice
     still have every private name the relay relies on (:func:`relay.compat.self_check`).
@@ -45,8 +47,10 @@ class RelayManager:
         ice_servers: list[RTCIceServer] | Callable[[], list[RTCIceServer]],
         *,
         peer_timeout_s: float = 30.0,
+        on_room_closed: Callable[[str], None] | None = None,
     ) -> None:
         self.settings = settings
+        self._on_room_closed = on_room_closed
         self._ice_servers = ice_servers
         self._peer_timeout_s = peer_timeout_s
         self._rooms: dict[str, Room] = {}
@@ -141,6 +145,10 @@ class RelayManager:
         room = self._rooms.get(session_id)
         return room is not None and participant_id in room.participants
 
+    def participants_by_session(self) -> dict[str, list[str]]:
+        """Who has a connection in which session (a worker reports it to the web process)."""
+        return {session: list(room.participants) for session, room in self._rooms.items()}
+
     def stats(self) -> dict[str, Any]:
         """Gauges and totals for metrics.
 
@@ -170,4 +178,6 @@ class RelayManager:
     def _room_empty(self, room: Room) -> None:
         if self._rooms.get(room.session_id) is room:
             del self._rooms[room.session_id]
+            if self._on_room_closed is not None:
+                self._on_room_closed(room.session_id)
         spawn(self._closing, room.close(), f"close:{room.session_id}")

@@ -28,6 +28,9 @@ def make_settings(tmp_path: Path) -> SettingsFactory:
             "store": {"data_dir": str(tmp_path / "var")},
             "auth": {"dev_login": True},
             "pusher": {"secret": "test-pusher-secret"},
+            # The relay in the test process: many tests patch aiortc here (loopback-only ICE,
+            # a failing self-check). Tests of the worker processes ask for them.
+            "relay": {"workers": -1},
         }
         for name, values in sections.items():
             raw.setdefault(name, {}).update(values)

@@ -12,7 +12,7 @@ from store.base import Store
 
 if TYPE_CHECKING:
     from config.runtime_secrets import RuntimeSecrets
-    from relay.manager import RelayManager
+    from relay.service import RelayService
     from signaling.bus import Bus
     from web.limits import Limiter
     from web.mail.sender import MailSender
@@ -25,7 +25,8 @@ SETTINGS = web.AppKey("settings", Settings)
 SECRETS: web.AppKey[RuntimeSecrets] = web.AppKey("secrets")
 STORE = web.AppKey("store", Store)
 BUS: web.AppKey[Bus] = web.AppKey("bus")
-RELAY: web.AppKey[RelayManager] = web.AppKey("relay")
+RELAY: web.AppKey[RelayService] = web.AppKey("relay")
+"""The node's relay: in this process, or a pool of relay worker processes (``relay.workers``)."""
 NOTES: web.AppKey[NotesService] = web.AppKey("notes")
 """The notes rooms; the REST API's ``update_notes`` calls ``app[NOTES].set_notes_text``."""
 ROOMS: web.AppKey[RoomRouter] = web.AppKey("rooms")

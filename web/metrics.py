@@ -16,6 +16,7 @@ import asyncio
 import hmac
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiohttp import hdrs, web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter
@@ -27,7 +28,7 @@ from web import keys
 from web.activity import HourlyActivity
 from web.quality.metrics import QualityHistograms
 
-StatsSource = Callable[[], Mapping[str, float]]
+StatsSource = Callable[[], Mapping[str, Any]]
 
 
 @dataclass
@@ -167,6 +168,44 @@ class RelayCollector(Collector):
             counter = CounterMetricFamily(name, text)
             counter.add_metric([], float(stats.get(key, 0)))
             yield counter
+        workers = stats.get("workers")
+        if isinstance(workers, list):
+            yield from _relay_worker_metrics(workers)
+
+
+RELAY_WORKER_METRICS: tuple[tuple[str, str, str, str], ...] = (
+    ("alive", "panamia_relay_worker_up", "gauge", "1 while the relay worker process runs"),
+    ("sessions", "panamia_relay_worker_sessions", "gauge", "Sessions placed on the relay worker"),
+    ("streams", "panamia_relay_worker_streams", "gauge", "Media streams the relay worker forwards"),
+    (
+        "cpu_seconds",
+        "panamia_relay_worker_cpu_seconds",
+        "counter",
+        "CPU time the relay worker process used (restarts from 0 when it is replaced)",
+    ),
+    (
+        "rss_bytes",
+        "panamia_relay_worker_resident_memory_bytes",
+        "gauge",
+        "Worker's resident memory",
+    ),
+    ("restarts", "panamia_relay_worker_restarts", "counter", "Times the worker was replaced"),
+)
+"""Per relay worker process (label ``worker``: its slot, 0 to relay.workers - 1)."""
+
+
+def _relay_worker_metrics(workers: list[Mapping[str, object]]) -> Iterator[Metric]:
+    for key, name, kind, text in RELAY_WORKER_METRICS:
+        family: GaugeMetricFamily | CounterMetricFamily = (
+            GaugeMetricFamily(name, text, labels=["worker"])
+            if kind == "gauge"
+            else CounterMetricFamily(name, text, labels=["worker"])
+        )
+        for row in workers:
+            value = row.get(key, 0)
+            number = float(value) if isinstance(value, int | float) else 0.0
+            family.add_metric([str(row.get("worker", ""))], number)
+        yield family
 
 
 class LoopCollector(Collector):

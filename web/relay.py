@@ -2,9 +2,9 @@
 
 The relay package knows nothing of users or sessions; this module injects the check that
 the signed-in user is a participant of the session and that its room is open (see
-web/services/join_window.py), and gives the relay's server peers the
-same STUN/TURN servers the browsers get. The :class:`~relay.manager.RelayManager` itself is
-built, started and closed by the composition root (``panamia/app.py``), which stores it under
+web/services/join_window.py), and gives the relay's server peers the same STUN/TURN servers
+the browsers get. The relay itself (a :class:`~relay.service.RelayService`) is built,
+started and closed by the composition root (``panamia/app.py``), which stores it under
 ``keys.RELAY`` once the app starts, after the routes below are mounted, so the routes get a
 getter that reads the manager from the request's app.
 """
@@ -15,7 +15,7 @@ from aiohttp import web
 from aiortc import RTCIceServer
 
 from relay.api import make_relay_routes
-from relay.manager import RelayManager
+from relay.service import RelayService
 from store.models import utcnow
 from turn.credentials import ice_servers
 from web import keys
@@ -59,9 +59,9 @@ async def authorize_leaving(request: web.Request, session_id: str) -> str:
 
 
 def setup_relay(app: web.Application) -> None:
-    """Mount the relay's offer and leave routes on the app's (future) RelayManager."""
+    """Mount the relay's offer and leave routes on the app's (future) relay."""
     app.router.add_routes(make_relay_routes(_app_manager, authorize_participant, authorize_leaving))
 
 
-def _app_manager(request: web.Request) -> RelayManager:
+def _app_manager(request: web.Request) -> RelayService:
     return request.app[keys.RELAY]

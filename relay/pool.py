@@ -1,0 +1,385 @@
+"""WorkerPool: the node's relay spread over worker processes, one event loop per core.
+
+One event loop forwards about one core's worth of media (see DESIGN.md section 6), so a node
+runs ``relay.workers`` relay processes (:mod:`relay.worker`). The pool stands behind the same
+:class:`~relay.service.RelayService` interface as an in-process
+:class:`~relay.manager.RelayManager`:
+
+* placement: a session's first offer goes to the live worker carrying the fewest sessions
+  (then the fewest streams), and the session stays there until its room closes; its offers,
+  leaves and end are passed to that worker as generic calls (:mod:`relay.ipc`);
+* a worker that dies (killed, crashed) is noticed at once (its socket closes, its process
+  exits), its sessions are forgotten and a replacement is started. The pages' relay watchdog
+  sees the media stop and re-offers; the new offer lands on a live worker;
+* ``stats()`` sums the workers' figures (totals of dead workers are kept, so counters never
+  go down) and lists each worker's sessions, streams, CPU and memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import structlog
+from aiortc import RTCIceServer
+
+from config.settings import RelaySettings
+from relay import errors, ipc
+from relay.manager import MAX_OFFER_BYTES
+from relay.tasks import spawn
+from relay.worker_process import CallFailed, WorkerDied, WorkerProcess, worker_environment
+
+log = structlog.get_logger(__name__)
+
+DEFAULT_COMMAND = (sys.executable, "-m", "relay.worker")
+GAUGES = ("sessions", "peer_connections", "streams", "transcoding")
+"""Figures of a worker's present; the other numeric figures are totals since it started."""
+RESTART_DELAYS_S = (0.0, 0.5, 1.0, 2.0, 5.0, 10.0)
+"""Waits before replacing a worker that died, growing while replacements keep dying quickly."""
+STABLE_AFTER_S = 30.0
+"""A worker that lived this long resets its slot's restart delay."""
+_ERRORS: dict[str, type[errors.RelayError]] = {
+    cls.__name__: cls
+    for cls in (errors.BadOffer, errors.RelayFull, errors.SessionBusy, errors.RelayUnavailable)
+}
+
+
+def usable_cores() -> int:
+    """CPU cores this process may run on (its affinity mask, e.g. a container's cpuset)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
+def worker_count(setting: int) -> int:
+    """``relay.workers`` as a number of processes: 0 means one per usable CPU core."""
+    return setting if setting > 0 else usable_cores()
+
+
+def _wire_ice(servers: list[RTCIceServer]) -> list[ipc.IceServer]:
+    return [ipc.IceServer(s.urls, s.username, s.credential) for s in servers]
+
+
+class WorkerPool:
+    """``workers`` relay processes behind the :class:`~relay.service.RelayService` interface."""
+
+    def __init__(
+        self,
+        settings: RelaySettings,
+        ice_servers: list[RTCIceServer] | Callable[[], list[RTCIceServer]],
+        *,
+        workers: int | None = None,
+        command: Sequence[str] = DEFAULT_COMMAND,
+        log_level: str = "INFO",
+        log_json: bool | None = None,
+        peer_timeout_s: float = 30.0,
+        report_interval_s: float = 1.0,
+    ) -> None:
+        self.settings = settings
+        self._ice_servers = ice_servers
+        self.size = workers if workers is not None else worker_count(settings.workers)
+        self._command = tuple(command)
+        self._init = ipc.Init(
+            index=0,
+            relay_settings=asdict(settings),
+            log_level=log_level,
+            log_json=log_json,
+            peer_timeout_s=peer_timeout_s,
+            report_interval_s=report_interval_s,
+        )
+        self._env = worker_environment(str(Path(__file__).resolve().parents[1]))
+        self.workers: list[WorkerProcess | None] = [None] * self.size
+        self._placement: dict[str, WorkerProcess] = {}
+        self._participants: dict[str, set[str]] = {}
+        self._in_flight: Counter[str] = Counter()
+        self._retired: dict[str, float] = {}
+        self._restarts = [0] * self.size
+        self._started_at = [0.0] * self.size
+        self._quick_deaths = [0] * self.size
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._check_failure: str | None = None
+        self._initial: asyncio.Task[None] | None = None
+        self.sessions_started = 0
+        self.closed = False
+
+    # --- life cycle ------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start the workers in the background and return at once, so the web server listens
+        (and the signaling hub serves) while they import aiortc and run their self-check.
+        Until one runs, :attr:`unavailable_reason` says so (offers get 503, /readyz too).
+        A worker whose self-check fails disables the relay, as the in-process manager does.
+        Never raises; :meth:`wait_started` waits for the first round."""
+        self._initial = spawn(self._tasks, self._start_all(), "workers-start")
+
+    async def wait_started(self) -> None:
+        """Until every worker of the first round is up (or failed to start)."""
+        if self._initial is not None:
+            await asyncio.shield(self._initial)
+
+    async def _start_all(self) -> None:
+        results = await asyncio.gather(
+            *(self._start_worker(index) for index in range(self.size)), return_exceptions=True
+        )
+        for index, result in enumerate(results):
+            if isinstance(result, Exception):
+                log.error("relay.worker_start_failed", worker=index, detail=str(result))
+                self._schedule_restart(index)
+        if self._check_failure is None:
+            log.info("relay.workers_ready", workers=self.size, alive=len(self._alive()))
+
+    async def _start_worker(self, index: int) -> None:
+        worker = WorkerProcess(
+            index,
+            self._command,
+            msgspec.structs.replace(self._init, index=index),
+            on_exit=self._worker_exited,
+            on_room_closed=self._room_closed,
+            on_report=self._reconcile,
+            env=self._env,
+        )
+        self.workers[index] = worker
+        self._started_at[index] = time.monotonic()  # a start that fails counts as a quick death
+        try:
+            await worker.start(self.settings.worker_start_timeout_s)
+        except BaseException:
+            await worker.close(timeout_s=1.0)
+            raise
+        if worker.unavailable_reason is not None and self._check_failure is None:
+            self._check_failure = worker.unavailable_reason
+            log.error("relay.unavailable", reason=self._check_failure)
+        if self.closed:
+            await worker.close()
+
+    def _worker_exited(self, worker: WorkerProcess) -> None:
+        """A worker died: forget its sessions (their pages renegotiate) and replace it."""
+        dropped = [s for s, w in self._placement.items() if w is worker]
+        for session_id in dropped:
+            del self._placement[session_id]
+            self._participants.pop(session_id, None)
+        for key, value in worker.figures.stats.items():
+            if key not in GAUGES and isinstance(value, int | float) and not isinstance(value, bool):
+                self._retired[key] = self._retired.get(key, 0) + value
+        log.error(
+            "relay.worker_replaced",
+            worker=worker.index,
+            pid=worker.pid,
+            sessions_dropped=len(dropped),
+        )
+        if not self.closed:
+            self._schedule_restart(worker.index)
+
+    def _schedule_restart(self, index: int) -> None:
+        lived = time.monotonic() - self._started_at[index]
+        self._quick_deaths[index] = 0 if lived >= STABLE_AFTER_S else self._quick_deaths[index] + 1
+        delay = RESTART_DELAYS_S[min(self._quick_deaths[index], len(RESTART_DELAYS_S) - 1)]
+        spawn(self._tasks, self._restart(index, delay), f"worker-restart:{index}")
+
+    async def _restart(self, index: int, delay_s: float) -> None:
+        await asyncio.sleep(delay_s)
+        if self.closed:
+            return
+        self._restarts[index] += 1
+        try:
+            await self._start_worker(index)
+        except Exception as exc:
+            log.error("relay.worker_start_failed", worker=index, detail=str(exc))
+            if not self.closed:
+                self._schedule_restart(index)
+
+    async def close(self) -> None:
+        """Stop every worker (each closes its connections) and the restart timers."""
+        self.closed = True
+        for task in list(self._tasks):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await asyncio.gather(*(w.close() for w in self.workers if w is not None))
+        self._placement.clear()
+        self._participants.clear()
+
+    # --- the relay interface ---------------------------------------------------------
+
+    @property
+    def unavailable_reason(self) -> str | None:
+        """The workers' failed self-check, or that no worker runs at the moment."""
+        if self._check_failure is not None:
+            return self._check_failure
+        if not self.closed and not self._alive():
+            return "no relay worker is running at the moment (one is being started); try again"
+        return None
+
+    def _alive(self) -> list[WorkerProcess]:
+        return [w for w in self.workers if w is not None and w.alive]
+
+    def _least_loaded(self) -> WorkerProcess | None:
+        placed = Counter(self._placement.values())
+        return min(
+            self._alive(),
+            key=lambda w: (placed[w], w.figures.stats.get("streams", 0), w.index),
+            default=None,
+        )
+
+    async def answer(
+        self, session_id: str, participant_id: str, offer_sdp: str, offer_type: str = "offer"
+    ) -> tuple[str, str]:
+        """Answer on the session's worker, placing a new session on the least-loaded one."""
+        if self._check_failure is not None:
+            raise errors.RelayUnavailable(self._check_failure)
+        if self.closed:
+            raise errors.RelayFull("the relay is shutting down")
+        if offer_type != "offer":
+            raise errors.BadOffer('the description type must be "offer"')
+        if not offer_sdp.strip() or len(offer_sdp.encode()) > MAX_OFFER_BYTES:
+            raise errors.BadOffer("the offer is empty or too large")
+        worker = self._placement.get(session_id)
+        if worker is None or not worker.alive:
+            if len(self._placement) >= self.settings.max_sessions:
+                raise errors.RelayFull(
+                    f"this relay already carries {self.settings.max_sessions} sessions; "
+                    "try again later"
+                )
+            worker = self._least_loaded()
+            if worker is None:
+                raise errors.RelayUnavailable(
+                    "no relay worker is running at the moment (one is being started); try again"
+                )
+            self._placement[session_id] = worker
+            self.sessions_started += 1
+            log.info("relay.session_placed", session=session_id, worker=worker.index)
+        value = await self._call(
+            worker, "answer", session_id, [participant_id, offer_sdp, offer_type]
+        )
+        self._participants.setdefault(session_id, set()).add(participant_id)
+        sdp, kind = value
+        return str(sdp), str(kind)
+
+    async def leave(self, session_id: str, participant_id: str) -> bool:
+        worker = self._placement.get(session_id)
+        if worker is None or not worker.alive:
+            return False
+        left = bool(await self._call(worker, "leave", session_id, [participant_id]))
+        self._participants.get(session_id, set()).discard(participant_id)
+        return left
+
+    async def end(self, session_id: str) -> bool:
+        worker = self._placement.pop(session_id, None)
+        self._participants.pop(session_id, None)
+        if worker is None or not worker.alive:
+            return False
+        return bool(await self._call(worker, "end", session_id, []))
+
+    def worker_of(self, session_id: str) -> int | None:
+        """The slot of the worker carrying the session (None when it is not placed)."""
+        worker = self._placement.get(session_id)
+        return worker.index if worker is not None else None
+
+    def has_participant(self, session_id: str, participant_id: str) -> bool:
+        return participant_id in self._participants.get(session_id, ())
+
+    async def call(self, session_id: str, method: str, *args: Any) -> Any:
+        """Run another manager command for a placed session on its worker (the method must
+        be in :data:`relay.worker.WORKER_METHODS`). None when the session is not placed."""
+        worker = self._placement.get(session_id)
+        if worker is None or not worker.alive:
+            return None
+        return await self._call(worker, method, session_id, list(args))
+
+    async def _call(
+        self, worker: WorkerProcess, method: str, session_id: str, args: list[Any]
+    ) -> Any:
+        """One call, with the worker's failures turned into the relay's errors."""
+        ice = _wire_ice(self._current_ice_servers()) if method == "answer" else []
+        self._in_flight[session_id] += 1
+        try:
+            return await worker.call(method, session_id, args, ice)
+        except WorkerDied as exc:
+            raise errors.RelayUnavailable(
+                "the relay process carrying this call stopped; try again"
+            ) from exc
+        except CallFailed as exc:
+            known = _ERRORS.get(exc.kind)
+            if known is None:  # a bug in the worker, logged there: a 503 the page retries
+                raise errors.RelayUnavailable(
+                    "the relay could not handle this request; try again"
+                ) from exc
+            raise known(str(exc)) from None
+        finally:
+            self._in_flight[session_id] -= 1
+            if not self._in_flight[session_id]:
+                del self._in_flight[session_id]
+
+    def _current_ice_servers(self) -> list[RTCIceServer]:
+        source = self._ice_servers
+        return list(source() if callable(source) else source)
+
+    def _room_closed(self, worker: WorkerProcess, session_id: str) -> None:
+        """The worker's room emptied: the session may be placed anew, unless an offer for it
+        is on its way to that worker already (it recreates the room there)."""
+        if self._placement.get(session_id) is worker and not self._in_flight[session_id]:
+            del self._placement[session_id]
+            self._participants.pop(session_id, None)
+
+    def _reconcile(self, worker: WorkerProcess) -> None:
+        """Take who is connected from the worker's report (a participant whose connection
+        never came up is dropped there). A session with a call in flight keeps what the
+        calls said: the report may predate the call, never the other way round, because a
+        worker's frames arrive in the order it sent them."""
+        rooms = worker.figures.rooms
+        for session_id, placed in self._placement.items():
+            if placed is worker and not self._in_flight[session_id]:
+                self._participants[session_id] = set(rooms.get(session_id, ()))
+
+    # --- figures ---------------------------------------------------------------------
+
+    def worker_stats(self) -> list[dict[str, Any]]:
+        """Per worker slot: whether it runs, its pid, sessions, streams, CPU seconds (a
+        total since it started), CPU load (CPU-seconds per second over the last report
+        interval), resident memory and restarts. For metrics labels and an operator view."""
+        placed = Counter(self._placement.values())
+        rows = []
+        for index, worker in enumerate(self.workers):
+            stats = worker.figures.stats if worker is not None else {}
+            rows.append(
+                {
+                    "worker": index,
+                    "alive": worker is not None and worker.alive,
+                    "pid": worker.pid if worker is not None else None,
+                    "sessions": placed[worker] if worker is not None else 0,
+                    "streams": stats.get("streams", 0),
+                    "peer_connections": stats.get("peer_connections", 0),
+                    "cpu_seconds": worker.figures.cpu_seconds if worker is not None else 0.0,
+                    "cpu_load": worker.figures.cpu_load if worker is not None else 0.0,
+                    "rss_bytes": worker.figures.rss_bytes if worker is not None else 0,
+                    "restarts": self._restarts[index],
+                }
+            )
+        return rows
+
+    def stats(self) -> dict[str, Any]:
+        """The in-process manager's figures summed over the workers (as of their last
+        report, at most a second old), plus ``workers`` (see :meth:`worker_stats`)."""
+        totals: dict[str, float] = dict(self._retired)
+        for worker in self._alive():
+            for key, value in worker.figures.stats.items():
+                if isinstance(value, int | float) and not isinstance(value, bool):
+                    totals[key] = totals.get(key, 0) + value
+        result: dict[str, Any] = dict(totals)
+        result.update(
+            sessions=len(self._placement),
+            max_sessions=self.settings.max_sessions,
+            sessions_started=self.sessions_started,
+            workers=self.worker_stats(),
+            workers_alive=len(self._alive()),
+            worker_restarts=sum(self._restarts),
+        )
+        return result

@@ -1,0 +1,237 @@
+"""The relay spread over worker processes: placement, media, a killed worker, figures.
+
+Real worker processes (``python -m relay.worker``), real aiortc peers in this process, real
+SIGKILL. Everything meets on loopback, so the workers are started through a command that makes
+aioice offer 127.0.0.1 first (the same stand-in the in-process relay tests use); faults are
+injected the same way, in the worker's own start-up code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from pytest_aiohttp import AiohttpClient
+
+from bench.media import ColourVideoTrack, loopback_host_addresses, offer
+from config.settings import RelaySettings
+from panamia.app import create_app
+from relay.errors import RelayUnavailable
+from relay.pool import WorkerPool, worker_count
+from tests.conftest import SettingsFactory
+from web import keys
+
+LOOPBACK_PRELUDE = (
+    "import aioice.ice; from bench.media import loopback_host_addresses; "
+    "aioice.ice.get_host_addresses = loopback_host_addresses; "
+)
+LOOPBACK_WORKER = (sys.executable, "-c", LOOPBACK_PRELUDE + "from relay.worker import main; main()")
+
+
+@pytest.fixture(autouse=True)
+def loopback(monkeypatch: pytest.MonkeyPatch) -> None:
+    import aioice.ice
+
+    monkeypatch.setattr(aioice.ice, "get_host_addresses", loopback_host_addresses)
+
+
+@pytest.fixture
+async def pool() -> AsyncIterator[WorkerPool]:
+    relay = WorkerPool(
+        RelaySettings(max_sessions=8), [], workers=2, command=LOOPBACK_WORKER, log_json=True
+    )
+    await relay.start()
+    await relay.wait_started()
+    yield relay
+    await relay.close()
+
+
+class Peer:
+    """A participant: publishes a coloured picture and counts the video frames it gets."""
+
+    def __init__(self) -> None:
+        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        self.pc.addTrack(ColourVideoTrack((200, 40, 40)))
+        self.pc.addTransceiver("audio", direction="recvonly")
+        self.frames = 0
+        self._readers: list[asyncio.Task[None]] = []
+
+        @self.pc.on("track")
+        def on_track(track: MediaStreamTrack) -> None:
+            if track.kind == "video":
+                self._readers.append(asyncio.ensure_future(self._read(track)))
+
+    async def _read(self, track: MediaStreamTrack) -> None:
+        try:
+            while True:
+                await track.recv()
+                self.frames += 1
+        except MediaStreamError:
+            pass
+
+    async def join(self, relay: WorkerPool, session: str, name: str) -> None:
+        sdp, kind = await offer(self.pc)
+        answer_sdp, answer_type = await relay.answer(session, name, sdp, kind)
+        await self.pc.setRemoteDescription(RTCSessionDescription(answer_sdp, answer_type))
+
+    async def close(self) -> None:
+        await self.pc.close()
+        for task in self._readers:
+            task.cancel()
+        await asyncio.gather(*self._readers, return_exceptions=True)
+
+
+async def until(condition: Callable[[], Any], what: str, timeout: float = 30.0) -> None:
+    """Poll ``condition`` (a sanity bound, never a performance assertion)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {timeout}s")
+        await asyncio.sleep(0.1)
+
+
+async def call(relay: WorkerPool, session: str) -> tuple[Peer, Peer]:
+    alice, bob = Peer(), Peer()
+    await alice.join(relay, session, "alice")
+    await bob.join(relay, session, "bob")
+    return alice, bob
+
+
+def worker_of(relay: WorkerPool, session: str) -> int:
+    index = relay.worker_of(session)
+    assert index is not None
+    assert relay.stats()["workers"][index]["sessions"] >= 1
+    return index
+
+
+def test_zero_workers_means_one_per_core() -> None:
+    assert worker_count(0) == len(os.sched_getaffinity(0))
+    assert worker_count(3) == 3
+
+
+async def test_sessions_go_to_the_least_loaded_worker_and_their_media_flows(
+    pool: WorkerPool,
+) -> None:
+    assert pool.unavailable_reason is None
+    pids = {row["pid"] for row in pool.stats()["workers"]}
+    assert len(pids) == 2 and os.getpid() not in pids
+    first = await call(pool, "s1")
+    second = await call(pool, "s2")
+    peers = [*first, *second]
+    try:
+        # One session on each worker: the second went to the one carrying none.
+        assert {worker_of(pool, "s1"), worker_of(pool, "s2")} == {0, 1}
+        await until(lambda: all(peer.frames >= 10 for peer in peers), "video both ways")
+        assert pool.has_participant("s1", "alice") and pool.has_participant("s2", "bob")
+        # Figures are summed over the workers and given per worker (reports every second).
+        await until(lambda: pool.stats()["peer_connections"] == 4, "4 connections reported")
+        stats = pool.stats()
+        assert stats["sessions"] == 2
+        per_worker = [row["streams"] for row in stats["workers"]]
+        assert per_worker[0] == per_worker[1] > 0 and stats["streams"] == sum(per_worker)
+        assert all(row["cpu_seconds"] > 0 and row["rss_bytes"] > 0 for row in stats["workers"])
+        assert all(row["cpu_load"] >= 0 for row in stats["workers"])
+        assert stats["packets_forwarded"] > 0
+        # A call ends: its worker closes it, and it is placed anew next time.
+        assert await pool.end("s1")
+        assert not pool.has_participant("s1", "alice")
+        await until(lambda: pool.stats()["peer_connections"] == 2, "s1 closed in its worker")
+    finally:
+        for peer in peers:
+            await peer.close()
+
+
+async def test_a_killed_worker_is_replaced_and_its_call_renegotiates_onto_a_live_one(
+    pool: WorkerPool,
+) -> None:
+    alice, bob = await call(pool, "s1")
+    peers = [alice, bob]
+    try:
+        await until(lambda: alice.frames >= 10 and bob.frames >= 10, "video before the kill")
+        index = worker_of(pool, "s1")
+        victim = pool.stats()["workers"][index]["pid"]
+        os.kill(victim, signal.SIGKILL)
+        # Noticed at once: the session is forgotten and another process takes the slot.
+        await until(lambda: not pool.has_participant("s1", "alice"), "the session dropped")
+        await until(
+            lambda: (
+                pool.stats()["workers"][index]["pid"] not in (victim, None)
+                and pool.stats()["workers_alive"] == 2
+            ),
+            "the worker replaced",
+            timeout=60,
+        )
+        assert pool.stats()["worker_restarts"] == 1
+        # The media stopped; the pages' watchdog re-offers (here: the peers do it by hand).
+        stalled = alice.frames
+        await asyncio.sleep(1.0)
+        assert alice.frames - stalled <= 2
+        for peer in peers:
+            await peer.close()
+        alice, bob = await call(pool, "s1")
+        peers = [alice, bob]
+        await until(lambda: alice.frames >= 10 and bob.frames >= 10, "video after renegotiating")
+        assert pool.unavailable_reason is None
+    finally:
+        for peer in peers:
+            await peer.close()
+
+
+async def test_a_failing_self_check_in_a_worker_disables_the_relay() -> None:
+    # Fault injection in the worker: an aiortc release without a private name the relay uses.
+    broken = (
+        sys.executable,
+        "-c",
+        "from aiortc.rtcrtpsender import RTCRtpSender; del RTCRtpSender._send_keyframe; "
+        "from relay.worker import main; main()",
+    )
+    relay = WorkerPool(RelaySettings(), [], workers=1, command=broken, log_json=True)
+    await relay.start()
+    await relay.wait_started()
+    try:
+        reason = relay.unavailable_reason
+        assert reason is not None and "'_send_keyframe'" in reason
+        with pytest.raises(RelayUnavailable):
+            await relay.answer("s1", "alice", "v=0\r\n")
+    finally:
+        await relay.close()
+
+
+async def test_the_app_runs_workers_and_reports_them_in_readyz_and_metrics(
+    aiohttp_client: AiohttpClient, make_settings: SettingsFactory
+) -> None:
+    app = create_app(make_settings(relay={"workers": 1}))
+    client: TestClient[Any, Any] = await aiohttp_client(app)
+    relay = app[keys.RELAY]
+    assert isinstance(relay, WorkerPool)
+    # The server listens at once; it is ready for relayed calls once its worker runs.
+    await relay.wait_started()
+    ready = await client.get("/readyz")
+    assert ready.status == 200
+    assert (await ready.json())["relay_workers"] == {"running": 1, "configured": 1}
+    await until(lambda: relay.stats()["workers"][0]["cpu_seconds"] > 0, "a first report")
+    metrics = await (await client.get("/metrics")).text()
+    assert 'panamia_relay_worker_up{worker="0"} 1.0' in metrics
+    assert 'panamia_relay_worker_cpu_seconds_total{worker="0"}' in metrics
+    # With its only worker gone, the node is not ready for relayed calls until the
+    # replacement is up.
+    pid = relay.stats()["workers"][0]["pid"]
+    os.kill(pid, signal.SIGKILL)
+    await until(lambda: relay.stats()["workers_alive"] == 0, "the death noticed")
+    dead = await client.get("/readyz")
+    if relay.stats()["workers_alive"] == 0:  # the replacement may already be up
+        assert dead.status == 503
+        assert "relay worker" in (await dead.json())["problems"]["relay"]
+    await until(lambda: relay.stats()["workers_alive"] == 1, "the replacement", timeout=60)
+    assert (await client.get("/readyz")).status == 200
+    restarts = await (await client.get("/metrics")).text()
+    assert 'panamia_relay_worker_restarts_total{worker="0"} 1.0' in restarts
