@@ -3,6 +3,7 @@
 
 import { Call, PATHS, mark } from "./call.js";
 import { Chat } from "./chat.js";
+import { MediaState, showPeerMediaState } from "./media_state.js";
 import { Presence } from "./presence.js";
 import { Signaling } from "./signaling.js";
 
@@ -47,6 +48,7 @@ function start() {
 
   const signaling = new Signaling(config, {});
   const call = new Call(config, signaling);
+  const mediaState = new MediaState(config, signaling); // media_state.js: camera/mic/screen
   const presenceEls = { list: byId("presence-list"), event: byId("presence-event") };
   const presence = new Presence(config, presenceEls, (present, seenBefore) => {
     peerState = present ? "present" : seenBefore ? "left" : "absent";
@@ -67,12 +69,17 @@ function start() {
 
   function refreshOverlay() {
     const show =
-      peerState === "left" || !playing || remoteVideoTrack === null || remoteVideoTrack.muted;
+      peerState === "left" ||
+      !playing ||
+      remoteVideoTrack === null ||
+      remoteVideoTrack.muted ||
+      mediaState.peerCameraOff();
     ui.overlay.hidden = !show;
     if (!show) return;
     if (peerState === "left") ui.remoteStatus.textContent = `${peerName} left the room`;
     else if (peerState === "absent") ui.remoteStatus.textContent = `Waiting for ${peerName} to join...`;
     else if (mediaReconnecting) ui.remoteStatus.textContent = "The video is reconnecting...";
+    else if (mediaState.peerCameraOff()) ui.remoteStatus.textContent = "Camera off";
     else ui.remoteStatus.textContent = "Connecting...";
   }
 
@@ -137,6 +144,7 @@ function start() {
     ui.localVideo.srcObject = detail.stream;
     ui.mic.disabled = !call.hasTrack("audio");
     ui.camera.disabled = !call.hasTrack("video");
+    mediaState.set({ camera: call.hasTrack("video"), microphone: call.hasTrack("audio") });
   });
 
   function setToggle(button, off, onLabel, offLabel) {
@@ -149,12 +157,14 @@ function start() {
     const off = ui.mic.getAttribute("aria-pressed") !== "true";
     call.setMicrophone(!off);
     setToggle(ui.mic, off, "Mute", "Unmute");
+    mediaState.set({ microphone: !off });
   });
   ui.camera.addEventListener("click", () => {
     const off = ui.camera.getAttribute("aria-pressed") !== "true";
     call.setCamera(!off);
     setToggle(ui.camera, off, "Camera off", "Camera on");
     ui.localVideo.parentElement.classList.toggle("stage__local--off", off);
+    mediaState.set({ camera: !off });
   });
 
   let leaving = false;
@@ -210,6 +220,7 @@ function start() {
       mark("hub-ready");
       showSignal("ready");
       call.onSignalingReady(rejoin);
+      mediaState.announce();
     },
     onState: (state) => {
       if (state !== "connected" || signalState !== "ready") showSignal(state);
@@ -228,6 +239,11 @@ function start() {
     },
   });
 
+  showPeerMediaState(
+    mediaState,
+    { stage: ui.remoteVideo.parentElement, micOff: byId("peer-mic-off") },
+    refreshOverlay,
+  );
   refreshOverlay();
   // The hub connection is the longest chain to the first frame: start it first.
   try {
@@ -255,7 +271,7 @@ function start() {
   firstFrameSeen.then(startNotes);
   setTimeout(startNotes, NOTES_DELAY_MS);
 
-  window.panamiaRoom = { config, call, signaling, chat, presence, paths: PATHS };
+  window.panamiaRoom = { config, call, signaling, chat, presence, mediaState, paths: PATHS };
 }
 
 start();
