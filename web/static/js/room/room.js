@@ -5,6 +5,7 @@ import { Call, PATHS, mark } from "./call.js";
 import { Chat } from "./chat.js";
 import { MediaState, showPeerMediaState } from "./media_state.js";
 import { Presence } from "./presence.js";
+import { ScreenShare, showPeerScreen } from "./screen_share.js";
 import { Signaling } from "./signaling.js";
 
 const FIRST_FRAME_MARK = "first-remote-frame";
@@ -244,6 +245,16 @@ function start() {
     { stage: ui.remoteVideo.parentElement, micOff: byId("peer-mic-off") },
     refreshOverlay,
   );
+  // screen_share.js: the Share screen button, and the other side's shared screen.
+  const screenShare = new ScreenShare(call, mediaState, {
+    button: byId("btn-share"),
+    notice: byId("share-notice"),
+    error: (message) => {
+      ui.error.textContent = message;
+      ui.error.hidden = false;
+    },
+  });
+  showPeerScreen(mediaState, byId("peer-presenting"));
   refreshOverlay();
   // The hub connection is the longest chain to the first frame: start it first.
   try {
@@ -271,7 +282,7 @@ function start() {
   firstFrameSeen.then(startNotes);
   setTimeout(startNotes, NOTES_DELAY_MS);
 
-  window.panamiaRoom = { config, call, signaling, chat, presence, mediaState, paths: PATHS };
+  window.panamiaRoom = { config, call, signaling, chat, presence, mediaState, screenShare, paths: PATHS };
 }
 
 start();
