@@ -1,6 +1,8 @@
 """The other side's camera and microphone in real Chromium: turning them off shows the avatar
 and "Camera off" instead of a black frame and a muted-microphone mark on the name, and a page
-that loads later still learns the state."""
+that loads later still learns the state.
+
+Set PANAMIA_SCREENSHOTS_DIR=docs/images/room to refresh the docs' screenshots."""
 
 from __future__ import annotations
 
@@ -20,7 +22,8 @@ from tests.browser.room_support import (
     signed_in_context,
     wait_for_remote_video,
 )
-from tests.browser.support import LiveServer, PageErrors
+from tests.browser.scheduling_support import DocShots
+from tests.browser.support import LiveServer, PageErrors, Shots
 from tests.conftest import SettingsFactory
 
 pytestmark = pytest.mark.browser
@@ -36,7 +39,7 @@ async def room_server(make_settings: SettingsFactory) -> AsyncIterator[LiveServe
 
 
 async def test_each_side_sees_the_others_camera_and_microphone_state(
-    browser: Browser, room_server: LiveServer, page_errors: PageErrors
+    browser: Browser, room_server: LiveServer, page_errors: PageErrors, shots: Shots
 ) -> None:
     session_id = await book_session(room_server, topic="Camera and microphone")
     url = room_url(room_server, session_id)
@@ -58,6 +61,7 @@ async def test_each_side_sees_the_others_camera_and_microphone_state(
     await expect(overlay.locator(".avatar")).to_be_visible()
     await mentor.get_by_role("button", name="Mute").click()
     await expect(mic_mark).to_be_visible()
+    await DocShots(shots.folder)(mentee, "peer-camera-and-microphone-off")
 
     await mentor.get_by_role("button", name="Camera on").click()
     await expect(overlay).to_be_hidden()
