@@ -69,6 +69,7 @@ from store.mongo_docs import (
 from store.mongo_errors import reachable as _reachable
 from store.mongo_schedule import MongoSchedule
 from store.outbox_mongo import OUTBOX, OUTBOX_INDEXES, MongoOutbox
+from store.recordings_mongo import RECORDING_INDEXES, RECORDINGS, MongoRecordings
 from store.revocations_mongo import REVOCATION_INDEXES, REVOCATIONS, MongoRevocations
 
 log = structlog.get_logger(__name__)
@@ -116,10 +117,11 @@ INDEXES: dict[str, list[IndexModel]] = {
     OUTBOX: OUTBOX_INDEXES,
     FEED_TOKENS: FEED_TOKEN_INDEXES,
     REVOCATIONS: REVOCATION_INDEXES,
+    RECORDINGS: RECORDING_INDEXES,
 }
 
 
-class MongoStore(MongoSchedule, MongoOutbox, MongoFeedTokens, MongoRevocations):
+class MongoStore(MongoSchedule, MongoOutbox, MongoFeedTokens, MongoRevocations, MongoRecordings):
     """:class:`store.base.Store` on a MongoDB database (standalone, replica set or sharded)."""
 
     def __init__(self, uri: str, database: str) -> None:

@@ -52,6 +52,7 @@ from store.models import (
     utcnow,
 )
 from store.outbox_sqlite import SqliteOutbox, insert_outbox
+from store.recordings_sqlite import SqliteRecordings
 from store.revocations_sqlite import SqliteRevocations
 from store.sqlite_rows import (
     PROFILE_COLUMNS,
@@ -72,7 +73,9 @@ T = TypeVar("T")
 BUSY_TIMEOUT_MS = 5000
 
 
-class SqliteStore(SqliteSchedule, SqliteOutbox, SqliteFeedTokens, SqliteRevocations):
+class SqliteStore(
+    SqliteSchedule, SqliteOutbox, SqliteFeedTokens, SqliteRevocations, SqliteRecordings
+):
     """:class:`store.base.Store` on an SQLite file (``":memory:"`` works for one process)."""
 
     def __init__(self, path: str, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> None:
