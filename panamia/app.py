@@ -36,6 +36,7 @@ from web.notes.service import NotesService
 from web.relay import relay_ice_servers, setup_relay
 from web.routes import setup_routes
 from web.services.notify import session_sequence
+from web.services.recording import RecordingService
 from web.session_chat import SessionChat
 
 log = structlog.get_logger("panamia.app")
@@ -61,6 +62,7 @@ def create_app(settings: Settings) -> web.Application:
             _hub_ctx,
             _notes_ctx,
             _relay_ctx,
+            _recording_ctx,
         ]
     )
     app.on_response_prepare.append(set_common_headers)
@@ -218,6 +220,16 @@ async def _relay_ctx(app: web.Application) -> AsyncIterator[None]:
         yield
     finally:
         await manager.close()
+
+
+async def _recording_ctx(app: web.Application) -> AsyncIterator[None]:
+    service = RecordingService(app[keys.SETTINGS], app[keys.STORE], app[keys.RELAY], app[keys.HUB])
+    app[keys.RECORDINGS] = service
+    service.start()
+    try:
+        yield
+    finally:
+        await service.close()
 
 
 async def _close_websockets(app: web.Application) -> None:

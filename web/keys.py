@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from web.mail.sender import MailSender
     from web.metrics import MetricsState
     from web.notes.service import NotesService
+    from web.services.recording import RecordingService
 
 SETTINGS = web.AppKey("settings", Settings)
 SECRETS: web.AppKey[RuntimeSecrets] = web.AppKey("secrets")
@@ -26,6 +27,8 @@ BUS: web.AppKey[Bus] = web.AppKey("bus")
 RELAY: web.AppKey[RelayManager] = web.AppKey("relay")
 NOTES: web.AppKey[NotesService] = web.AppKey("notes")
 """The notes rooms; the REST API's ``update_notes`` calls ``app[NOTES].set_notes_text``."""
+RECORDINGS: web.AppKey[RecordingService] = web.AppKey("recordings")
+"""Consented session recording (docs/recording.md)."""
 METRICS: web.AppKey[MetricsState] = web.AppKey("metrics")
 MAIL: web.AppKey[MailSender] = web.AppKey("mail")
 """This node's outbox sender; handlers only call ``kick()`` after enqueuing."""
@@ -40,6 +43,7 @@ __all__ = [
     "MAIL",
     "METRICS",
     "NOTES",
+    "RECORDINGS",
     "RELAY",
     "SECRETS",
     "SETTINGS",

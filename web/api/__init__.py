@@ -14,6 +14,7 @@ from web.api import (
     openapi,
     profile,
     pusher_auth,
+    recordings,
     sessions,
 )
 from web.api.errors import api_error_middleware
@@ -30,6 +31,7 @@ ROUTES = (
     *pusher_auth.ROUTES,
     *ice.ROUTES,
     *calendar.ROUTES,
+    *recordings.ROUTES,
 )
 
 

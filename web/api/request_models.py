@@ -219,3 +219,9 @@ class LoadtestSignIn(Body):
 class LoadtestSession(Body):
     mentor_email: Annotated[str, _doc("An address under @loadtest.invalid", format="email")]
     topic: Annotated[str, _doc(minLength=rules.TOPIC_MIN, maxLength=rules.TOPIC_MAX)]
+
+
+class RecordingAnswer(Body):
+    """The other participant's answer to a request to record the session."""
+
+    accept: bool
