@@ -6,7 +6,8 @@ stream wants its picture size, so frames wait in memory until every expected str
 delivered its first frame (video: a keyframe) or ``start_wait_s`` has passed; then the file is
 opened with the streams that have frames, and frames go straight to it.
 
-Timestamps: a stream's first frame is placed at its arrival time on the recording's clock;
+Timestamps: the recording's time zero is the arrival of its first frame (whatever the stream);
+a stream's first frame is placed at its arrival time on that clock;
 later frames follow their RTP timestamps (so network jitter does not show). A new SSRC (the
 publisher reconnected) is placed at its arrival time again, never before the stream's last
 packet, so the recording continues across a reconnect.
@@ -32,8 +33,9 @@ from relay.recording.frames import CLOCK_RATES, Frame
 log = structlog.get_logger(__name__)
 
 MS = Fraction(1, 1000)
-START_WAIT_S = 2.0
-"""How long the file waits for every stream's first frame before it starts without it."""
+START_WAIT_S = 10.0
+"""How long the file waits for every stream's first frame before it starts without it (a
+participant's connection to the relay may still be coming up when the recording starts)."""
 DEFAULT_SIZE = (640, 480)
 """Picture size written for a video stream whose keyframe does not say it (H.264)."""
 
@@ -92,7 +94,9 @@ class PartWriter:
         self._on_failed = on_failed
         self._start_wait_s = start_wait_s
         self._clock = clock
-        self._started = clock()
+        self._created = clock()
+        self._started: float | None = None
+        """The recording's time zero: the first frame's arrival."""
         self._tracks: dict[tuple[str, str], _Track] = {}
         self._waiting: list[tuple[_Track, int, Frame]] = []
         self._container: Any = None
@@ -124,7 +128,10 @@ class PartWriter:
 
     def _pts(self, track: _Track, frame: Frame) -> int:
         """Milliseconds on the recording's clock."""
-        now_ms = int((self._clock() - self._started) * 1000)
+        now = self._clock()
+        if self._started is None:
+            self._started = now
+        now_ms = int((now - self._started) * 1000)
         if track.ssrc != frame.ssrc:
             track.ssrc = frame.ssrc
             track.base_ms = max(now_ms, track.last_pts + 1)
@@ -142,7 +149,7 @@ class PartWriter:
         return pts
 
     def _ready(self) -> bool:
-        if self._clock() - self._started >= self._start_wait_s:
+        if self._clock() - self._created >= self._start_wait_s:
             return True
         return self._expected <= set(self._tracks)
 

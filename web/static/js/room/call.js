@@ -682,6 +682,12 @@ export class Call extends EventTarget {
     }
   }
 
+  /** Move the call onto the media relay (a recording needs a server in the media path). */
+  useRelay(reason) {
+    if (this.onRelay || this.ended || this.mode === "never") return;
+    this._enqueue(() => this._moveToRelay(reason, false));
+  }
+
   // --- controls ------------------------------------------------------------------------------------
 
   setMicrophone(on) {

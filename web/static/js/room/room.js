@@ -5,6 +5,7 @@ import { Call, PATHS, mark } from "./call.js";
 import { Chat } from "./chat.js";
 import { MediaState, showPeerMediaState } from "./media_state.js";
 import { Presence } from "./presence.js";
+import { Recording } from "./recording.js";
 import { ScreenShare, showPeerScreen } from "./screen_share.js";
 import { Signaling } from "./signaling.js";
 
@@ -255,6 +256,17 @@ function start() {
     },
   });
   showPeerScreen(mediaState, byId("peer-presenting"));
+  // recording.js: the Record button, the other side's prompt and the REC badge.
+  const recording = new Recording(config, signaling, call, {
+    button: byId("btn-record"),
+    badge: byId("rec-badge"),
+    prompt: byId("record-prompt"),
+    promptText: byId("record-prompt-text"),
+    accept: byId("record-accept"),
+    decline: byId("record-decline"),
+    notice: byId("record-notice"),
+  });
+  recording.load();
   refreshOverlay();
   // The hub connection is the longest chain to the first frame: start it first.
   try {
@@ -282,7 +294,7 @@ function start() {
   firstFrameSeen.then(startNotes);
   setTimeout(startNotes, NOTES_DELAY_MS);
 
-  window.panamiaRoom = { config, call, signaling, chat, presence, mediaState, screenShare, paths: PATHS };
+  window.panamiaRoom = { config, call, signaling, chat, presence, mediaState, screenShare, recording, paths: PATHS };
 }
 
 start();
