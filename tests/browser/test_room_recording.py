@@ -8,6 +8,7 @@ Set PANAMIA_SCREENSHOTS_DIR=docs/images/room to refresh the docs' screenshots.""
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 
 import av
@@ -126,7 +127,18 @@ async def test_a_consented_recording_holds_both_sides_and_stays_private(
     assert all(decoded[i] > 30 for i in video_streams), decoded
     assert 9.0 <= part.duration_s <= 11.0 and part.size_bytes == path.stat().st_size
 
-    # Listed for the participants, refused to anyone else.
+    # Listed on the session's page with its length and size, playable there.
+    details = await mentee_ctx.new_page()
+    await details.goto(f"{server.url}/mentoring/sessions/{session_id}")
+    item = details.locator(f"[data-recording='{part.recording_id}']")
+    await expect(item.locator("[data-duration]")).to_have_text(re.compile(r"^0:(09|10|11)$"))
+    await expect(item.locator("[data-size]")).to_contain_text("KB")
+    await details.wait_for_function(
+        "() => document.querySelector('[data-recording] video').readyState >= 1"
+    )
+    await doc_shots(details, "session-recordings")
+
+    # Downloadable by the participants, refused to anyone else.
     file_url = (
         f"{server.url}/api/mentoring/sessions/{session_id}/recordings/{part.recording_id}/file"
     )

@@ -61,7 +61,7 @@ export class Recording {
         this._notice("");
         return this._show("recording", by);
       case "stopped":
-        this._notice("The recording stopped. It is listed on the session's page.");
+        this._notice("The recording stopped. It is listed on the session's page.", true);
         return this._show("idle", null);
       case "failed":
         this._notice(data.reason || "The recording failed.");
@@ -112,8 +112,16 @@ export class Recording {
     }
   }
 
-  _notice(text) {
-    this.ui.notice.textContent = text;
-    this.ui.notice.hidden = !text;
+  _notice(text, linkToSession = false) {
+    const notice = this.ui.notice;
+    notice.textContent = text;
+    if (linkToSession) {
+      const link = document.createElement("a");
+      link.href = `/mentoring/sessions/${encodeURIComponent(this.config.sessionId)}`;
+      link.target = "_blank";
+      link.textContent = "Open the recordings";
+      notice.append(" ", link);
+    }
+    notice.hidden = !text;
   }
 }
