@@ -173,6 +173,8 @@ async def test_the_other_side_sees_the_shared_screen_then_the_camera(
     await expect(mentor.get_by_role("button", name="Stop sharing")).to_be_visible()
     await expect(mentor.locator("#share-notice")).to_be_visible()
     await decodes_the_screen(mentee, mentor)
+    # The presenter's camera is on: it is drawn small into the screen's picture.
+    assert await mentor.evaluate("() => panamiaRoom.screenShare.sent !== null")
     await expect(mentee.locator("#peer-presenting")).to_have_text("Ana Ruiz is presenting")
     await expect(mentee.locator("#remote-overlay")).to_be_hidden()
     await expect(mentee.locator("#path-badge")).to_have_attribute("data-path", path)

@@ -11,6 +11,8 @@
 // "... is presenting" label, and the camera again when the flag clears. Stop sharing, or the
 // browser's own "Stop sharing" bar (the track ends), returns to the camera.
 
+import { composite } from "./screen_composite.js";
+
 /** Frame rate asked of the capture: text stays sharp; motion matters less than on a camera. */
 const SCREEN_FRAME_RATE = 15;
 
@@ -24,7 +26,8 @@ export class ScreenShare {
     this.call = call;
     this.mediaState = mediaState;
     this.ui = ui;
-    this.track = null;
+    this.track = null; // the captured screen
+    this.sent = null; // what goes out: the screen with the camera small (screen_composite.js)
     this.busy = false;
     const supported = Boolean(navigator.mediaDevices?.getDisplayMedia);
     ui.button.hidden = !supported;
@@ -55,7 +58,9 @@ export class ScreenShare {
       track.contentHint = "detail";
       track.addEventListener("ended", () => this.stop());
       this.track = track;
-      await this.call.useVideo(track);
+      const camera = this.call.localStream?.getVideoTracks()[0] || null;
+      this.sent = composite(track, camera);
+      await this.call.useVideo(this.sent ? this.sent.track : track);
       this.mediaState.set({ screen: true });
       this._show(true);
     } finally {
@@ -70,6 +75,8 @@ export class ScreenShare {
     this.track = null;
     track.stop();
     await this.call.useVideo(null);
+    this.sent?.stop();
+    this.sent = null;
     this.mediaState.set({ screen: false });
     this._show(false);
   }
