@@ -194,6 +194,24 @@ class RoomSettings:
 
 
 @dataclass(frozen=True)
+class RecordingSettings:
+    enabled: bool = True
+    """Whether participants may record their sessions (both must agree each time). False
+    turns recording off for the whole server: the room shows no Record button and the API
+    answers 409."""
+    retention_days: int = 30
+    """Recordings older than this many days are deleted (file and listing); 0 keeps them."""
+    folder: str = "recordings"
+    """Where recordings are written, relative to store.data_dir (or absolute)."""
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.retention_days <= 3650:
+            raise ValueError("recording.retention_days: must be between 0 and 3650")
+        if not self.folder.strip():
+            raise ValueError("recording.folder: must not be empty")
+
+
+@dataclass(frozen=True)
 class TurnSettings:
     uris: tuple[str, ...] = ()
     """TURN URIs handed to browsers, e.g. turn:turn.example.org:3478?transport=udp."""
@@ -374,6 +392,7 @@ class Settings:
     pusher: PusherSettings = field(default_factory=PusherSettings)
     relay: RelaySettings = field(default_factory=RelaySettings)
     room: RoomSettings = field(default_factory=RoomSettings)
+    recording: RecordingSettings = field(default_factory=RecordingSettings)
     turn: TurnSettings = field(default_factory=TurnSettings)
     mail: MailSettings = field(default_factory=MailSettings)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)

@@ -47,6 +47,7 @@ from web.rooms.lease import RoomLeases
 from web.rooms.states import RedisDocumentStates
 from web.routes import setup_routes
 from web.services.notify import session_sequence
+from web.services.recording import RecordingService
 from web.session_chat import SessionChat
 
 log = structlog.get_logger("panamia.app")
@@ -73,6 +74,7 @@ def create_app(settings: Settings) -> web.Application:
             _notes_ctx,
             _quality_ctx,
             _relay_ctx,
+            _recording_ctx,
         ]
     )
     if cluster_rooms(settings):
@@ -340,6 +342,16 @@ async def _rooms_ctx(app: web.Application) -> AsyncIterator[None]:
         yield
     finally:
         await router.close()
+
+
+async def _recording_ctx(app: web.Application) -> AsyncIterator[None]:
+    service = RecordingService(app[keys.SETTINGS], app[keys.STORE], app[keys.RELAY], app[keys.HUB])
+    app[keys.RECORDINGS] = service
+    service.start()
+    try:
+        yield
+    finally:
+        await service.close()
 
 
 async def _close_websockets(app: web.Application) -> None:

@@ -24,3 +24,7 @@ class RelayUnavailable(RelayError):
 
     The relay stays disabled; the rest of the server keeps serving.
     """
+
+
+class RecordingRefused(RelayError):
+    """A recording cannot start or stop: the session is not on this relay, or one already runs."""

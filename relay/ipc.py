@@ -3,8 +3,8 @@
 One stream socket per worker. Every frame is a 4-byte big-endian length and a msgpack body
 (msgspec, tagged structs). The parent sends :class:`Init` once, then :class:`Call` frames;
 the worker answers each call with :class:`Result` or :class:`Failure` (same ``id``) and, on
-its own, sends :class:`Ready` once, :class:`Report` every second and :class:`RoomClosed` when a
-session's last participant is gone.
+its own, sends :class:`Ready` once, :class:`Report` every second, :class:`RoomClosed` when a
+session's last participant is gone and :class:`RecordingFailed` when writing a recording fails.
 
 A call is generic — "run this manager method for this session" — so a new relay command
 needs only its name in :data:`relay.worker.WORKER_METHODS` and a one-line method on the pool.
@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import struct
-from typing import Any
+from pathlib import PurePath
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -22,6 +23,7 @@ MAX_FRAME_BYTES = 4 * 1024 * 1024
 """A frame is an SDP offer or answer (at most 64 KB) or a report; anything larger is a bug."""
 
 _LENGTH = struct.Struct(">I")
+T = TypeVar("T")
 
 
 class IceServer(msgspec.Struct, frozen=True):
@@ -83,16 +85,44 @@ class Report(msgspec.Struct, tag=True):
     cpu_seconds: float
     rss_bytes: int
     rooms: dict[str, list[str]]
+    recording: list[str] = []
+    """Sessions whose recording is running."""
 
 
 class RoomClosed(msgspec.Struct, tag=True):
     session_id: str
 
 
-ToWorker = Init | Call
-FromWorker = Ready | Result | Failure | Report | RoomClosed
+class RecordingFailed(msgspec.Struct, tag=True):
+    """Writing a session's recording failed (a full disk): it has stopped in the worker."""
 
-_encoder = msgspec.msgpack.Encoder()
+    session_id: str
+    reason: str
+
+
+ToWorker = Init | Call
+FromWorker = Ready | Result | Failure | Report | RoomClosed | RecordingFailed
+
+
+def _plain(value: Any) -> Any:
+    """File paths (a recorded part's) travel as text."""
+    if isinstance(value, PurePath):
+        return str(value)
+    raise NotImplementedError(f"{type(value).__name__} cannot cross to the web process")
+
+
+def _typed(kind: type, value: Any) -> Any:
+    if isinstance(kind, type) and issubclass(kind, PurePath):
+        return kind(value)
+    raise NotImplementedError(f"no conversion to {kind}")
+
+
+def convert(value: Any, kind: type[T]) -> T:
+    """A call's result as ``kind`` (a dataclass or struct the worker's method returned)."""
+    return msgspec.convert(value, kind, dec_hook=_typed)
+
+
+_encoder = msgspec.msgpack.Encoder(enc_hook=_plain)
 _to_worker = msgspec.msgpack.Decoder(ToWorker)
 _from_worker = msgspec.msgpack.Decoder(FromWorker)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import structlog
@@ -13,7 +14,9 @@ from aiortc import RTCIceServer
 from config.settings import RelaySettings
 from relay import compat
 from relay.counters import Counters
-from relay.errors import BadOffer, RelayFull, RelayUnavailable
+from relay.errors import BadOffer, RecordingRefused, RelayFull, RelayUnavailable
+from relay.recording.session import SessionRecorder
+from relay.recording.writer import PartResult
 from relay.room import Room
 from relay.tasks import spawn
 
@@ -141,9 +144,49 @@ class RelayManager:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
+    # --- recording (relay.recording): the room's publications feed the file ---------------------
+
+    async def start_recording(
+        self,
+        session_id: str,
+        path: str,
+        on_failed: Callable[[str], None] | None = None,
+    ) -> None:
+        """Start recording the relayed session into a new file at ``path`` (one part).
+
+        Raises RecordingRefused when the session has no relayed participant here or a
+        recording already runs. ``on_failed(reason)`` runs if writing fails (a full disk):
+        the recording has then stopped and what it wrote stays playable.
+        """
+        room = self._rooms.get(session_id)
+        if room is None or room.closed or not room.participants:
+            raise RecordingRefused("the session is not on the media relay")
+        if room.recorder is not None and room.recorder.running:
+            raise RecordingRefused("the session is already being recorded")
+        room.recorder = SessionRecorder(
+            session_id, Path(path), room.participants.values(), on_failed or (lambda _: None)
+        )
+        log.info("recording.started", session_id=session_id)
+
+    async def stop_recording(self, session_id: str) -> PartResult | None:
+        """Stop the session's recording and finish its file; None when none ran."""
+        room = self._rooms.get(session_id)
+        if room is None or room.recorder is None:
+            return None
+        recorder, room.recorder = room.recorder, None
+        return recorder.stop()
+
+    def is_recording(self, session_id: str) -> bool:
+        room = self._rooms.get(session_id)
+        return room is not None and room.recorder is not None and room.recorder.running
+
     def has_participant(self, session_id: str, participant_id: str) -> bool:
         room = self._rooms.get(session_id)
         return room is not None and participant_id in room.participants
+
+    def sessions(self) -> list[str]:
+        """The sessions with a room here."""
+        return list(self._rooms)
 
     def participants_by_session(self) -> dict[str, list[str]]:
         """Who has a connection in which session (a worker reports it to the web process)."""

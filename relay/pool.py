@@ -35,6 +35,7 @@ from aiortc import RTCIceServer
 from config.settings import RelaySettings
 from relay import errors, ipc
 from relay.manager import MAX_OFFER_BYTES
+from relay.recording.writer import PartResult
 from relay.tasks import spawn
 from relay.worker_process import CallFailed, WorkerDied, WorkerProcess, worker_environment
 
@@ -49,7 +50,13 @@ STABLE_AFTER_S = 30.0
 """A worker that lived this long resets its slot's restart delay."""
 _ERRORS: dict[str, type[errors.RelayError]] = {
     cls.__name__: cls
-    for cls in (errors.BadOffer, errors.RelayFull, errors.SessionBusy, errors.RelayUnavailable)
+    for cls in (
+        errors.BadOffer,
+        errors.RelayFull,
+        errors.SessionBusy,
+        errors.RelayUnavailable,
+        errors.RecordingRefused,
+    )
 }
 
 
@@ -100,6 +107,8 @@ class WorkerPool:
         self.workers: list[WorkerProcess | None] = [None] * self.size
         self._placement: dict[str, WorkerProcess] = {}
         self._participants: dict[str, set[str]] = {}
+        self._recording_failed: dict[str, Callable[[str], None]] = {}
+        """Sessions recording on a worker, with what to call if writing fails there."""
         self._in_flight: Counter[str] = Counter()
         self._retired: dict[str, float] = {}
         self._restarts = [0] * self.size
@@ -145,6 +154,7 @@ class WorkerPool:
             on_exit=self._worker_exited,
             on_room_closed=self._room_closed,
             on_report=self._reconcile,
+            on_recording_failed=self._recording_stopped,
             env=self._env,
         )
         self.workers[index] = worker
@@ -166,6 +176,7 @@ class WorkerPool:
         for session_id in dropped:
             del self._placement[session_id]
             self._participants.pop(session_id, None)
+            self._recording_failed.pop(session_id, None)
         for key, value in worker.figures.stats.items():
             if key not in GAUGES and isinstance(value, int | float) and not isinstance(value, bool):
                 self._retired[key] = self._retired.get(key, 0) + value
@@ -318,6 +329,38 @@ class WorkerPool:
             if not self._in_flight[session_id]:
                 del self._in_flight[session_id]
 
+    async def start_recording(
+        self, session_id: str, path: str, on_failed: Callable[[str], None] | None = None
+    ) -> None:
+        """Start recording on the session's worker (see
+        :meth:`relay.manager.RelayManager.start_recording`); ``on_failed`` runs here when
+        the worker reports that writing failed."""
+        worker = self._placement.get(session_id)
+        if worker is None or not worker.alive:
+            raise errors.RecordingRefused("the session is not on the media relay")
+        await self._call(worker, "start_recording", session_id, [path])
+        self._recording_failed[session_id] = on_failed or (lambda _reason: None)
+
+    async def stop_recording(self, session_id: str) -> PartResult | None:
+        """Stop the session's recording on its worker and describe the finished part."""
+        self._recording_failed.pop(session_id, None)
+        worker = self._placement.get(session_id)
+        if worker is None or not worker.alive:
+            return None
+        value = await self._call(worker, "stop_recording", session_id, [])
+        return None if value is None else ipc.convert(value, PartResult)
+
+    def is_recording(self, session_id: str) -> bool:
+        """Whether the session's worker records it (as of the last start, stop, failure or
+        report: a recording ends with its room, and the report says so within a second)."""
+        return session_id in self._recording_failed
+
+    def _recording_stopped(self, worker: WorkerProcess, session_id: str, reason: str) -> None:
+        if self._placement.get(session_id) is worker:
+            on_failed = self._recording_failed.pop(session_id, None)
+            if on_failed is not None:
+                on_failed(reason)
+
     def _current_ice_servers(self) -> list[RTCIceServer]:
         source = self._ice_servers
         return list(source() if callable(source) else source)
@@ -328,6 +371,7 @@ class WorkerPool:
         if self._placement.get(session_id) is worker and not self._in_flight[session_id]:
             del self._placement[session_id]
             self._participants.pop(session_id, None)
+            self._recording_failed.pop(session_id, None)
 
     def _reconcile(self, worker: WorkerProcess) -> None:
         """Take who is connected from the worker's report (a participant whose connection
@@ -335,9 +379,12 @@ class WorkerPool:
         calls said: the report may predate the call, never the other way round, because a
         worker's frames arrive in the order it sent them."""
         rooms = worker.figures.rooms
+        recording = set(worker.figures.recording)
         for session_id, placed in self._placement.items():
             if placed is worker and not self._in_flight[session_id]:
                 self._participants[session_id] = set(rooms.get(session_id, ()))
+                if session_id not in recording:
+                    self._recording_failed.pop(session_id, None)
 
     # --- figures ---------------------------------------------------------------------
 

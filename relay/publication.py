@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 
 import structlog
 from aiortc.jitterbuffer import JitterFrame
@@ -42,6 +42,9 @@ from relay.tasks import spawn
 from relay.track import EncodedFrame, ForwardTrack
 
 log = structlog.get_logger(__name__)
+
+PacketTap = Callable[[bytes, str], None]
+"""Sees every decrypted media packet of a publication (bytes, codec MIME type): a recorder."""
 
 KEYFRAME_REQUEST_INTERVAL_S = 0.3
 """At most one keyframe request per publisher in this interval."""
@@ -99,6 +102,7 @@ class Publication:
         self._full_path = internals.replace_rtp_handler(self._on_rtp)
         self._read_enabled = compat.read_enabled  # per packet: bound once
         self._count_received = compat.count_received
+        self._taps: tuple[PacketTap, ...] = ()
 
     @property
     def subscribers(self) -> int:
@@ -140,6 +144,10 @@ class Publication:
         nack = self._nack
         if not frames and nack is not None and nack.add(packet.sequence_number):
             await self._internals.send_nack(packet.ssrc, sorted(nack.missing))
+        if self._taps:
+            self._feed_taps(
+                packet.serialize(self._internals.header_extensions()), codec.mimeType.lower()
+            )
         if not self._fanout:
             self._needs_frames = False
             return
@@ -212,6 +220,26 @@ class Publication:
             self._spawn(self._internals.send_nack(ssrc, sorted(nack.missing)), "nack")
         if self._fanout and self._fan_out(plain, payload_at, profile, block, self._mime):
             self._needs_frames = True  # later packets go through aiortc's full path
+        if self._taps:
+            self._feed_taps(plain, self._mime)
+
+    # --- taps (a recorder): see every packet, after the subscribers --------------------------
+
+    def add_tap(self, tap: PacketTap) -> None:
+        """Also hand every media packet (decrypted bytes, retransmissions unwrapped) to ``tap``,
+        after the subscribers got it. With no tap the forwarding path pays one truth test."""
+        self._taps = (*self._taps, tap)
+
+    def remove_tap(self, tap: PacketTap) -> None:
+        self._taps = tuple(t for t in self._taps if t is not tap)
+
+    def _feed_taps(self, plain: bytes, mime: str) -> None:
+        for tap in self._taps:
+            try:
+                tap(plain, mime)
+            except Exception:  # a recorder's failure must never stop the call
+                log.exception("relay.tap_failed", publication=self.label)
+                self.remove_tap(tap)
 
     def _on_frame(self, codec: RTCRtpCodecParameters, frame: JitterFrame) -> None:
         """A depacketised frame from aiortc's full path (only runs for transcoding)."""

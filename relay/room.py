@@ -29,6 +29,7 @@ from relay.errors import BadOffer, SessionBusy
 from relay.fastpath import FastRoute
 from relay.outlet import hook_sender_feedback
 from relay.publication import Publication
+from relay.recording.session import SessionRecorder
 from relay.tasks import spawn
 from relay.track import ForwardTrack
 
@@ -182,6 +183,8 @@ class Room:
         self._lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
         self.closed = False
+        self.recorder: SessionRecorder | None = None
+        """The running recording (relay.recording), tapping every publication of the room."""
 
     @property
     def streams(self) -> int:
@@ -246,6 +249,8 @@ class Room:
     async def close(self) -> None:
         async with self._lock:
             self.closed = True
+            if self.recorder is not None:
+                self.recorder.stop()
             for participant in list(self.participants.values()):
                 await self._remove(participant)
         current = asyncio.current_task()
@@ -267,6 +272,8 @@ class Room:
                     publication = publisher.publications.get(kind)
                     if track is not None and publication is not None:
                         track.attach(publication)
+        if self.recorder is not None:
+            self.recorder.link(self.participants.values())
 
     async def _remove(self, participant: Participant) -> None:
         if self.participants.get(participant.id) is participant:

@@ -8,7 +8,11 @@ layer and the composition root only use these members, so either can stand behin
 
 from __future__ import annotations
 
-from typing import Any, Protocol, runtime_checkable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from relay.recording.writer import PartResult
 
 
 @runtime_checkable
@@ -39,6 +43,18 @@ class RelayService(Protocol):
 
     def has_participant(self, session_id: str, participant_id: str) -> bool:
         """Whether the participant has a relay connection in the session."""
+
+    async def start_recording(
+        self, session_id: str, path: str, on_failed: Callable[[str], None] | None = None
+    ) -> None:
+        """Record the relayed session into a new file at ``path``; raises
+        :class:`relay.errors.RecordingRefused`. ``on_failed(reason)`` runs if writing fails."""
+
+    async def stop_recording(self, session_id: str) -> PartResult | None:
+        """Stop the session's recording and describe the part written; None when none ran."""
+
+    def is_recording(self, session_id: str) -> bool:
+        """Whether the session is being recorded."""
 
     def stats(self) -> dict[str, Any]:
         """Gauges and totals for metrics (see :meth:`relay.manager.RelayManager.stats`)."""

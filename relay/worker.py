@@ -33,7 +33,9 @@ from relay.tasks import spawn
 
 log = structlog.get_logger(__name__)
 
-WORKER_METHODS = frozenset({"answer", "leave", "end", "has_participant"})
+WORKER_METHODS = frozenset(
+    {"answer", "leave", "end", "has_participant", "start_recording", "stop_recording"}
+)
 """Manager methods the web process may call for a session. A new relay command (taking the
 session id first) is one more name here and a one-line method on the pool."""
 
@@ -104,8 +106,12 @@ class WorkerServer:
             self._send(ipc.Failure(call.id, "error", f"unknown relay command {call.method!r}"))
             return
         _ice_servers.set(_ice_from_wire(call.ice_servers))
+        args = list(call.args)
+        if call.method == "start_recording":  # a failed write is told to the web process
+            session_id = call.session_id
+            args = [*args[:1], lambda reason: self._send(ipc.RecordingFailed(session_id, reason))]
         try:
-            result = getattr(self.manager, call.method)(call.session_id, *call.args)
+            result = getattr(self.manager, call.method)(call.session_id, *args)
             if asyncio.iscoroutine(result):
                 result = await result
         except errors.RelayError as exc:
@@ -115,7 +121,11 @@ class WorkerServer:
             log.exception("relay.worker_call_failed", method=call.method)
             self._send(ipc.Failure(call.id, "error", type(exc).__name__))
             return
-        self._send(ipc.Result(call.id, result))
+        try:
+            self._send(ipc.Result(call.id, result))
+        except (TypeError, NotImplementedError) as exc:  # a result that cannot cross: a bug
+            log.exception("relay.worker_result_unsendable", method=call.method)
+            self._send(ipc.Failure(call.id, "error", type(exc).__name__))
         with contextlib.suppress(ConnectionError):  # the web process went away: we stop soon
             await self._writer.drain()
 
@@ -130,6 +140,9 @@ class WorkerServer:
             cpu_seconds=procstat.cpu_seconds(),
             rss_bytes=procstat.rss_bytes(),
             rooms=self.manager.participants_by_session(),
+            recording=[
+                s for s in self.manager.participants_by_session() if self.manager.is_recording(s)
+            ],
         )
 
 

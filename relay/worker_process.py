@@ -39,6 +39,7 @@ class WorkerFigures:
     cpu_seconds: float = 0.0
     rss_bytes: int = 0
     rooms: dict[str, list[str]] = field(default_factory=dict)
+    recording: list[str] = field(default_factory=list)
     received_at: float = 0.0
     """``time.monotonic()`` when the report arrived."""
     cpu_load: float = 0.0
@@ -57,6 +58,7 @@ class WorkerProcess:
         on_exit: Callable[[WorkerProcess], None],
         on_room_closed: Callable[[WorkerProcess, str], None],
         on_report: Callable[[WorkerProcess], None] | None = None,
+        on_recording_failed: Callable[[WorkerProcess, str, str], None] | None = None,
         env: dict[str, str] | None = None,
     ) -> None:
         self.index = index
@@ -66,6 +68,7 @@ class WorkerProcess:
         self._on_exit = on_exit
         self._on_room_closed = on_room_closed
         self._on_report = on_report
+        self._on_recording_failed = on_recording_failed
         self._ids = itertools.count(1)
         self._pending: dict[int, asyncio.Future[Any]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -161,12 +164,21 @@ class WorkerProcess:
                 else 0.0
             )
             self.figures = WorkerFigures(
-                message.stats, message.cpu_seconds, message.rss_bytes, message.rooms, now, load
+                message.stats,
+                message.cpu_seconds,
+                message.rss_bytes,
+                message.rooms,
+                message.recording,
+                now,
+                load,
             )
             if self._on_report is not None:
                 self._on_report(self)
         elif isinstance(message, ipc.RoomClosed):
             self._on_room_closed(self, message.session_id)
+        elif isinstance(message, ipc.RecordingFailed):
+            if self._on_recording_failed is not None:
+                self._on_recording_failed(self, message.session_id, message.reason)
         elif self._ready is not None and not self._ready.done():
             self._ready.set_result(message)
 

@@ -18,6 +18,8 @@ from store.models import (
     MentoringProfile,
     OutboxMessage,
     Profile,
+    Recording,
+    RecordingStatus,
     Session,
     SessionStatus,
 )
@@ -259,3 +261,31 @@ class Store(Protocol):
     async def search_sessions(self, search: SessionSearch) -> list[Session]:
         """Sessions of any status matching the search, newest start first, at most
         ``search.limit`` (capped at ``store.operator.SEARCH_LIMIT_MAX``)."""
+
+    # --- session recordings (one row per recorded part) ----------------------------------
+    async def add_recording(self, recording: Recording) -> None:
+        """Keep a new recording's metadata (its file is being written)."""
+
+    async def finish_recording(
+        self,
+        recording_id: str,
+        *,
+        ended_at: datetime,
+        duration_s: float,
+        size_bytes: int,
+        status: RecordingStatus,
+        error: str | None = None,
+    ) -> Recording:
+        """Record how a recording ended; NotFound when there is no such recording."""
+
+    async def get_recording(self, recording_id: str) -> Recording | None:
+        """One recording, or None."""
+
+    async def list_recordings(self, session_id: str) -> list[Recording]:
+        """A session's recordings, oldest first."""
+
+    async def delete_recording(self, recording_id: str) -> bool:
+        """Forget a recording's metadata; False when there was none."""
+
+    async def recordings_started_before(self, before: datetime) -> list[Recording]:
+        """Recordings started before ``before`` (the retention purge), oldest first."""

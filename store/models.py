@@ -244,3 +244,28 @@ class OutboxMessage:
     lease_expires_at: datetime = NEVER
     created_at: datetime = field(default_factory=utcnow)
     sent_at: datetime | None = None
+
+
+class RecordingStatus(StrEnum):
+    RECORDING = "recording"
+    DONE = "done"
+    FAILED = "failed"
+    """Writing stopped early (a full disk); the part written so far stays playable."""
+
+
+@dataclass(frozen=True)
+class Recording:
+    """One recorded part of a session (one start/stop), a file under the data directory."""
+
+    recording_id: str
+    session_id: str
+    started_by: str
+    """The participant who asked for it (the other one consented)."""
+    file_name: str
+    """Relative to the recordings folder (recording.folder under store.data_dir)."""
+    started_at: datetime
+    ended_at: datetime | None = None
+    duration_s: float = 0.0
+    size_bytes: int = 0
+    status: RecordingStatus = RecordingStatus.RECORDING
+    error: str | None = None

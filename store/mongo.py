@@ -70,6 +70,7 @@ from store.mongo_errors import reachable as _reachable
 from store.mongo_schedule import MongoSchedule
 from store.operator_mongo import QUALITY, QUALITY_INDEXES, MongoOperator
 from store.outbox_mongo import OUTBOX, OUTBOX_INDEXES, MongoOutbox
+from store.recordings_mongo import RECORDING_INDEXES, RECORDINGS, MongoRecordings
 from store.revocations_mongo import REVOCATION_INDEXES, REVOCATIONS, MongoRevocations
 
 log = structlog.get_logger(__name__)
@@ -118,10 +119,13 @@ INDEXES: dict[str, list[IndexModel]] = {
     FEED_TOKENS: FEED_TOKEN_INDEXES,
     REVOCATIONS: REVOCATION_INDEXES,
     QUALITY: QUALITY_INDEXES,
+    RECORDINGS: RECORDING_INDEXES,
 }
 
 
-class MongoStore(MongoSchedule, MongoOutbox, MongoFeedTokens, MongoRevocations, MongoOperator):
+class MongoStore(
+    MongoSchedule, MongoOutbox, MongoFeedTokens, MongoRevocations, MongoOperator, MongoRecordings
+):
     """:class:`store.base.Store` on a MongoDB database (standalone, replica set or sharded)."""
 
     def __init__(self, uri: str, database: str) -> None:

@@ -53,6 +53,7 @@ from store.models import (
 )
 from store.operator_sqlite import SqliteOperator
 from store.outbox_sqlite import SqliteOutbox, insert_outbox
+from store.recordings_sqlite import SqliteRecordings
 from store.revocations_sqlite import SqliteRevocations
 from store.sqlite_rows import (
     PROFILE_COLUMNS,
@@ -74,7 +75,12 @@ BUSY_TIMEOUT_MS = 5000
 
 
 class SqliteStore(
-    SqliteSchedule, SqliteOutbox, SqliteFeedTokens, SqliteRevocations, SqliteOperator
+    SqliteSchedule,
+    SqliteOutbox,
+    SqliteFeedTokens,
+    SqliteRevocations,
+    SqliteOperator,
+    SqliteRecordings,
 ):
     """:class:`store.base.Store` on an SQLite file (``":memory:"`` works for one process)."""
 

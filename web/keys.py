@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from web.notes.service import NotesService
     from web.quality.service import QualityService
     from web.rooms.forward import RoomRouter
+    from web.services.recording import RecordingService
 
 SETTINGS = web.AppKey("settings", Settings)
 SECRETS: web.AppKey[RuntimeSecrets] = web.AppKey("secrets")
@@ -31,6 +32,8 @@ NOTES: web.AppKey[NotesService] = web.AppKey("notes")
 """The notes rooms; the REST API's ``update_notes`` calls ``app[NOTES].set_notes_text``."""
 ROOMS: web.AppKey[RoomRouter] = web.AppKey("rooms")
 """Room ownership in cluster mode (absent on a single node): leases and forwarding."""
+RECORDINGS: web.AppKey[RecordingService] = web.AppKey("recordings")
+"""Consented session recording (docs/recording.md)."""
 METRICS: web.AppKey[MetricsState] = web.AppKey("metrics")
 MAIL: web.AppKey[MailSender] = web.AppKey("mail")
 """This node's outbox sender; handlers only call ``kick()`` after enqueuing."""
@@ -48,6 +51,7 @@ __all__ = [
     "METRICS",
     "NOTES",
     "QUALITY",
+    "RECORDINGS",
     "RELAY",
     "ROOMS",
     "SECRETS",

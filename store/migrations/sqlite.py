@@ -159,4 +159,23 @@ MIGRATIONS: list[tuple[str, ...]] = [
         )
         """,
     ),
+    # 7: session recordings' metadata (docs/recording.md); the files live under the data dir
+    (
+        """
+        CREATE TABLE recordings (
+            recording_id TEXT PRIMARY KEY,
+            session_id   TEXT NOT NULL,
+            started_by   TEXT NOT NULL,
+            file_name    TEXT NOT NULL,
+            started_at   TEXT NOT NULL,
+            ended_at     TEXT,
+            duration_s   REAL NOT NULL DEFAULT 0,
+            size_bytes   INTEGER NOT NULL DEFAULT 0,
+            status       TEXT NOT NULL CHECK (status IN ('recording', 'done', 'failed')),
+            error        TEXT
+        )
+        """,
+        "CREATE INDEX recordings_by_session ON recordings (session_id, started_at)",
+        "CREATE INDEX recordings_by_start ON recordings (started_at)",
+    ),
 ]

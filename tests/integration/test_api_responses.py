@@ -24,7 +24,7 @@ from jsonschema import Draft202012Validator
 from pytest_aiohttp import AiohttpClient, AiohttpServer
 
 from panamia.app import create_app
-from store.models import Session
+from store.models import Recording, Session, utcnow
 from tests.conftest import SettingsFactory
 from tests.support.apiclient import MENTOR_PROFILE, Client, become_mentor, connect, slot, user
 from tests.support.sessions import open_room_start
@@ -61,8 +61,10 @@ def recorder(log: list[Recorded]) -> Any:
         except web.HTTPException as exc:
             response = exc
         resource = request.match_info.route.resource
-        if resource is not None and isinstance(response, web.Response):
-            body = response.body if isinstance(response.body, bytes) else b""
+        if resource is not None and isinstance(response, web.StreamResponse):
+            # A streamed answer (a recording's file) is logged without its body.
+            raw = response.body if isinstance(response, web.Response) else None
+            body = raw if isinstance(raw, bytes) else b""
             log.append(
                 Recorded(
                     resource.canonical,
@@ -116,6 +118,7 @@ async def journey(server: TestServer, factory: AiohttpClient) -> None:
     open_sid = await open_session(server)
     await check_room_services(mentee, outsider, open_sid)
     await check_quality_and_console(factory, server, anon, mentee, outsider, open_sid)
+    await check_recordings(server, mentor, mentee, outsider, open_sid)
     await check_loadtest_session(factory, server, anon)
     await check_calendar_feed(anon, mentee)
     assert (await mentor.post("/api/auth/signout")).status == 204
@@ -360,6 +363,44 @@ async def check_quality_and_console(
         assert (await operator.get(path)).status == 200, path
     assert (await operator.get("/api/admin/sessions?from=yesterday")).status == 400
     assert (await operator.get("/api/admin/sessions/nosuch")).status == 404
+
+
+async def check_recordings(
+    server: TestServer, mentor: Client, mentee: Client, outsider: Client, sid: str
+) -> None:
+    """The consent flow's answers, then a recorded part's file and deletion."""
+    base = f"/api/mentoring/sessions/{sid}/recordings"
+    assert (await outsider.get(base)).status == 403
+    assert (await outsider.post(f"{base}/request")).status == 403
+    assert (await mentee.get("/api/mentoring/sessions/nosuch/recordings")).status == 404
+    listed = await mentee.get(base)
+    assert listed.status == 200 and (await listed.json())["state"] == "idle"
+    assert (await mentee.post(f"{base}/stop")).status == 409
+    assert (await mentee.post(f"{base}/request")).status == 202
+    assert (await mentee.post(f"{base}/request")).status == 409
+    assert (await mentee.post(f"{base}/answer", json={"accept": True})).status == 409
+    assert (await mentor.post(f"{base}/answer", json={"accept": "yes"})).status == 400
+    refused = await mentor.post(f"{base}/answer", json={"accept": False})
+    assert refused.status == 200 and (await refused.json())["state"] == "idle"
+    assert (await mentee.post(f"{base}/request")).status == 202
+    accepted = await mentor.post(f"{base}/answer", json={"accept": True})
+    assert accepted.status == 200 and (await accepted.json())["state"] == "starting"
+    assert (await mentee.post(f"{base}/stop")).status == 200
+
+    service = server.app[keys.RECORDINGS]
+    part = Recording("rec1", sid, MENTEE, f"{sid}/part.webm", utcnow(), utcnow(), 1.0, 4)
+    service.path_of(part).parent.mkdir(parents=True, exist_ok=True)
+    service.path_of(part).write_bytes(b"webm")
+    await server.app[keys.STORE].add_recording(part)
+    file_path = f"{base}/rec1/file"
+    assert (await outsider.get(file_path)).status == 403
+    assert (await mentee.get(f"{base}/nosuch/file")).status == 404
+    got = await mentor.get(f"{file_path}?download=1")
+    assert got.status == 200 and await got.read() == b"webm"
+    assert "attachment" in got.headers["Content-Disposition"]
+    assert (await outsider.delete(f"{base}/rec1")).status == 403
+    assert (await mentee.delete(f"{base}/rec1")).status == 204
+    assert (await mentee.delete(f"{base}/rec1")).status == 404
 
 
 async def check_calendar_feed(anon: Client, mentee: Client) -> None:

@@ -28,6 +28,7 @@ from bench.media import (
 )
 from config.settings import RelaySettings
 from relay.manager import RelayManager
+from relay.service import RelayService
 from relay.tasks import TASK_PREFIX
 
 RED = (200, 40, 40)
@@ -99,7 +100,7 @@ def make_peer(
     return peer
 
 
-async def join(relay: RelayManager, session: str, name: str, peer: Peer) -> None:
+async def join(relay: RelayService, session: str, name: str, peer: Peer) -> None:
     sdp, kind = await offer(peer.pc)
     answer_sdp, answer_type = await relay.answer(session, name, sdp, kind)
     await peer.pc.setRemoteDescription(RTCSessionDescription(answer_sdp, answer_type))

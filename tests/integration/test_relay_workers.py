@@ -14,6 +14,7 @@ import signal
 import sys
 import time
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,7 +26,7 @@ from pytest_aiohttp import AiohttpClient
 from bench.media import ColourVideoTrack, loopback_host_addresses, offer
 from config.settings import RelaySettings
 from panamia.app import create_app
-from relay.errors import RelayUnavailable
+from relay.errors import RecordingRefused, RelayUnavailable
 from relay.pool import WorkerPool, worker_count
 from tests.conftest import SettingsFactory
 from web import keys
@@ -184,6 +185,31 @@ async def test_a_killed_worker_is_replaced_and_its_call_renegotiates_onto_a_live
     finally:
         for peer in peers:
             await peer.close()
+
+
+async def test_a_session_on_a_worker_is_recorded_there(pool: WorkerPool, tmp_path: Path) -> None:
+    # Recording commands cross to the session's worker; its refusals come back as the
+    # relay's own errors and the finished part is described to the web process.
+    with pytest.raises(RecordingRefused):
+        await pool.start_recording("s1", str(tmp_path / "nobody.webm"))
+    alice, bob = await call(pool, "s1")
+    try:
+        await until(lambda: alice.frames >= 10 and bob.frames >= 10, "video both ways")
+        path = tmp_path / "part.webm"
+        await pool.start_recording("s1", str(path))
+        assert pool.is_recording("s1")
+        with pytest.raises(RecordingRefused):
+            await pool.start_recording("s1", str(tmp_path / "again.webm"))
+        await asyncio.sleep(2.0)
+        result = await pool.stop_recording("s1")
+        assert result is not None and result.error is None, result
+        assert not pool.is_recording("s1")
+        assert Path(result.path) == path and result.size_bytes == path.stat().st_size > 0
+        assert result.streams == 2 and result.duration_s > 0
+        assert await pool.stop_recording("s1") is None
+    finally:
+        await alice.close()
+        await bob.close()
 
 
 async def test_a_failing_self_check_in_a_worker_disables_the_relay() -> None:

@@ -16,6 +16,7 @@ from web.api import (
     profile,
     pusher_auth,
     quality,
+    recordings,
     sessions,
 )
 from web.api.errors import api_error_middleware
@@ -34,6 +35,7 @@ ROUTES = (
     *calendar.ROUTES,
     *quality.ROUTES,
     *admin.ROUTES,
+    *recordings.ROUTES,
 )
 
 

@@ -258,3 +258,9 @@ class QualityReport(Body):
         Annotated[int, _figure("joinMs", "Opening the room to first remote frame, ms")] | None
     ) = None
     final: Annotated[bool, _doc("The call ended here (hang-up)")] = False
+
+
+class RecordingAnswer(Body):
+    """The other participant's answer to a request to record the session."""
+
+    accept: bool

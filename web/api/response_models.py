@@ -237,3 +237,29 @@ class CalendarFeed(Answer):
         str, Meta(description="The private feed address; shown once, store it in a calendar app")
     ]
     created_at: Time
+
+
+class RecordingPart(Answer, omit_defaults=False):
+    """One recorded part of a session (one start/stop)."""
+
+    id: str
+    startedAt: str
+    endedAt: str | None
+    durationS: Annotated[float, Meta(description="Length in seconds")]
+    sizeBytes: int
+    status: Literal["recording", "done", "failed"]
+    error: str | None
+    url: Annotated[str, Meta(description="The file (WebM), for the page's player")]
+    downloadUrl: Annotated[str, Meta(description="The same file as a download")]
+
+
+class RecordingState(Answer, omit_defaults=False):
+    """Whether the session may be, is asked to be, or is being recorded."""
+
+    enabled: Annotated[bool, Meta(description="False: recording is off on this server")]
+    state: Literal["idle", "asked", "starting", "recording"]
+    requestedBy: str | None
+
+
+class RecordingList(RecordingState, omit_defaults=False):
+    recordings: list[RecordingPart]

@@ -23,3 +23,7 @@ def setup_page_routes(app: web.Application) -> None:
     router.add_get("/mentoring/mentors/{mentor_email}", handlers.mentor_profile, name="page_mentor")
     router.add_get("/mentoring/schedule", handlers.schedule)
     router.add_get("/mentoring/sessions", handlers.sessions, name="page_sessions")
+    # A session's details (and its recordings) at any time; the room shows them once it ends.
+    router.add_get(
+        "/mentoring/sessions/{session_id}", handlers.session_details, name="page_session"
+    )

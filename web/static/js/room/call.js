@@ -71,6 +71,7 @@ export class Call extends EventTarget {
     this.connectTimeoutMs = config.relay.connectTimeoutMs;
     this.iceServers = [];
     this.localStream = null;
+    this.videoOverride = null; // a track sent instead of the camera (screen_share.js)
     this.remoteStream = new MediaStream();
     this.pc = null;
     this.relayPc = null;
@@ -331,7 +332,7 @@ export class Call extends EventTarget {
     this.pc = pc;
     this.makingOffer = false;
     this.ignoreOffer = false;
-    const tracks = this.localStream ? this.localStream.getTracks() : [];
+    const tracks = this._sendable();
     for (const track of tracks) pc.addTrack(track, this.localStream);
     for (const kind of ["audio", "video"]) {
       if (!tracks.some((track) => track.kind === kind)) {
@@ -522,9 +523,8 @@ export class Call extends EventTarget {
     this._closeRelay();
     const pc = new RTCPeerConnection({ iceServers: this.iceServers });
     this.relayPc = pc;
-    const tracks = this.localStream ? this.localStream.getTracks() : [];
     for (const kind of ["audio", "video"]) {
-      const track = tracks.find((t) => t.kind === kind);
+      const track = this._sendable().find((t) => t.kind === kind);
       if (track) pc.addTransceiver(track, { direction: "sendrecv", streams: [this.localStream] });
       else pc.addTransceiver(kind, { direction: "recvonly" });
     }
@@ -658,6 +658,47 @@ export class Call extends EventTarget {
     this._emit("path", { path, label: PATHS[path] });
   }
 
+  // --- the outgoing video: camera or a shared screen (screen_share.js) -------------------------------
+
+  /** The tracks to send: the local ones, with the override (a screen) instead of the camera. */
+  _sendable() {
+    const tracks = this.localStream ? this.localStream.getTracks() : [];
+    if (!this.videoOverride) return tracks;
+    return [...tracks.filter((track) => track.kind !== "video"), this.videoOverride];
+  }
+
+  /**
+   * Send ``track`` instead of the camera (null: the camera again) on the live connection,
+   * direct or relayed, without renegotiating: the same sender, SSRC and m-line carry it, and the
+   * encoder starts the new picture (and size) with a keyframe. A connection made later (relay
+   * fallback or reconnect) picks it up by itself. Only a side that sends no video at all
+   * (no camera) needs a new negotiation.
+   */
+  async useVideo(track) {
+    this.videoOverride = track;
+    const camera = this.localStream?.getVideoTracks()[0] || null;
+    const outgoing = track || camera;
+    if (this.pc) {
+      const transceiver = videoTransceiver(this.pc);
+      if (transceiver) {
+        await transceiver.sender.replaceTrack(outgoing);
+        const direction = outgoing ? "sendrecv" : "recvonly";
+        if (transceiver.direction !== direction) transceiver.direction = direction; // renegotiates
+      }
+    }
+    if (this.relayPc) {
+      const transceiver = videoTransceiver(this.relayPc);
+      if (transceiver?.direction === "sendrecv") await transceiver.sender.replaceTrack(outgoing);
+      else if (outgoing) this._enqueue(() => this._connectRelay(true)); // publish video anew
+    }
+  }
+
+  /** Move the call onto the media relay (a recording needs a server in the media path). */
+  useRelay(reason) {
+    if (this.onRelay || this.ended || this.mode === "never") return;
+    this._enqueue(() => this._moveToRelay(reason, false));
+  }
+
   // --- controls ------------------------------------------------------------------------------------
 
   setMicrophone(on) {
@@ -739,6 +780,10 @@ export async function selectedPath(pc) {
  */
 function worthSending(candidate) {
   return !candidate || !(candidate.protocol === "tcp" && candidate.tcpType === "active");
+}
+
+function videoTransceiver(pc) {
+  return pc.getTransceivers().find((t) => t.receiver.track.kind === "video" && !t.stopped) || null;
 }
 
 function plain(description) {

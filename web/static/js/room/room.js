@@ -3,8 +3,11 @@
 
 import { Call, PATHS, mark } from "./call.js";
 import { Chat } from "./chat.js";
+import { MediaState, showPeerMediaState } from "./media_state.js";
 import { Presence } from "./presence.js";
 import { startQuality } from "./quality.js";
+import { Recording } from "./recording.js";
+import { ScreenShare, showPeerScreen } from "./screen_share.js";
 import { Signaling } from "./signaling.js";
 
 const FIRST_FRAME_MARK = "first-remote-frame";
@@ -48,6 +51,7 @@ function start() {
 
   const signaling = new Signaling(config, {});
   const call = new Call(config, signaling);
+  const mediaState = new MediaState(config, signaling); // media_state.js: camera/mic/screen
   const presenceEls = { list: byId("presence-list"), event: byId("presence-event") };
   const presence = new Presence(config, presenceEls, (present, seenBefore) => {
     peerState = present ? "present" : seenBefore ? "left" : "absent";
@@ -68,12 +72,17 @@ function start() {
 
   function refreshOverlay() {
     const show =
-      peerState === "left" || !playing || remoteVideoTrack === null || remoteVideoTrack.muted;
+      peerState === "left" ||
+      !playing ||
+      remoteVideoTrack === null ||
+      remoteVideoTrack.muted ||
+      mediaState.peerCameraOff();
     ui.overlay.hidden = !show;
     if (!show) return;
     if (peerState === "left") ui.remoteStatus.textContent = `${peerName} left the room`;
     else if (peerState === "absent") ui.remoteStatus.textContent = `Waiting for ${peerName} to join...`;
     else if (mediaReconnecting) ui.remoteStatus.textContent = "The video is reconnecting...";
+    else if (mediaState.peerCameraOff()) ui.remoteStatus.textContent = "Camera off";
     else ui.remoteStatus.textContent = "Connecting...";
   }
 
@@ -138,6 +147,7 @@ function start() {
     ui.localVideo.srcObject = detail.stream;
     ui.mic.disabled = !call.hasTrack("audio");
     ui.camera.disabled = !call.hasTrack("video");
+    mediaState.set({ camera: call.hasTrack("video"), microphone: call.hasTrack("audio") });
   });
 
   function setToggle(button, off, onLabel, offLabel) {
@@ -150,12 +160,14 @@ function start() {
     const off = ui.mic.getAttribute("aria-pressed") !== "true";
     call.setMicrophone(!off);
     setToggle(ui.mic, off, "Mute", "Unmute");
+    mediaState.set({ microphone: !off });
   });
   ui.camera.addEventListener("click", () => {
     const off = ui.camera.getAttribute("aria-pressed") !== "true";
     call.setCamera(!off);
     setToggle(ui.camera, off, "Camera off", "Camera on");
     ui.localVideo.parentElement.classList.toggle("stage__local--off", off);
+    mediaState.set({ camera: !off });
   });
 
   let leaving = false;
@@ -211,6 +223,7 @@ function start() {
       mark("hub-ready");
       showSignal("ready");
       call.onSignalingReady(rejoin);
+      mediaState.announce();
     },
     onState: (state) => {
       if (state !== "connected" || signalState !== "ready") showSignal(state);
@@ -229,6 +242,32 @@ function start() {
     },
   });
 
+  showPeerMediaState(
+    mediaState,
+    { stage: ui.remoteVideo.parentElement, micOff: byId("peer-mic-off") },
+    refreshOverlay,
+  );
+  // screen_share.js: the Share screen button, and the other side's shared screen.
+  const screenShare = new ScreenShare(call, mediaState, {
+    button: byId("btn-share"),
+    notice: byId("share-notice"),
+    error: (message) => {
+      ui.error.textContent = message;
+      ui.error.hidden = false;
+    },
+  });
+  showPeerScreen(mediaState, byId("peer-presenting"));
+  // recording.js: the Record button, the other side's prompt and the REC badge.
+  const recording = new Recording(config, signaling, call, {
+    button: byId("btn-record"),
+    badge: byId("rec-badge"),
+    prompt: byId("record-prompt"),
+    promptText: byId("record-prompt-text"),
+    accept: byId("record-accept"),
+    decline: byId("record-decline"),
+    notice: byId("record-notice"),
+  });
+  recording.load();
   refreshOverlay();
   // The hub connection is the longest chain to the first frame: start it first.
   try {
@@ -259,7 +298,9 @@ function start() {
   // Call-quality reports and the poor-connection notice (quality.js).
   const quality = startQuality(config, call, ui.error);
 
-  window.panamiaRoom = { config, call, signaling, chat, presence, quality, paths: PATHS };
+  window.panamiaRoom = {
+    config, call, signaling, chat, presence, quality, mediaState, screenShare, recording, paths: PATHS,
+  };
 }
 
 start();

@@ -31,6 +31,17 @@ export class Signaling {
     this.pusher = null;
     this.privateChannel = null;
     this.presenceChannel = null;
+    this.listeners = [];
+  }
+
+  /**
+   * Also hand private-channel event ``name`` to ``handler(data)``: for room features kept in
+   * their own modules (camera/microphone state, screen sharing, recording). Works before and
+   * after connect().
+   */
+  listen(name, handler) {
+    this.listeners.push([name, handler]);
+    this.privateChannel?.bind(name, handler);
   }
 
   connect() {
@@ -57,6 +68,7 @@ export class Signaling {
       "client-path", "client-bye"]) {
       this.privateChannel.bind(name, (data) => this.handlers.onSignal?.(name, data));
     }
+    for (const [name, handler] of this.listeners) this.privateChannel.bind(name, handler);
     this.presenceChannel.bind("client-chat-message", (data) => this.handlers.onChat?.(data));
     this.presenceChannel.bind("pusher:subscription_succeeded", (members) => {
       this.handlers.onMembers?.(listMembers(members));

@@ -1,0 +1,1 @@
+"""Server-side recording of relayed sessions: RTP -> frames -> WebM/Matroska, remux only."""
