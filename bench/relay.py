@@ -342,8 +342,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.command == "serve":
         profile = os.environ.get("BENCH_RELAY_PROFILE")
-        if profile:  # e.g. BENCH_RELAY_PROFILE=/tmp/relay.prof: where the relay's time goes
+        if profile:  # e.g. BENCH_RELAY_PROFILE=/tmp/{mode}.prof: where the relay's time goes
             import cProfile
+
+            profile = profile.replace("{mode}", args.mode)
 
             cProfile.runctx(
                 "asyncio.run(serve(args.mode, args.port))", globals(), locals(), profile

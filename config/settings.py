@@ -143,6 +143,27 @@ class RelaySettings:
     """Seconds to wait for a direct connection before moving to the relay (auto mode)."""
     max_sessions: int = 50
     """Relayed sessions this node accepts at once."""
+    send_history_packets: int = 128
+    """Packets kept per forwarded stream to answer the subscriber's NACKs (retransmissions).
+    About 1.2 KB each for video: 128 is about one second of a 1 Mbit/s stream."""
+    nack_window_packets: int = 128
+    """How far back (in packets) the relay asks a publisher again for a lost packet."""
+    video_queue_frames: int = 30
+    """Frames queued per subscriber while transcoding video; beyond it the queue is dropped
+    and the subscriber waits for the next keyframe."""
+    audio_queue_frames: int = 50
+    """Frames queued per subscriber while transcoding audio; beyond it the oldest is dropped."""
+
+    def __post_init__(self) -> None:
+        bounds = {
+            "send_history_packets": (16, 4096),
+            "nack_window_packets": (16, 4096),
+            "video_queue_frames": (1, 600),
+            "audio_queue_frames": (1, 1000),
+        }
+        for name, (low, high) in bounds.items():
+            if not low <= getattr(self, name) <= high:
+                raise ValueError(f"relay.{name}: must be between {low} and {high}")
 
 
 @dataclass(frozen=True)

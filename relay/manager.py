@@ -14,6 +14,7 @@ from config.settings import RelaySettings
 from relay import compat
 from relay.counters import Counters
 from relay.errors import BadOffer, RelayFull, RelayUnavailable
+from relay.limits import StreamLimits
 from relay.room import Room
 from relay.tasks import spawn
 
@@ -100,6 +101,7 @@ class RelayManager:
                 self.counters,
                 self._peer_timeout_s,
                 self._room_empty,
+                StreamLimits.from_settings(self.settings),
             )
             self._rooms[session_id] = room
             self.sessions_started += 1

@@ -28,6 +28,7 @@ from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket, RtpPacket, pack_remb_fci, 
 from relay import compat
 from relay.counters import Counters
 from relay.fastpath import FastRoute
+from relay.limits import DEFAULT_LIMITS, StreamLimits
 from relay.nack import LossTracker
 from relay.rtp import (
     ONE_BYTE_PROFILE,
@@ -69,6 +70,7 @@ class Publication:
         counters: Counters,
         label: str = "",
         routes: dict[int, FastRoute] | None = None,
+        limits: StreamLimits = DEFAULT_LIMITS,
     ) -> None:
         self.kind = kind
         self.label = label
@@ -93,7 +95,7 @@ class Publication:
         self._codecs = internals.codecs
         self._rtx_ssrc = internals.rtx_ssrc
         self._streams = internals.streams
-        self._nack = LossTracker() if kind == "video" else None
+        self._nack = LossTracker(limits.nack_window_packets) if kind == "video" else None
         self._needs_frames = False
         compat.tap_receiver(receiver, self._on_frame)
         self._full_path = internals.replace_rtp_handler(self._on_rtp)
