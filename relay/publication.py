@@ -101,6 +101,7 @@ class Publication:
         self._full_path = internals.replace_rtp_handler(self._on_rtp)
         self._read_enabled = compat.read_enabled  # per packet: bound once
         self._count_received = compat.count_received
+        self._header = RtpHeader(0, 0)
 
     @property
     def subscribers(self) -> int:
@@ -205,9 +206,11 @@ class Publication:
         counters = self._counters
         counters.packets_in += 1
         counters.packets_fast += 1
-        header = RtpHeader(sequence, timestamp)
         stream = self._streams.get(ssrc)
         if stream is not None:
+            header = self._header  # one per publication, refilled: no object per packet
+            header.sequence_number = sequence
+            header.timestamp = timestamp
             self._count_received(stream, header)
         nack = self._nack
         if nack is not None and nack.add(sequence):
