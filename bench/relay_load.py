@@ -99,17 +99,19 @@ async def drive(
     warmup: float,
     window: float,
     progress: Callable[[str], None] | None = None,
+    fps: int = 30,
+    connect_concurrency: int = CONNECT_CONCURRENCY,
 ) -> Point:
     """Wire ``streams`` publisher/subscriber pairs through ``target`` and measure a window."""
     idle = await target.stats()
     pcs: list[RTCPeerConnection] = []
     counts = [0] * streams
     all_receiving = asyncio.Event()
-    limit = asyncio.Semaphore(CONNECT_CONCURRENCY)
+    limit = asyncio.Semaphore(connect_concurrency)
 
     async def wire(index: int) -> None:
         publisher = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-        publisher.addTransceiver(PacketLoopTrack(frames), direction="sendonly")
+        publisher.addTransceiver(PacketLoopTrack(frames, fps), direction="sendonly")
         subscriber = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         pcs.extend((publisher, subscriber))
         async with limit:
@@ -124,7 +126,7 @@ async def drive(
         if progress is not None:
             progress(f"{mode}: {streams} streams wired, waiting for media")
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(all_receiving.wait(), 20)
+            await asyncio.wait_for(all_receiving.wait(), 20 + streams / 5)
         await asyncio.sleep(warmup)
         before = await target.stats()
         counts_before = list(counts)
