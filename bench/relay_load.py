@@ -136,7 +136,7 @@ async def drive(
         after = await target.stats()
         elapsed = time.monotonic() - started
         load_cpu = (_self_cpu() - load_before) / elapsed
-        fps = [(counts[i] - counts_before[i]) / elapsed for i in range(streams)]
+        rates = [(counts[i] - counts_before[i]) / elapsed for i in range(streams)]
     finally:
         for pc in pcs:
             await pc.close()
@@ -147,8 +147,8 @@ async def drive(
         rss_mb=after["rss_mb"],
         idle_rss_mb=idle["rss_mb"],
         hwm_mb=after["hwm_mb"],
-        fps_mean=sum(fps) / len(fps),
-        fps_min=min(fps),
+        fps_mean=sum(rates) / len(rates),
+        fps_min=min(rates),
         load_cpu_per_s=load_cpu,
     )
 
