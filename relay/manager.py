@@ -11,7 +11,7 @@ import structlog
 from aiortc import RTCIceServer
 
 from config.settings import RelaySettings
-from relay import compat, runtime
+from relay import compat
 from relay.counters import Counters
 from relay.errors import BadOffer, RelayFull, RelayUnavailable
 from relay.limits import StreamLimits
@@ -60,7 +60,6 @@ class RelayManager:
     async def start(self) -> None:
         """Run the compatibility self-check; on failure, log it and disable the relay."""
         problems = compat.self_check()
-        runtime.tune_garbage_collector()
         if not problems:
             self._unavailable_reason = None
             log.info("relay.ready", **compat.installed_versions())
