@@ -99,7 +99,10 @@ async def serve(mode: str, port: int) -> None:
 
         async def handle_stats(request: web.Request) -> web.Response:
             rss, hwm = process_memory_mb()
-            return web.json_response({"cpu": process_cpu_seconds(), "rss_mb": rss, "hwm_mb": hwm})
+            stats: dict[str, Any] = {"cpu": process_cpu_seconds(), "rss_mb": rss, "hwm_mb": hwm}
+            if isinstance(relay, RelayManager):  # the relay's own counters, for a closer look
+                stats["relay"] = relay.stats()
+            return web.json_response(stats)
 
         app = web.Application()
         app.router.add_post("/offer", handle_offer)
