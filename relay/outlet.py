@@ -99,6 +99,9 @@ class PacketOutlet:
         self.packets = 0
         self.octets = 0
         self._layout: _Layout | None = None
+        self._pair: object = None
+        self._sendto: Callable[[bytes, tuple[str, int]], None] = _not_connected
+        self._remote_addr: tuple[str, int] = ("", 0)
         compat.serve_retransmissions(sender, self._retransmittable)
 
     def _retransmittable(self, sequence: int) -> ForwardedPacket | None:
@@ -204,12 +207,20 @@ class PacketOutlet:
         except pylibsrtp.Error:
             return SKIPPED
         # What aioice's send_data does; through TURN the transport wraps it in ChannelData.
-        pair.protocol.transport.sendto(protected, pair.remote_addr)
+        if pair is not self._pair:  # the nominated pair rarely changes: look it up once
+            self._pair = pair
+            self._sendto = pair.protocol.transport.sendto
+            self._remote_addr = pair.remote_addr
+        self._sendto(protected, self._remote_addr)
         size = len(plain) - payload_at
         self.packets += 1
         self.octets += size
         self._record_sent(size, out_ts, ntp)  # keeps the sender's RTCP sender reports true
         return SENT
+
+
+def _not_connected(data: bytes, address: tuple[str, int]) -> None:
+    raise RuntimeError("no candidate pair yet")
 
 
 class _Layout:
