@@ -190,13 +190,14 @@ def encode_vp8_loop(
 
 
 class PacketLoopTrack(MediaStreamTrack):
-    """Replays pre-encoded VP8 frames at 30 fps (the loop starts with a keyframe)."""
+    """Replays pre-encoded VP8 frames at ``fps`` (the loop starts with a keyframe)."""
 
     kind = "video"
 
-    def __init__(self, frames: list[bytes]) -> None:
+    def __init__(self, frames: list[bytes], fps: int = 30) -> None:
         super().__init__()
         self._frames = frames
+        self._fps = fps
         self._index = 0
         self._start: float | None = None
 
@@ -205,9 +206,9 @@ class PacketLoopTrack(MediaStreamTrack):
             raise MediaStreamError
         if self._start is None:
             self._start = time.monotonic()
-        await asyncio.sleep(max(0.0, self._start + self._index / 30 - time.monotonic()))
+        await asyncio.sleep(max(0.0, self._start + self._index / self._fps - time.monotonic()))
         packet = av.Packet(self._frames[self._index % len(self._frames)])
-        packet.pts = self._index * 3000
+        packet.pts = self._index * 90000 // self._fps
         packet.time_base = VIDEO_TIME_BASE
         self._index += 1
         return packet

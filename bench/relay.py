@@ -1,17 +1,21 @@
-"""Relay benchmark: passthrough forwarding against aiortc's transcoding MediaRelay.
+"""Relay benchmark: our passthrough relay against Janus's VideoRoom and aiortc's MediaRelay.
 
-``python -m bench.relay`` runs, for each stream count, a fresh relay process (pinned to one
-CPU when there are two) and, in this process, the load: per stream one publisher sending a
-pre-encoded 640x480@30 VP8 stream of about 1 Mbit/s (encoded once, replayed; aiortc only
-packetises it) and one subscriber counting the frames it gets (the packets that end a frame,
-without reassembling or decoding). The relay
-reports its own CPU time (``/proc/self/stat``) and memory (``/proc/self/status``).
+``python -m bench.relay`` runs, for each stream count, a fresh server process (pinned to
+CPU0 with ``--pin``, the load generator to CPU1) and drives it with the same load
+(:mod:`bench.relay_load`): per stream one publisher sending a pre-encoded 640x480@30 VP8
+stream of about 1 Mbit/s and one subscriber counting the frames it gets. The servers:
 
-Printed per point: relay CPU-seconds per second per stream, RSS per stream above the idle
-process, received frame rate; then streams per core at full frame rate for both relays and
-their ratio: 1 / the CPU per stream at the largest stream count that held full frame rate,
-and 1 / the slope of a line fitted through the full-rate points (the cost of one more
-stream). Figures on a shared 2-core machine are noisy: compare within one run.
+* ``passthrough`` - ours (:class:`relay.manager.RelayManager`), in ``bench.relay serve``;
+* ``janus`` - Janus 1.1.2's VideoRoom with ``--against janus`` (:mod:`bench.janus`), skipped
+  with a message when the package is missing;
+* ``transcode`` - aiortc's MediaRelay (decode once, re-encode per subscriber).
+
+Each server's CPU time and memory come from /proc. Printed per point: CPU-seconds per second
+per stream, RSS per stream above the idle process, received frame rate; then for each server
+streams per core at full frame rate (1 / the CPU per stream at the largest stream count that
+held full frame rate, and 1 / the slope through the full-rate points), memory per stream,
+idle RSS, and ours / each baseline. Figures on a shared machine are noisy: compare within one
+run.
 """
 
 from __future__ import annotations
@@ -21,10 +25,8 @@ import asyncio
 import contextlib
 import json
 import os
-import resource
 import sys
-import time
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -33,32 +35,19 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.contrib.media import MediaRelay
 from aiortc.mediastreams import MediaStreamTrack
 
-from bench.media import PacketLoopTrack, encode_vp8_loop, loopback_only, offer
+from bench import janus
+from bench.media import encode_vp8_loop, loopback_only, offer
 from bench.ports import free_port
+from bench.procstat import pin_process, process_cpu_seconds, process_memory_mb
+from bench.relay_load import (
+    Point,
+    drive,
+    marginal_streams_per_core,
+    memory_per_stream,
+    streams_per_core,
+)
 from config.settings import RelaySettings
 from relay.manager import RelayManager
-
-RTX_PAYLOAD_TYPE = 98
-"""aiortc's default payload type for VP8's retransmissions (the relay never sends RTX
-here: loopback loses nothing)."""
-FULL_RATE_FPS = 29.0
-"""A stream counts as full frame rate at or above this mean over the window."""
-
-
-def _proc_cpu_seconds() -> float:
-    fields = Path("/proc/self/stat").read_text(encoding="ascii").rsplit(")", 1)[1].split()
-    ticks = os.sysconf("SC_CLK_TCK")
-    return (int(fields[11]) + int(fields[12])) / ticks
-
-
-def _proc_memory_mb() -> tuple[float, float]:
-    values: dict[str, float] = {}
-    for line in Path("/proc/self/status").read_text(encoding="ascii").splitlines():
-        key, _, rest = line.partition(":")
-        if key in ("VmRSS", "VmHWM"):
-            values[key] = int(rest.split()[0]) / 1024
-    return values.get("VmRSS", 0.0), values.get("VmHWM", 0.0)
-
 
 # --- the relay process ---------------------------------------------------------------
 
@@ -109,8 +98,11 @@ async def serve(mode: str, port: int) -> None:
             return web.json_response({"sdp": sdp, "type": kind})
 
         async def handle_stats(request: web.Request) -> web.Response:
-            rss, hwm = _proc_memory_mb()
-            return web.json_response({"cpu": _proc_cpu_seconds(), "rss_mb": rss, "hwm_mb": hwm})
+            rss, hwm = process_memory_mb()
+            stats: dict[str, Any] = {"cpu": process_cpu_seconds(), "rss_mb": rss, "hwm_mb": hwm}
+            if isinstance(relay, RelayManager):  # the relay's own counters, for a closer look
+                stats["relay"] = relay.stats()
+            return web.json_response(stats)
 
         app = web.Application()
         app.router.add_post("/offer", handle_offer)
@@ -128,101 +120,50 @@ async def serve(mode: str, port: int) -> None:
         await runner.cleanup()
 
 
-# --- the load generator ----------------------------------------------------------------
+class RelayProcess:
+    """``bench.relay serve`` in a subprocess, as a :class:`bench.relay_load.Target`."""
+
+    def __init__(self, http: ClientSession, url: str) -> None:
+        self._http = http
+        self._url = url
+
+    async def stats(self) -> dict[str, float]:
+        async with self._http.get(f"{self._url}/stats") as response:
+            stats: dict[str, float] = await response.json()
+        return stats
+
+    async def _offer(self, session: str, participant: str, pc: RTCPeerConnection) -> None:
+        sdp, kind = await offer(pc)
+        body = {"session": session, "participant": participant, "sdp": sdp, "type": kind}
+        async with self._http.post(f"{self._url}/offer", json=body) as response:
+            answer = await response.json()
+        await pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], answer["type"]))
+
+    async def connect(
+        self, index: int, publisher: RTCPeerConnection, subscriber: RTCPeerConnection
+    ) -> None:
+        subscriber.addTransceiver("video", direction="recvonly")
+        await self._offer(f"s{index}", "pub", publisher)
+        await self._offer(f"s{index}", "sub", subscriber)
 
 
-@dataclass
-class Point:
-    mode: str
-    streams: int
-    cpu_per_s: float
-    rss_mb: float
-    idle_rss_mb: float
-    hwm_mb: float
-    fps_mean: float
-    fps_min: float
-    load_cpu_per_s: float
-
-    @property
-    def cpu_per_stream(self) -> float:
-        return self.cpu_per_s / self.streams
-
-    @property
-    def rss_per_stream(self) -> float:
-        return (self.rss_mb - self.idle_rss_mb) / self.streams
-
-    @property
-    def full_rate(self) -> bool:
-        return self.fps_mean >= FULL_RATE_FPS and self.fps_min >= FULL_RATE_FPS - 1.5
-
-
-async def _connect(
-    http: ClientSession, url: str, session: str, participant: str, pc: RTCPeerConnection
-) -> None:
-    sdp, kind = await offer(pc)
-    body = {"session": session, "participant": participant, "sdp": sdp, "type": kind}
-    async with http.post(f"{url}/offer", json=body) as response:
-        answer = await response.json()
-    await pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], answer["type"]))
-
-
-async def measure(
-    mode: str, streams: int, frames: list[bytes], warmup: float, window: float, pin: bool
-) -> Point:
+@contextlib.asynccontextmanager
+async def relay_process(mode: str, pin: bool) -> AsyncIterator[RelayProcess]:
     port = free_port()
     args = ["-m", "bench.relay", "serve", "--mode", mode, "--port", str(port)]
     proc = await asyncio.create_subprocess_exec(
         sys.executable, *args, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE
     )
     assert proc.stdout is not None
-    if pin:
-        os.sched_setaffinity(proc.pid, {0})
-    line = await proc.stdout.readline()
-    if b"ready" not in line:
-        raise RuntimeError(f"the relay did not start ({mode})")
-    url = f"http://127.0.0.1:{port}"
-    pcs: list[RTCPeerConnection] = []
-    counts = [0] * streams
-    all_receiving = asyncio.Event()
     try:
+        line = await proc.stdout.readline()
+        if b"ready" not in line:
+            raise RuntimeError(f"the relay did not start ({mode})")
+        if pin:
+            pin_process(proc.pid, 0)
         async with ClientSession() as http:
-            async with http.get(f"{url}/stats") as response:
-                idle = await response.json()
-            for index in range(streams):
-                publisher = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-                publisher.addTransceiver(PacketLoopTrack(frames), direction="sendonly")
-                subscriber = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-                receiver = subscriber.addTransceiver("video", direction="recvonly").receiver
-
-                async def count(packet: Any, arrival_time_ms: int, index: int = index) -> None:
-                    # A frame's last packet carries the marker bit. Counting those keeps the
-                    # load generator cheap: it neither reassembles nor decodes.
-                    if packet.marker and packet.payload_type != RTX_PAYLOAD_TYPE:
-                        counts[index] += 1
-                        if counts[index] == 1 and min(counts) > 0:
-                            all_receiving.set()
-
-                receiver._handle_rtp_packet = count  # type: ignore[method-assign]
-                pcs += [publisher, subscriber]
-                await _connect(http, url, f"s{index}", "pub", publisher)
-                await _connect(http, url, f"s{index}", "sub", subscriber)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(all_receiving.wait(), 20)
-            await asyncio.sleep(warmup)
-            async with http.get(f"{url}/stats") as response:
-                before = await response.json()
-            counts_before = list(counts)
-            load_before = _self_cpu()
-            started = time.monotonic()
-            await asyncio.sleep(window)
-            async with http.get(f"{url}/stats") as response:
-                after = await response.json()
-            elapsed = time.monotonic() - started
-            load_cpu = (_self_cpu() - load_before) / elapsed
-            fps = [(counts[i] - counts_before[i]) / elapsed for i in range(streams)]
+            yield RelayProcess(http, f"http://127.0.0.1:{port}")
     finally:
-        for pc in pcs:
-            await pc.close()
         if proc.stdin is not None:
             proc.stdin.close()
         try:
@@ -230,48 +171,24 @@ async def measure(
         except TimeoutError:
             proc.kill()
             await proc.wait()
-    return Point(
-        mode=mode,
-        streams=streams,
-        cpu_per_s=(after["cpu"] - before["cpu"]) / elapsed,
-        rss_mb=after["rss_mb"],
-        idle_rss_mb=idle["rss_mb"],
-        hwm_mb=after["hwm_mb"],
-        fps_mean=sum(fps) / len(fps),
-        fps_min=min(fps),
-        load_cpu_per_s=load_cpu,
-    )
 
 
-def _self_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
+async def measure(
+    mode: str, streams: int, frames: list[bytes], args: argparse.Namespace, pin: bool
+) -> Point:
+    """One point: a fresh server of ``mode`` carrying ``streams`` streams."""
+    if mode == "janus":
+        async with (
+            janus.running_janus(args.janus_event_loops, pin) as server,
+            janus.JanusTarget(server) as target,
+        ):
+            return await drive(mode, target, streams, frames, args.warmup, args.window, _note)
+    async with relay_process(mode, pin) as relay:
+        return await drive(mode, relay, streams, frames, args.warmup, args.window, _note)
 
 
-def streams_per_core(points: list[Point]) -> tuple[float, Point | None]:
-    """1 / CPU per stream at the largest stream count that held full frame rate."""
-    full = [point for point in points if point.full_rate]
-    if not full:
-        return 0.0, None
-    best = max(full, key=lambda point: point.streams)
-    return 1.0 / best.cpu_per_stream if best.cpu_per_stream > 0 else float("inf"), best
-
-
-def marginal_streams_per_core(points: list[Point]) -> float | None:
-    """1 / the least-squares slope of CPU against streams over the full-rate points.
-
-    The slope is what one more stream costs, without the idle process's own timers; it
-    needs two or more full-rate points.
-    """
-    full = [point for point in points if point.full_rate]
-    if len({point.streams for point in full}) < 2:
-        return None
-    mean_n = sum(point.streams for point in full) / len(full)
-    mean_cpu = sum(point.cpu_per_s for point in full) / len(full)
-    spread = sum((point.streams - mean_n) ** 2 for point in full)
-    slope = sum((point.streams - mean_n) * (point.cpu_per_s - mean_cpu) for point in full)
-    slope /= spread
-    return 1.0 / slope if slope > 0 else None
+def _note(text: str) -> None:
+    print(f"  .. {text}", flush=True)
 
 
 def _print_point(point: Point) -> None:
@@ -283,6 +200,65 @@ def _print_point(point: Point) -> None:
     )
 
 
+def _ratio(ours: float | None, theirs: float | None) -> str:
+    if not ours or not theirs:
+        return "n/a"
+    return f"{ours / theirs:.2f}"
+
+
+def print_summary(results: dict[str, list[Point]]) -> dict[str, Any]:
+    """The three-way table: each server's figures and ours / it."""
+    summary: dict[str, Any] = {}
+    for mode, points in results.items():
+        capacity, best = streams_per_core(points)
+        summary[mode] = {
+            "streams_per_core": capacity,
+            "at_streams": best.streams if best else None,
+            "cpu_per_stream": best.cpu_per_stream if best else None,
+            "streams_per_core_from_slope": marginal_streams_per_core(points),
+            "mb_per_stream": memory_per_stream(points),
+            "idle_rss_mb": min((p.idle_rss_mb for p in points), default=None),
+        }
+    print()
+    print(
+        f"{'server':<12}{'streams/core':>13}{'(at N)':>8}{'slope s/c':>10}{'cpu/stream':>11}"
+        f"{'MB/stream':>10}{'idle MB':>9}{'ours/it cpu':>12}{'ours/it MB':>11}"
+    )
+    ours = summary.get("passthrough", {})
+    for mode, row in summary.items():
+        slope = row["streams_per_core_from_slope"]
+        print(
+            f"{mode:<12}{row['streams_per_core']:>13.1f}{row['at_streams'] or '-':>8}"
+            f"{(f'{slope:.1f}' if slope else 'n/a'):>10}"
+            f"{(row['cpu_per_stream'] or 0):>11.4f}{(row['mb_per_stream'] or 0):>10.2f}"
+            f"{(row['idle_rss_mb'] or 0):>9.0f}"
+            f"{_ratio(ours.get('cpu_per_stream'), row['cpu_per_stream']):>12}"
+            f"{_ratio(ours.get('mb_per_stream'), row['mb_per_stream']):>11}"
+        )
+    if "janus" in results and results["janus"] and results["passthrough"]:
+        print()
+        print("per stream count, ours / janus:  N   cpu/stream   MB/stream")
+        theirs = {point.streams: point for point in results["janus"]}
+        for point in results["passthrough"]:
+            other = theirs.get(point.streams)
+            if other is None:
+                continue
+            print(
+                f"{'':<32}{point.streams:>3}"
+                f"{_ratio(point.cpu_per_stream, other.cpu_per_stream):>13}"
+                f"{_ratio(point.rss_per_stream, other.rss_per_stream):>12}"
+            )
+    for mode in ("janus", "transcode"):
+        if mode in summary and ours:
+            theirs_capacity = summary[mode]["streams_per_core"]
+            print(
+                f"streams per core, ours / {mode}: "
+                f"{_ratio(ours['streams_per_core'], theirs_capacity)}"
+            )
+    print("(CPU ratio below 1 and streams-per-core ratio above 1 mean ours is cheaper)")
+    return summary
+
+
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     pin = (os.cpu_count() or 1) >= 2 and args.pin
     if pin:
@@ -290,52 +266,51 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     frames = encode_vp8_loop()
     kbits = sum(len(frame) for frame in frames) * 8 / (len(frames) / 30) / 1000
     print(f"load: 640x480@30 VP8, {len(frames)} frames looped, {kbits:.0f} kbit/s per stream")
-    print(f"relay pinned to CPU0, load to CPU1: {pin}; window {args.window}s")
+    print(f"server pinned to CPU0, load to CPU1: {pin}; window {args.window}s")
+    modes = ["passthrough"]
+    if "janus" in args.against:
+        reason = janus.missing_reason()
+        if reason is None:
+            modes.append("janus")
+            print(f"janus: event_loops = {args.janus_event_loops} (one shared loop thread)")
+        else:
+            print(f"janus skipped: {reason}")
+    if "transcode" in args.against:
+        modes.append("transcode")
     print(
-        f"{'relay':<12}{'N':>5}{'cpu s/s':>10}{'cpu/stream':>12}{'rss MB':>9}"
+        f"{'server':<12}{'N':>5}{'cpu s/s':>10}{'cpu/stream':>12}{'rss MB':>9}"
         f"{'MB/stream':>10}{'fps':>8}{'minfps':>8}{'load cpu':>9}  full rate"
     )
-    results: dict[str, list[Point]] = {"passthrough": [], "transcode": []}
+    results: dict[str, list[Point]] = {mode: [] for mode in modes}
     with loopback_only():
-        for mode, counts in (("passthrough", args.streams), ("transcode", args.transcode_streams)):
-            for streams in counts:
-                point = await measure(mode, streams, frames, args.warmup, args.window, pin)
+        for streams in sorted(set(args.streams) | set(args.transcode_streams)):
+            for mode in modes:  # interleaved, so every server sees the same machine
+                counts = args.transcode_streams if mode == "transcode" else args.streams
+                if streams not in counts:
+                    continue
+                if results[mode] and not results[mode][-1].full_rate and mode == "transcode":
+                    continue  # beyond this it only gets worse (and memory grows without bound)
+                point = await measure(mode, streams, frames, args, pin)
                 results[mode].append(point)
                 _print_point(point)
-                if mode == "transcode" and not point.full_rate:
-                    break  # beyond this it only gets worse (and memory grows without bound)
-    passthrough, p_best = streams_per_core(results["passthrough"])
-    transcode, t_best = streams_per_core(results["transcode"])
-    print()
-    for name, value, best in (
-        ("passthrough", passthrough, p_best),
-        ("transcode", transcode, t_best),
-    ):
-        where = f"(at N={best.streams})" if best else "(no point held full frame rate)"
-        print(f"{name:<12} streams per core at full frame rate: {value:7.1f} {where}")
-    ratio = passthrough / transcode if transcode else float("nan")
-    print(f"ratio passthrough / transcode: {ratio:.1f}x")
-    marginal = {mode: marginal_streams_per_core(points) for mode, points in results.items()}
-    for name, slope_value in marginal.items():
-        shown = (
-            f"{slope_value:7.1f}"
-            if slope_value is not None
-            else "    n/a (fewer than 2 full-rate points)"
-        )
-        print(f"{name:<12} streams per core from the CPU slope: {shown}")
-    if marginal["passthrough"] and marginal["transcode"]:
-        print(f"ratio from the slopes: {marginal['passthrough'] / marginal['transcode']:.1f}x")
+    summary = print_summary(results)
     print("(2 shared cores: figures are noisy; the load generator shares the machine)")
     return {
-        "points": [point.__dict__ for mode in results.values() for point in mode],
-        "streams_per_core": {"passthrough": passthrough, "transcode": transcode},
-        "ratio": ratio,
-        "streams_per_core_from_slope": marginal,
+        "points": [point.__dict__ for points in results.values() for point in points],
+        "summary": summary,
     }
 
 
 def _counts(text: str) -> list[int]:
     return [int(part) for part in text.split(",") if part.strip()]
+
+
+def _against(text: str) -> list[str]:
+    chosen = [part.strip() for part in text.split(",") if part.strip()]
+    unknown = set(chosen) - {"janus", "transcode"}
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown baseline(s): {', '.join(sorted(unknown))}")
+    return chosen
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -346,19 +321,34 @@ def main(argv: list[str] | None = None) -> None:
     serve_parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--streams", type=_counts, default=[1, 4, 8, 16, 32])
     parser.add_argument("--transcode-streams", type=_counts, default=[1, 4, 8])
+    parser.add_argument(
+        "--against",
+        type=_against,
+        default=["transcode"],
+        help="baselines, comma-separated: transcode (aiortc MediaRelay, always added), janus",
+    )
+    parser.add_argument(
+        "--janus-event-loops",
+        type=int,
+        default=1,
+        help="Janus event_loops: handles share this many loop threads (default 1, a match "
+        "for our single asyncio loop on the pinned core)",
+    )
     parser.add_argument("--warmup", type=float, default=3.0)
     parser.add_argument("--window", type=float, default=8.0)
     parser.add_argument(
         "--pin",
         action="store_true",
-        help="pin the relay to CPU0 and the load to CPU1 (only on an otherwise idle machine)",
+        help="pin the server to CPU0 and the load to CPU1 (only on an otherwise idle machine)",
     )
     parser.add_argument("--json", help="also write the results to this file")
     args = parser.parse_args(argv)
     if args.command == "serve":
         profile = os.environ.get("BENCH_RELAY_PROFILE")
-        if profile:  # e.g. BENCH_RELAY_PROFILE=/tmp/relay.prof: where the relay's time goes
+        if profile:  # e.g. BENCH_RELAY_PROFILE=/tmp/{mode}.prof: where the relay's time goes
             import cProfile
+
+            profile = profile.replace("{mode}", args.mode)
 
             cProfile.runctx(
                 "asyncio.run(serve(args.mode, args.port))", globals(), locals(), profile
@@ -366,6 +356,8 @@ def main(argv: list[str] | None = None) -> None:
             return
         asyncio.run(serve(args.mode, args.port))
         return
+    if "transcode" not in args.against:
+        args.against = [*args.against, "transcode"]
     results = asyncio.run(run(args))
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2), encoding="utf-8")

@@ -174,12 +174,31 @@ class RelaySettings:
     most; for tests that patch aiortc in-process and for debugging)."""
     worker_start_timeout_s: float = 60.0
     """Seconds a new relay worker process may take to start and pass its self-check."""
+    send_history_packets: int = 128
+    """Packets kept per forwarded stream to answer the subscriber's NACKs (retransmissions).
+    About 1.2 KB each for video: 128 is about one second of a 1 Mbit/s stream."""
+    nack_window_packets: int = 128
+    """How far back (in packets) the relay asks a publisher again for a lost packet."""
+    video_queue_frames: int = 30
+    """Frames queued per subscriber while transcoding video; beyond it the queue is dropped
+    and the subscriber waits for the next keyframe."""
+    audio_queue_frames: int = 50
+    """Frames queued per subscriber while transcoding audio; beyond it the oldest is dropped."""
 
     def __post_init__(self) -> None:
         if self.workers < -1:
             raise ValueError("relay.workers: must be -1 (in-process), 0 (one per core) or more")
         if self.worker_start_timeout_s <= 0:
             raise ValueError("relay.worker_start_timeout_s: must be positive")
+        bounds = {
+            "send_history_packets": (16, 4096),
+            "nack_window_packets": (16, 4096),
+            "video_queue_frames": (1, 600),
+            "audio_queue_frames": (1, 1000),
+        }
+        for name, (low, high) in bounds.items():
+            if not low <= getattr(self, name) <= high:
+                raise ValueError(f"relay.{name}: must be between {low} and {high}")
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ import operator
 import queue
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
-from typing import NamedTuple, cast
+from typing import Any, NamedTuple, cast
 
 import pylibsrtp
 import structlog
@@ -30,7 +30,7 @@ from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 from aiortc.rtcrtpreceiver import RTCRtpReceiver, StreamStatistics
 from aiortc.rtcrtpsender import RTCRtpSender
 from aiortc.rtcrtptransceiver import RTCRtpTransceiver
-from aiortc.rtp import AnyRtcpPacket, HeaderExtensions, HeaderExtensionsMap
+from aiortc.rtp import RTP_HISTORY_SIZE, AnyRtcpPacket, HeaderExtensions, HeaderExtensionsMap
 
 from relay.introspect import defines
 from relay.rtp import RtpHeader
@@ -79,6 +79,7 @@ SENDER_PACKET_COUNT = _sender("_RTCRtpSender__packet_count")
 SENDER_SSRC = _sender("_ssrc")
 SENDER_SEND_KEYFRAME = _sender("_send_keyframe")
 SENDER_HANDLE_RTCP = _sender("_handle_rtcp_packet")
+SENDER_RETRANSMIT = _sender("_retransmit")
 # RTCRtpReceiver
 RECEIVER_DECODER_QUEUE = _receiver("_RTCRtpReceiver__decoder_queue")
 RECEIVER_DECODER_THREAD = _receiver("_RTCRtpReceiver__decoder_thread")
@@ -150,10 +151,11 @@ class SenderInternals:
     answers NACKs) and its report counters (so its RTCP sender reports stay true).
     """
 
-    __slots__ = ("extensions", "history", "sender", "ssrc")
+    __slots__ = ("extensions", "history", "sender", "ssrc", "state")
 
     def __init__(self, sender: RTCRtpSender) -> None:
         self.sender = sender
+        self.state: dict[str, Any] = vars(sender)
         self.ssrc: int = getattr(sender, SENDER_SSRC)
         self.history: dict[int, object] = getattr(sender, SENDER_HISTORY)
         self.extensions: HeaderExtensionsMap = getattr(sender, SENDER_EXTENSIONS)
@@ -164,14 +166,44 @@ class SenderInternals:
         return mid
 
     def record_sent(self, size: int, rtp_timestamp: int, ntp_timestamp: int) -> None:
-        """Count one sent packet of ``size`` payload bytes, as aiortc's own send loop does."""
-        sender = self.sender
-        packets: int = getattr(sender, SENDER_PACKET_COUNT)
-        octets: int = getattr(sender, SENDER_OCTET_COUNT)
-        setattr(sender, SENDER_PACKET_COUNT, packets + 1)
-        setattr(sender, SENDER_OCTET_COUNT, octets + size)
-        setattr(sender, SENDER_NTP_TIMESTAMP, ntp_timestamp)
-        setattr(sender, SENDER_RTP_TIMESTAMP, rtp_timestamp)
+        """Count one sent packet of ``size`` payload bytes, as aiortc's own send loop does.
+
+        Per forwarded packet: the mangled names live in the instance dict, written directly.
+        """
+        state = self.state
+        state[SENDER_PACKET_COUNT] += 1
+        state[SENDER_OCTET_COUNT] += size
+        state[SENDER_NTP_TIMESTAMP] = ntp_timestamp
+        state[SENDER_RTP_TIMESTAMP] = rtp_timestamp
+
+
+def serve_retransmissions(sender: RTCRtpSender, find: Callable[[int], object | None]) -> None:
+    """Answer NACKs for ``sender`` from ``find(sequence)`` (an RtpPacket-like object) too.
+
+    aiortc's ``_retransmit`` looks the packet up in its own history (which its send loop
+    fills while transcoding); a packet ``find`` knows is put there just for the lookup, so
+    aiortc's RTX wrapping and sending apply unchanged.
+    """
+    original: Callable[[int], Awaitable[None]] = getattr(sender, SENDER_RETRANSMIT)
+    history: dict[int, object] = getattr(sender, SENDER_HISTORY)
+
+    async def retransmit(sequence_number: int) -> None:
+        packet = find(sequence_number)
+        if packet is None:
+            await original(sequence_number)
+            return
+        slot = sequence_number % RTP_HISTORY_SIZE
+        previous = history.get(slot)
+        history[slot] = packet
+        try:
+            await original(sequence_number)
+        finally:
+            if previous is None:
+                history.pop(slot, None)
+            else:
+                history[slot] = previous
+
+    setattr(sender, SENDER_RETRANSMIT, retransmit)
 
 
 def wrap_keyframe_request(sender: RTCRtpSender, also: Callable[[], None]) -> None:

@@ -15,6 +15,7 @@ from config.settings import RelaySettings
 from relay import compat
 from relay.counters import Counters
 from relay.errors import BadOffer, RecordingRefused, RelayFull, RelayUnavailable
+from relay.limits import StreamLimits
 from relay.recording.session import SessionRecorder
 from relay.recording.writer import PartResult
 from relay.room import Room
@@ -107,6 +108,7 @@ class RelayManager:
                 self.counters,
                 self._peer_timeout_s,
                 self._room_empty,
+                StreamLimits.from_settings(self.settings),
             )
             self._rooms[session_id] = room
             self.sessions_started += 1

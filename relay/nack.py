@@ -2,24 +2,26 @@
 
 from __future__ import annotations
 
-from aiortc.rtp import RTP_HISTORY_SIZE
-
-NACK_WINDOW = RTP_HISTORY_SIZE
-"""Packets further back than this are not asked for again (the sender no longer has them)."""
+NACK_WINDOW = 128
+"""Default: packets further back than this are not asked for again (aiortc's senders keep
+128 packets of history)."""
 
 
 class LossTracker:
     """The sequence numbers missing from one stream, for NACKs.
 
-    Does what aiortc's ``NackGenerator`` does, but walks its missing set only when there is
-    one: most packets are one more than the last.
+    Does what aiortc's ``NackGenerator`` does, but cheaper per packet: most packets are one
+    more than the last, and the missing set is pruned only when its oldest entry can have
+    left the window (``_budget`` counts the packets until then), not on every packet.
     """
 
-    __slots__ = ("highest", "missing")
+    __slots__ = ("_budget", "highest", "missing", "window")
 
-    def __init__(self) -> None:
+    def __init__(self, window: int = NACK_WINDOW) -> None:
+        self.window = window
         self.highest: int | None = None
         self.missing: set[int] = set()
+        self._budget = 0
 
     def add(self, sequence: int) -> bool:
         """Record a packet; True when it revealed a new gap (time to send a NACK)."""
@@ -31,15 +33,26 @@ class LossTracker:
         if ahead == 0:
             return False
         if ahead >= 0x8000:  # older than the highest: a retransmission or reordering
-            self.missing.discard(sequence)
+            if self.missing:
+                self.missing.discard(sequence)
             return False
         self.highest = sequence
-        missed = ahead > 1
-        if missed:
-            first = highest + 1 if ahead <= NACK_WINDOW else highest + ahead - NACK_WINDOW
+        if ahead > 1:
+            window = self.window
+            first = highest + 1 if ahead <= window else highest + ahead - window
             self.missing.update(value & 0xFFFF for value in range(first, highest + ahead))
+            self._prune(sequence)
+            return True
         if self.missing:
-            self.missing = {
-                value for value in self.missing if (sequence - value) & 0xFFFF <= NACK_WINDOW
-            }
-        return missed
+            self._budget -= 1
+            if self._budget < 0:
+                self._prune(sequence)
+        return False
+
+    def _prune(self, sequence: int) -> None:
+        """Forget what is now too old to ask for; note when the next entry gets too old."""
+        window = self.window
+        kept = {value for value in self.missing if (sequence - value) & 0xFFFF <= window}
+        self.missing = kept
+        oldest = max(((sequence - value) & 0xFFFF for value in kept), default=0)
+        self._budget = window - oldest

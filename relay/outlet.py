@@ -5,9 +5,10 @@ The relay terminates DTLS-SRTP on both legs, so a packet from the publisher reac
 subscriber's sender: its SSRC, its negotiated payload type, its MID, its own
 sequence numbers and timestamps (the publisher's shifted by a fixed offset, so gaps and
 reordering survive and a NACK names the same packet on both legs), a fresh abs-send-time,
-and the audio level the publisher measured. The packet goes into the sender's retransmission
-history, so aiortc answers the subscriber's NACKs from it, and into the sender's counters, so
-its RTCP sender reports stay true. Then it is encrypted with the subscriber's keys and sent.
+and the audio level the publisher measured. The packet goes into the stream's bounded
+retransmission history (:class:`relay.history.SendHistory`, from which aiortc answers the
+subscriber's NACKs), and into the sender's counters, so its RTCP sender reports stay true.
+Then it is encrypted with the subscriber's keys and sent.
 Nothing is depayloaded, reassembled, jitter-buffered or repacketised.
 
 The subscriber's PLI/FIR and REMB for that sender go back to the publisher
@@ -17,13 +18,13 @@ The subscriber's PLI/FIR and REMB for that sender go back to the publisher
 from __future__ import annotations
 
 import random
+import struct
 from collections.abc import Awaitable, Callable
 
 import pylibsrtp
 from aiortc.rtcrtpsender import RTCRtpSender
 from aiortc.rtp import (
     RTCP_PSFB_APP,
-    RTP_HISTORY_SIZE,
     AnyRtcpPacket,
     HeaderExtensionsMap,
     RtcpPsfbPacket,
@@ -33,7 +34,11 @@ from aiortc.rtp import (
 
 from relay import compat
 from relay.compat import SenderInternals, extension_ids, is_connected, sending_route
+from relay.history import SendHistory
 from relay.rtp import HEADER
+
+_WORD = struct.Struct("!I")
+"""An abs-send-time element: its one-byte header and 24-bit value fill exactly one word."""
 
 START_WINDOW = 0x1000
 """For this many sequence numbers after a (re)start, packets from before it are dropped."""
@@ -73,13 +78,13 @@ class PacketOutlet:
     is negotiated.
     """
 
-    def __init__(self, sender: RTCRtpSender, clock_step: int) -> None:
+    def __init__(self, sender: RTCRtpSender, clock_step: int, history_packets: int = 128) -> None:
         self.sender = sender
         self._internals = SenderInternals(sender)
         self._record_sent = self._internals.record_sent
         self.ssrc = self._internals.ssrc
         self.payload_type: int | None = None
-        self._history = self._internals.history
+        self.history = SendHistory(history_packets)
         self._extensions = self._internals.extensions
         self._clock_step = clock_step
         """One frame (video) or one 20 ms packet (audio) in RTP clock units: the gap left
@@ -93,7 +98,15 @@ class PacketOutlet:
         self._restart = True
         self.packets = 0
         self.octets = 0
-        self._layout: tuple[bytes, int, int] | None = None
+        self._layout: _Layout | None = None
+        self._pair: object = None
+        self._sendto: Callable[[bytes, tuple[str, int]], None] = _not_connected
+        self._remote_addr: tuple[str, int] = ("", 0)
+        compat.serve_retransmissions(sender, self._retransmittable)
+
+    def _retransmittable(self, sequence: int) -> ForwardedPacket | None:
+        data = self.history.find(sequence)
+        return None if data is None else ForwardedPacket(sequence, data, self._extensions)
 
     def restart(self) -> None:
         """The next packet begins a new run (another publisher, or after a keyframe gate)."""
@@ -128,18 +141,14 @@ class PacketOutlet:
             return False
         return is_connected(self.sender.transport)
 
-    def _extension_layout(self) -> tuple[bytes, int, int] | None:
-        """(the MID element, abs-send-time ID, audio-level ID) once the sender is negotiated."""
+    def _extension_layout(self) -> _Layout | None:
+        """How this sender's header extensions are written, once it is negotiated."""
         if self._layout is None:
             mid = self._internals.mid()
             if mid is None:
                 return None
             ids = extension_ids(self._extensions)
-            mid_bytes = str(mid).encode()
-            mid_element = b""
-            if ids.mid and 0 < len(mid_bytes) <= 16 and ids.mid < 15:
-                mid_element = bytes([(ids.mid << 4) | (len(mid_bytes) - 1)]) + mid_bytes
-            self._layout = (mid_element, ids.abs_send_time, ids.audio_level)
+            self._layout = _Layout(str(mid).encode(), ids.mid, ids.abs_send_time, ids.audio_level)
         return self._layout
 
     def forward_bytes(
@@ -161,43 +170,85 @@ class PacketOutlet:
         if layout is None:  # connected, but aiortc has not started the sender yet
             return NOT_CONNECTED
         srtp, pair = route
-        first, second, sequence, timestamp = HEADER.unpack_from(plain)[:4]
+        first, second, sequence, timestamp, _ = HEADER.unpack_from(plain)
         mapped = self._map(sequence, timestamp)
         if mapped is None:
             return SKIPPED
         out_seq, out_ts = mapped
-        mid_element, abs_id, level_id = layout
-        elements = mid_element
-        if abs_id:
-            elements += bytes([(abs_id << 4) | 2]) + ((ntp >> 14) & 0xFFFFFF).to_bytes(3, "big")
-        if level_id and audio_level is not None:
-            elements += bytes([level_id << 4]) + audio_level[:1]
         csrc_count = first & 0x0F
+        if audio_level is not None and layout.level_id:
+            extension = layout.with_level
+            level = layout.level_prefix + audio_level[:1]
+        else:
+            extension = layout.plain
+            level = b""
         header = HEADER.pack(
-            0x80 | (first & 0x20) | (0x10 if elements else 0) | csrc_count,
+            0x80 | (first & 0x20) | (0x10 if extension else 0) | csrc_count,
             (second & 0x80) | payload_type,
             out_seq,
             out_ts,
             self.ssrc,
         )
+        parts: list[bytes | memoryview] = [header]
         if csrc_count:
-            header += plain[12 : 12 + 4 * csrc_count]
-        if elements:
-            elements += b"\x00" * (-len(elements) % 4)
-            header += b"\xbe\xde" + (len(elements) // 4).to_bytes(2, "big") + elements
-        out = header + plain[payload_at:]
-        self._history[out_seq % RTP_HISTORY_SIZE] = ForwardedPacket(out_seq, out, self._extensions)
+            parts.append(plain[12 : 12 + 4 * csrc_count])
+        if extension:
+            parts.append(extension[0])
+            if layout.abs_id:
+                parts.append(_WORD.pack(layout.abs_word | ((ntp >> 14) & 0xFFFFFF)))
+            parts.append(level)
+            parts.append(extension[1])
+        parts.append(memoryview(plain)[payload_at:])
+        out = b"".join(parts)
+        history = self.history
+        history.packets[out_seq % history.size] = out
         try:
             protected = srtp.protect(out)
         except pylibsrtp.Error:
             return SKIPPED
         # What aioice's send_data does; through TURN the transport wraps it in ChannelData.
-        pair.protocol.transport.sendto(protected, pair.remote_addr)
+        if pair is not self._pair:  # the nominated pair rarely changes: look it up once
+            self._pair = pair
+            self._sendto = pair.protocol.transport.sendto
+            self._remote_addr = pair.remote_addr
+        self._sendto(protected, self._remote_addr)
         size = len(plain) - payload_at
         self.packets += 1
         self.octets += size
         self._record_sent(size, out_ts, ntp)  # keeps the sender's RTCP sender reports true
         return SENT
+
+
+def _not_connected(data: bytes, address: tuple[str, int]) -> None:
+    raise RuntimeError("no candidate pair yet")
+
+
+class _Layout:
+    """A negotiated sender's one-byte header extensions (RFC 8285), written per packet as
+    ``extension[0]`` (profile, length, MID element), the abs-send-time word, the audio level
+    element, then ``extension[1]`` (padding)."""
+
+    __slots__ = ("abs_id", "abs_word", "level_id", "level_prefix", "plain", "with_level")
+
+    def __init__(self, mid: bytes, mid_id: int, abs_id: int, level_id: int) -> None:
+        self.abs_id = abs_id
+        self.abs_word = ((abs_id << 4) | 2) << 24
+        self.level_id = level_id
+        self.level_prefix = bytes([level_id << 4]) if level_id else b""
+        mid_element = b""
+        if mid_id and 0 < len(mid) <= 16 and mid_id < 15:
+            mid_element = bytes([(mid_id << 4) | (len(mid) - 1)]) + mid
+        self.plain = self._frame(mid_element, 4 if abs_id else 0)
+        self.with_level = self._frame(mid_element, (4 if abs_id else 0) + 2)
+
+    @staticmethod
+    def _frame(mid_element: bytes, more: int) -> tuple[bytes, bytes] | None:
+        size = len(mid_element) + more
+        if not size:
+            return None
+        padding = -size % 4
+        words = (size + padding) // 4
+        return b"\xbe\xde" + words.to_bytes(2, "big") + mid_element, b"\x00" * padding
 
 
 def hook_sender_feedback(

@@ -28,6 +28,7 @@ from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket, RtpPacket, pack_remb_fci, 
 from relay import compat
 from relay.counters import Counters
 from relay.fastpath import FastRoute
+from relay.limits import DEFAULT_LIMITS, StreamLimits
 from relay.nack import LossTracker
 from relay.rtp import (
     ONE_BYTE_PROFILE,
@@ -72,6 +73,7 @@ class Publication:
         counters: Counters,
         label: str = "",
         routes: dict[int, FastRoute] | None = None,
+        limits: StreamLimits = DEFAULT_LIMITS,
     ) -> None:
         self.kind = kind
         self.label = label
@@ -96,13 +98,14 @@ class Publication:
         self._codecs = internals.codecs
         self._rtx_ssrc = internals.rtx_ssrc
         self._streams = internals.streams
-        self._nack = LossTracker() if kind == "video" else None
+        self._nack = LossTracker(limits.nack_window_packets) if kind == "video" else None
         self._needs_frames = False
         compat.tap_receiver(receiver, self._on_frame)
         self._full_path = internals.replace_rtp_handler(self._on_rtp)
         self._read_enabled = compat.read_enabled  # per packet: bound once
         self._count_received = compat.count_received
         self._taps: tuple[PacketTap, ...] = ()
+        self._header = RtpHeader(0, 0)
 
     @property
     def subscribers(self) -> int:
@@ -211,9 +214,11 @@ class Publication:
         counters = self._counters
         counters.packets_in += 1
         counters.packets_fast += 1
-        header = RtpHeader(sequence, timestamp)
         stream = self._streams.get(ssrc)
         if stream is not None:
+            header = self._header  # one per publication, refilled: no object per packet
+            header.sequence_number = sequence
+            header.timestamp = timestamp
             self._count_received(stream, header)
         nack = self._nack
         if nack is not None and nack.add(sequence):

@@ -27,6 +27,7 @@ from relay import compat, fastpath
 from relay.counters import Counters
 from relay.errors import BadOffer, SessionBusy
 from relay.fastpath import FastRoute
+from relay.limits import DEFAULT_LIMITS, StreamLimits
 from relay.outlet import hook_sender_feedback
 from relay.publication import Publication
 from relay.recording.session import SessionRecorder
@@ -96,11 +97,13 @@ class Participant:
         ice_servers: list[RTCIceServer],
         counters: Counters,
         kinds: tuple[str, ...] = KINDS,
+        limits: StreamLimits = DEFAULT_LIMITS,
     ) -> None:
         self.room = room
         self.id = participant_id
         self.pc = RTCPeerConnection(RTCConfiguration(iceServers=list(ice_servers)))
         self.counters = counters
+        self.limits = limits
         self.outputs: dict[str, ForwardTrack] = {}
         self.publications: dict[str, Publication] = {}
         self.routes: dict[int, FastRoute] = {}
@@ -111,7 +114,7 @@ class Participant:
         label = f":{room.session_id}:{participant_id}"
         self.label = label
         for kind in kinds:
-            track = ForwardTrack(kind, counters)
+            track = ForwardTrack(kind, counters, limits)
             transceiver = self.pc.addTransceiver(track, direction="sendrecv")
             transceiver.setCodecPreferences(_codec_preferences(kind))
             track.bind_sender(transceiver.sender)
@@ -121,7 +124,7 @@ class Participant:
             if not fast:
                 _fast_path_unavailable()
             self.publications[kind] = Publication(
-                kind, transceiver.receiver, counters, label, self.routes if fast else None
+                kind, transceiver.receiver, counters, label, self.routes if fast else None, limits
             )
 
     @property
@@ -139,7 +142,13 @@ class Participant:
         for transceiver in self.pc.getTransceivers():
             if not compat.is_tapped(transceiver.receiver):
                 self._extra.append(
-                    Publication(transceiver.kind, transceiver.receiver, self.counters, self.label)
+                    Publication(
+                        transceiver.kind,
+                        transceiver.receiver,
+                        self.counters,
+                        self.label,
+                        limits=self.limits,
+                    )
                 )
         for transceiver in self.pc.getTransceivers():
             track = self.outputs.get(transceiver.kind)
@@ -173,8 +182,10 @@ class Room:
         counters: Counters,
         peer_timeout_s: float,
         on_empty: Callable[[Room], None],
+        limits: StreamLimits = DEFAULT_LIMITS,
     ) -> None:
         self.session_id = session_id
+        self._limits = limits
         self._ice_servers = ice_servers
         self._counters = counters
         self._peer_timeout_s = peer_timeout_s
@@ -222,7 +233,7 @@ class Room:
                 self._notify_if_empty()
                 raise
             participant = Participant(
-                self, participant_id, self._ice_servers, self._counters, kinds
+                self, participant_id, self._ice_servers, self._counters, kinds, self._limits
             )
             self.participants[participant_id] = participant
             try:

@@ -34,6 +34,7 @@ from av.packet import Packet
 from av.stream import Stream
 
 from relay.counters import Counters
+from relay.limits import DEFAULT_LIMITS, StreamLimits
 from relay.outlet import NOT_CONNECTED, SENT, PacketOutlet
 from relay.rtp import starts_keyframe
 
@@ -41,9 +42,9 @@ log = structlog.get_logger(__name__)
 
 KEYFRAME_RETRY_S = 1.0
 """A gated subscriber asks again when no keyframe came for this long."""
-VIDEO_QUEUE_FRAMES = 30
+VIDEO_QUEUE_FRAMES = DEFAULT_LIMITS.video_queue_frames
 """About one second of video at 30 fps; beyond it the subscriber is too slow."""
-AUDIO_QUEUE_FRAMES = 50
+AUDIO_QUEUE_FRAMES = DEFAULT_LIMITS.audio_queue_frames
 """One second of 20 ms Opus frames."""
 
 
@@ -82,12 +83,15 @@ class ForwardTrack(MediaStreamTrack):
     publishers: ``attach`` binds it to a new one and numbering continues where it stopped.
     """
 
-    def __init__(self, kind: str, counters: Counters) -> None:
+    def __init__(
+        self, kind: str, counters: Counters, limits: StreamLimits = DEFAULT_LIMITS
+    ) -> None:
         super().__init__()
         self.kind = kind
         self._counters = counters
+        self._limits = limits
         self._queue: collections.deque[EncodedFrame] = collections.deque(
-            maxlen=VIDEO_QUEUE_FRAMES if kind == "video" else AUDIO_QUEUE_FRAMES
+            maxlen=limits.queue_frames(kind)
         )
         self._wakeup = asyncio.Event()
         self._source: Source | None = None
@@ -118,7 +122,7 @@ class ForwardTrack(MediaStreamTrack):
     def bind_sender(self, sender: RTCRtpSender) -> None:
         """Forward packets through ``sender`` (the sender this track was added to)."""
         step = 90_000 // 30 if self.kind == "video" else 48_000 // 50
-        self.outlet = PacketOutlet(sender, step)
+        self.outlet = PacketOutlet(sender, step, self._limits.send_history_packets)
 
     def set_output(self, mime_type: str | None, payload_type: int | None) -> None:
         """The codec and payload type the sender negotiated."""
