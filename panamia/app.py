@@ -24,7 +24,9 @@ from panamia.metrics import make_metrics
 from relay.manager import RelayManager
 from signaling.hub import Hub
 from signaling.routes import setup_signaling_routes
+from turn.stun_server import StunResponder
 from web import keys
+from web.api.ice import own_stun_uris
 from web.body_limit import MAX_REQUEST_BODY, refuse_oversize_bodies
 from web.headers import set_common_headers
 from web.loadtest_auth import setup_loadtest_auth
@@ -61,6 +63,7 @@ def create_app(settings: Settings) -> web.Application:
             _hub_ctx,
             _notes_ctx,
             _relay_ctx,
+            _stun_ctx,
         ]
     )
     app.on_response_prepare.append(set_common_headers)
@@ -218,6 +221,33 @@ async def _relay_ctx(app: web.Application) -> AsyncIterator[None]:
         yield
     finally:
         await manager.close()
+
+
+async def _stun_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The built-in STUN responder. A port already taken (say by coturn) is logged, not
+    fatal: the web app and the relay work without it, only direct calls across NATs suffer."""
+    settings = app[keys.SETTINGS]
+    own_stun_uris(settings, 0)  # a bad stun.uris entry stops the start, naming the entry
+    if not settings.stun.enabled:
+        yield
+        return
+    responder = StunResponder(settings.stun.host or settings.http.host, settings.stun.port)
+    try:
+        await responder.start()
+    except OSError as exc:
+        log.warning(
+            "stun.not_listening",
+            port=settings.stun.port,
+            error=exc.strerror or type(exc).__name__,
+            hint="free the port or set stun.port (or stun.enabled = false)",
+        )
+        yield
+        return
+    app[keys.STUN] = responder
+    try:
+        yield
+    finally:
+        await responder.close()
 
 
 async def _close_websockets(app: web.Application) -> None:

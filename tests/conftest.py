@@ -20,7 +20,8 @@ SettingsFactory = Callable[..., Settings]
 def make_settings(tmp_path: Path) -> SettingsFactory:
     """Build Settings for a test: data under tmp_path, dev sign-in on, JSON logs off.
 
-    Keyword arguments are sections: ``make_settings(bus={"redis_url": url})``.
+    Keyword arguments are sections: ``make_settings(bus={"redis_url": url})``. The built-in
+    STUN responder listens on a free port.
     """
 
     def factory(**sections: dict[str, Any]) -> Settings:
@@ -28,6 +29,8 @@ def make_settings(tmp_path: Path) -> SettingsFactory:
             "store": {"data_dir": str(tmp_path / "var")},
             "auth": {"dev_login": True},
             "pusher": {"secret": "test-pusher-secret"},
+            # the built-in STUN responder on any free port: tests run side by side
+            "stun": {"port": 0},
         }
         for name, values in sections.items():
             raw.setdefault(name, {}).update(values)

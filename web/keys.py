@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from config.runtime_secrets import RuntimeSecrets
     from relay.manager import RelayManager
     from signaling.bus import Bus
+    from turn.stun_server import StunResponder
     from web.limits import Limiter
     from web.mail.sender import MailSender
     from web.metrics import MetricsState
@@ -29,6 +30,8 @@ NOTES: web.AppKey[NotesService] = web.AppKey("notes")
 METRICS: web.AppKey[MetricsState] = web.AppKey("metrics")
 MAIL: web.AppKey[MailSender] = web.AppKey("mail")
 """This node's outbox sender; handlers only call ``kick()`` after enqueuing."""
+STUN: web.AppKey[StunResponder] = web.AppKey("stun")
+"""The built-in STUN responder, when it is on and its port could be bound."""
 LIMITER: web.AppKey[Limiter] = web.AppKey("limiter")
 """Rate-limit buckets (in Redis when the bus uses Redis); handlers go through
 ``web.limits.enforce``."""
@@ -44,5 +47,6 @@ __all__ = [
     "SECRETS",
     "SETTINGS",
     "STORE",
+    "STUN",
     "WEBSOCKETS",
 ]
