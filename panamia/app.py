@@ -39,6 +39,7 @@ from web.relay import relay_ice_servers, setup_relay
 from web.routes import setup_routes
 from web.services.notify import session_sequence
 from web.session_chat import SessionChat
+from web.wsmedia import MediaRooms, setup_wsmedia
 
 log = structlog.get_logger("panamia.app")
 
@@ -64,6 +65,7 @@ def create_app(settings: Settings) -> web.Application:
             _notes_ctx,
             _relay_ctx,
             _stun_ctx,
+            _wsmedia_ctx,
         ]
     )
     app.on_response_prepare.append(set_common_headers)
@@ -73,6 +75,7 @@ def create_app(settings: Settings) -> web.Application:
     setup_metrics_routes(app)
     setup_notes(app)
     setup_relay(app)
+    setup_wsmedia(app)
     setup_loadtest_auth(app)
     setup_routes(app)
     setup_mail_routes(app)
@@ -248,6 +251,16 @@ async def _stun_ctx(app: web.Application) -> AsyncIterator[None]:
         yield
     finally:
         await responder.close()
+
+
+async def _wsmedia_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Media over websockets: the sockets of this node's live sessions."""
+    media = MediaRooms()
+    app[keys.WSMEDIA] = media
+    try:
+        yield
+    finally:
+        await media.close_all()
 
 
 async def _close_websockets(app: web.Application) -> None:

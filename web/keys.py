@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from web.mail.sender import MailSender
     from web.metrics import MetricsState
     from web.notes.service import NotesService
+    from web.wsmedia.rooms import MediaRooms
 
 SETTINGS = web.AppKey("settings", Settings)
 SECRETS: web.AppKey[RuntimeSecrets] = web.AppKey("secrets")
@@ -32,6 +33,8 @@ MAIL: web.AppKey[MailSender] = web.AppKey("mail")
 """This node's outbox sender; handlers only call ``kick()`` after enqueuing."""
 STUN: web.AppKey[StunResponder] = web.AppKey("stun")
 """The built-in STUN responder, when it is on and its port could be bound."""
+WSMEDIA: web.AppKey[MediaRooms] = web.AppKey("wsmedia")
+"""Media sockets of live sessions (web/wsmedia): the fallback for networks without UDP."""
 LIMITER: web.AppKey[Limiter] = web.AppKey("limiter")
 """Rate-limit buckets (in Redis when the bus uses Redis); handlers go through
 ``web.limits.enforce``."""
@@ -49,4 +52,5 @@ __all__ = [
     "STORE",
     "STUN",
     "WEBSOCKETS",
+    "WSMEDIA",
 ]
