@@ -8,6 +8,7 @@
 import { udpReachable } from "./ice_evidence.js";
 import { WsMedia, wsMediaSupported } from "./ws_media.js";
 
+const FIRST_UPGRADE_CHECK_MS = 5000; // soon: a busy machine can make UDP look blocked
 const UPGRADE_CHECK_MS = 15_000;
 const RECONNECT_MS = 2000;
 const REFUSED = { 4401: "not signed in", 4403: "not allowed", 4404: "no such session" };
@@ -50,7 +51,7 @@ export class WebsocketPath {
     call._closeRelay();
     this.probe = this.probe || probe;
     await this._open();
-    if (this.probe) this._scheduleUpgradeCheck();
+    if (this.probe) this._scheduleUpgradeCheck(FIRST_UPGRADE_CHECK_MS);
   }
 
   async _open() {
@@ -88,9 +89,9 @@ export class WebsocketPath {
     }, RECONNECT_MS);
   }
 
-  _scheduleUpgradeCheck() {
+  _scheduleUpgradeCheck(delayMs = UPGRADE_CHECK_MS) {
     clearTimeout(this.timers.upgrade);
-    this.timers.upgrade = setTimeout(() => this._checkUpgrade(), UPGRADE_CHECK_MS);
+    this.timers.upgrade = setTimeout(() => this._checkUpgrade(), delayMs);
   }
 
   async _checkUpgrade() {
