@@ -79,8 +79,10 @@ TIME_CODED_CAMERA = """(() => {
     const video = document.querySelector('#remote-video');
     if (!video) { setTimeout(watch, 100); return; }
     const onFrame = () => {
-      if (video.videoWidth === 640) {
-        pg.drawImage(video, 0, 0, 640, 64, 0, 0, 640, 64);
+      if (video.videoWidth > 0) {
+        // WebRTC may scale the video down under load: read it back at the painted size
+        const h = video.videoHeight * 64 / 480;
+        pg.drawImage(video, 0, 0, video.videoWidth, h, 0, 0, 640, 64);
         const row = pg.getImageData(0, 0, 640, 64).data;
         let code = 0;
         for (let i = 0; i < BLOCKS; i += 1) {
@@ -97,6 +99,18 @@ TIME_CODED_CAMERA = """(() => {
   };
   document.addEventListener('DOMContentLoaded', watch);
 })();"""
+
+
+RESET = """() => {
+  window.__latencies = [];
+  const media = panamiaRoom.call.wsPath.media;
+  if (media) for (const key of ["latencyMs", "encodeMs", "arriveMs"]) media.stats[key] = [];
+}"""
+STAGES = """() => {
+  const stats = panamiaRoom.call.wsPath.media?.stats;
+  return stats ? [stats.encodeMs, stats.arriveMs, stats.latencyMs] : [[], [], []];
+}"""
+STAGE_NAMES = ("capture -> encoded", "capture -> arrived", "capture -> decoded")
 
 
 @dataclass
@@ -198,11 +212,11 @@ async def measure_path(
 ) -> PathFigures:
     print(f"[{name}] opening a call ({query})...", flush=True)
     pages, contexts = await open_call(browser, base, token, query, name)
-    badge = await pages[0].evaluate("() => document.querySelector('#path-badge').dataset.path")
-    print(f"[{name}] path badge: {badge}; warming up {WARM_UP_S:g} s", flush=True)
+    print(f"[{name}] warming up {WARM_UP_S:g} s", flush=True)
     await asyncio.sleep(WARM_UP_S)
+    badge = await pages[0].evaluate("() => document.querySelector('#path-badge').dataset.path")
     for page in pages:
-        await page.evaluate("() => { window.__latencies = []; }")
+        await page.evaluate(RESET)
     cpu_start, wall_start = cpu_seconds(pid), time.monotonic()
     for second in range(int(seconds)):
         await asyncio.sleep(1)
@@ -211,8 +225,18 @@ async def measure_path(
     cpu = cpu_seconds(pid) - cpu_start
     wall = time.monotonic() - wall_start
     latencies: list[float] = []
+    stages: list[list[float]] = [[], [], []]
     for page in pages:
         latencies += [float(v) for v in await page.evaluate("() => window.__latencies")]
+        for stage, values in zip(stages, await page.evaluate(STAGES), strict=True):
+            stage += [float(v) for v in values]
+    for stage_name, values in zip(STAGE_NAMES, stages, strict=True):
+        if values:
+            print(
+                f"[{name}] {stage_name}: p50 {percentile(values, 0.5):.1f} ms,"
+                f" p95 {percentile(values, 0.95):.1f} ms",
+                flush=True,
+            )
     for context in contexts:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(context.close(), 10)  # type: ignore[attr-defined]

@@ -225,7 +225,7 @@ async def test_a_slow_receiver_skips_to_the_next_key_frame_and_keeps_audio() -> 
             peer.deliver_chunk(Kind.AUDIO, b"a")
         assert congested == [peer]
         assert peer.wants_keyframe()
-        assert peer.stats.dropped_video > 30
+        assert peer.stats.dropped_video > 10
         assert len(peer._audio) == 25  # audio keeps its own bounded queue
         peer.deliver_chunk(Kind.VIDEO_KEY, b"k")
         assert not peer.wants_keyframe()

@@ -22,9 +22,9 @@ from web.wsmedia.protocol import CLOSE_TOO_FAST, Chunk, FrameError, Kind
 
 log = structlog.get_logger(__name__)
 
-VIDEO_QUEUE_FRAMES = 30
-"""About one second of video at 30 frames per second."""
-VIDEO_QUEUE_BYTES = 1024 * 1024
+VIDEO_QUEUE_FRAMES = 10
+"""Half a second of video at 20 frames per second: more would only be shown late."""
+VIDEO_QUEUE_BYTES = 512 * 1024
 AUDIO_QUEUE_FRAMES = 25
 """Half a second of 20 ms Opus packets; older audio is dropped rather than played late."""
 

@@ -17,13 +17,20 @@
 const HEADER_BYTES = 14;
 const KIND = { key: 1, delta: 2, audio: 3 };
 const VIDEO = { width: 640, height: 480, codec: "vp8" };
+// Sizes to encode at, largest first: a slow encoder or link steps down (frames are scaled).
+const SIZES = [
+  [640, 480],
+  [480, 360],
+  [320, 240],
+];
+const SLOW_ENCODE_MS = 120; // an encoder this slow per frame shows video late: send less
 const MAX_BITRATE = 800_000;
 const MIN_BITRATE = 150_000;
 const MAX_FPS = 20;
 const MIN_FPS = 5;
 const KEYFRAME_EVERY_MS = 4000;
 const KEYFRAME_MIN_GAP_MS = 300;
-const SEND_BUFFER_VIDEO_LIMIT = 256 * 1024; // bytes queued in the socket before video waits
+const SEND_BUFFER_VIDEO_LIMIT = 96 * 1024; // bytes queued in the socket before video waits
 const SEND_BUFFER_AUDIO_LIMIT = 1024 * 1024; // audio is dropped only this far behind
 const RECOVER_AFTER_MS = 3000;
 const DECODE_QUEUE_LIMIT = 6;
@@ -40,6 +47,13 @@ export function wsMediaSupported() {
     "MediaStreamTrackProcessor",
     "MediaStreamTrackGenerator",
   ].every((name) => typeof globalThis[name] === "function");
+}
+
+/** Keep the last 600 plausible figures of a statistic. */
+function keep(list, valueMs) {
+  if (!(valueMs >= 0 && valueMs < 60_000)) return;
+  list.push(valueMs);
+  if (list.length > 600) list.shift();
 }
 
 function nowUs() {
@@ -59,12 +73,15 @@ export class WsMedia extends EventTarget {
     this.sequence = 0;
     this.fps = MAX_FPS;
     this.bitrate = MAX_BITRATE;
+    this.size = 0; // index into SIZES
+    this.encodeMsAverage = 0;
     this.lastKeyframeAt = 0;
     this.keyframeWanted = true;
     this.skipVideoUntilKey = false;
     this.lastCongestionAt = 0;
     this.lastFrameSentAt = 0;
     this.videoEncoder = null;
+    this.inEncoder = 0;
     this.audioEncoder = null;
     this.audioConfig = null;
     this.readers = [];
@@ -75,7 +92,8 @@ export class WsMedia extends EventTarget {
     this.lastKeyRequestAt = 0;
     this.videoOut = null;
     this.audioOut = null;
-    this.stats = { sent: 0, received: 0, decoded: 0, dropped: 0, latencyMs: [] };
+    // latencyMs: capture -> decoded here (other side's clock = ours: same machine in tests)
+    this.stats = { sent: 0, received: 0, decoded: 0, dropped: 0, latencyMs: [], encodeMs: [], arriveMs: [] };
   }
 
   /** Open the socket and start sending; resolves once the socket is open. */
@@ -138,6 +156,14 @@ export class WsMedia extends EventTarget {
       output: (chunk) => {
         const captureUs = capture.get(chunk.timestamp) ?? nowUs();
         capture.delete(chunk.timestamp);
+        this.inEncoder = Math.max(0, this.inEncoder - 1);
+        const encodeMs = (nowUs() - captureUs) / 1000;
+        keep(this.stats.encodeMs, encodeMs);
+        this.encodeMsAverage = 0.8 * this.encodeMsAverage + 0.2 * encodeMs;
+        if (this.encodeMsAverage > SLOW_ENCODE_MS) {
+          this.encodeMsAverage = 0;
+          this._slowDown("the encoder falls behind");
+        }
         this._onVideoChunk(chunk, captureUs);
       },
       error: (error) => console.warn("ws media: video encoder", error),
@@ -156,10 +182,12 @@ export class WsMedia extends EventTarget {
   }
 
   _configureVideo() {
+    this.inEncoder = 0; // a new configuration drops what was waiting
+    const [width, height] = SIZES[this.size];
     this.videoEncoder.configure({
       codec: VIDEO.codec,
-      width: VIDEO.width,
-      height: VIDEO.height,
+      width,
+      height,
       bitrate: this.bitrate,
       framerate: this.fps,
       latencyMode: "realtime",
@@ -172,7 +200,8 @@ export class WsMedia extends EventTarget {
       const now = performance.now();
       const encoder = this.videoEncoder;
       const due = now - this.lastFrameSentAt >= 1000 / this.fps - 2;
-      if (!encoder || encoder.state !== "configured" || !due || encoder.encodeQueueSize > 2) return;
+      // One frame in the encoder at a time: a frame waiting behind another is shown late.
+      if (!encoder || encoder.state !== "configured" || !due || this.inEncoder > 0) return;
       this._relaxIfQuiet(now);
       const keyFrame =
         this.keyframeWanted || now - this.lastKeyframeAt > KEYFRAME_EVERY_MS || this.skipVideoUntilKey;
@@ -184,6 +213,7 @@ export class WsMedia extends EventTarget {
       }
       capture.set(frame.timestamp, nowUs());
       if (capture.size > 60) capture.delete(capture.keys().next().value);
+      this.inEncoder += 1;
       encoder.encode(frame, { keyFrame });
     } finally {
       frame.close();
@@ -213,21 +243,27 @@ export class WsMedia extends EventTarget {
     const now = performance.now();
     if (now - this.lastCongestionAt < 500) return;
     this.lastCongestionAt = now;
-    this.fps = Math.max(MIN_FPS, Math.round(this.fps / 2));
+    this.fps = Math.max(MIN_FPS, Math.round(this.fps * 0.7));
     this.bitrate = Math.max(MIN_BITRATE, Math.round(this.bitrate / 2));
-    console.info(`ws media: ${reason}; now ${this.fps} fps at ${Math.round(this.bitrate / 1000)} kbit/s`);
+    this.size = Math.min(SIZES.length - 1, this.size + 1);
+    console.info(
+      `ws media: ${reason}; now ${SIZES[this.size].join("x")} at ${this.fps} fps,` +
+        ` ${Math.round(this.bitrate / 1000)} kbit/s`,
+    );
     if (this.videoEncoder?.state === "configured") this._configureVideo();
   }
 
   /** Climb back towards full quality while nothing has backed up for a while. */
   _relaxIfQuiet(now) {
     if (now - this.lastCongestionAt < RECOVER_AFTER_MS) return;
-    if (this.fps >= MAX_FPS && this.bitrate >= MAX_BITRATE) return;
+    if (this.fps >= MAX_FPS && this.bitrate >= MAX_BITRATE && this.size === 0) return;
     this.lastCongestionAt = now - RECOVER_AFTER_MS / 2; // one step per 1.5 s at most
     this.fps = Math.min(MAX_FPS, this.fps + 3);
     const bitrate = Math.min(MAX_BITRATE, Math.round(this.bitrate * 1.25));
-    if (bitrate !== this.bitrate) {
+    const size = bitrate >= MAX_BITRATE ? Math.max(0, this.size - 1) : this.size;
+    if (bitrate !== this.bitrate || size !== this.size) {
       this.bitrate = bitrate;
+      this.size = size;
       this._configureVideo();
     }
   }
@@ -348,11 +384,7 @@ export class WsMedia extends EventTarget {
   _render(writer, frame) {
     const captureUs = frame.timestamp;
     this.stats.decoded += 1;
-    const latency = (nowUs() - captureUs) / 1000;
-    if (latency >= 0 && latency < 60_000) {
-      this.stats.latencyMs.push(latency);
-      if (this.stats.latencyMs.length > 600) this.stats.latencyMs.shift();
-    }
+    keep(this.stats.latencyMs, (nowUs() - captureUs) / 1000);
     if (writer.desiredSize !== null && writer.desiredSize <= -2) {
       frame.close(); // the renderer is behind: show the next one instead
       return;
@@ -367,6 +399,7 @@ export class WsMedia extends EventTarget {
     const timestamp = Number(view.getBigUint64(6));
     const data = new Uint8Array(buffer, HEADER_BYTES);
     this.stats.received += 1;
+    if (kind !== KIND.audio) keep(this.stats.arriveMs, (nowUs() - timestamp) / 1000);
     if (kind === KIND.audio) {
       if (this.audioDecoder?.state === "configured") {
         this.audioDecoder.decode(new EncodedAudioChunk({ type: "key", timestamp, data }));
