@@ -67,3 +67,29 @@ async def test_a_taken_port_is_an_error_the_caller_can_catch() -> None:
             await second.start()
     finally:
         await first.close()
+
+
+def test_the_offered_uri_follows_the_public_url_and_settings() -> None:
+    from config.loader import build_settings
+
+    default = build_settings({"http": {"public_url": "https://meet.example.org"}})
+    assert default.builtin_stun_uri == "stun:meet.example.org:3479"
+    named = build_settings({"stun": {"public_host": "203.0.113.9", "port": 3500}})
+    assert named.builtin_stun_uri == "stun:203.0.113.9:3500"
+    assert build_settings({"stun": {"enabled": False}}).builtin_stun_uri is None
+    ipv6 = build_settings({"stun": {"public_host": "2001:db8::1"}})
+    assert ipv6.builtin_stun_uri == "stun:[2001:db8::1]:3479"
+
+
+def test_stun_uris_take_only_stun_uris() -> None:
+    from config.loader import build_settings
+    from turn.uris import UriError
+    from web.api.ice import own_stun_uris
+
+    settings = build_settings({"stun": {"uris": ["stun:stun.example.org"]}})
+    assert own_stun_uris(settings, 3479) == [
+        "stun:localhost:3479",
+        "stun:stun.example.org:3478",
+    ]
+    with pytest.raises(UriError, match=r"stun\.uris"):
+        own_stun_uris(build_settings({"stun": {"uris": ["turn:t.example.org"]}}), 3479)
