@@ -205,7 +205,7 @@ export class WsMedia extends EventTarget {
       this._relaxIfQuiet(now);
       const keyFrame =
         this.keyframeWanted || now - this.lastKeyframeAt > KEYFRAME_EVERY_MS || this.skipVideoUntilKey;
-      if (this.skipVideoUntilKey && this.ws.bufferedAmount > SEND_BUFFER_VIDEO_LIMIT) return;
+      if (this.skipVideoUntilKey && (this.ws?.bufferedAmount ?? 0) > SEND_BUFFER_VIDEO_LIMIT) return;
       this.lastFrameSentAt = now;
       if (keyFrame) {
         this.keyframeWanted = false;
@@ -222,7 +222,7 @@ export class WsMedia extends EventTarget {
 
   _onVideoChunk(chunk, captureUs) {
     const key = chunk.type === "key";
-    if (this.ws.bufferedAmount > SEND_BUFFER_VIDEO_LIMIT) {
+    if ((this.ws?.bufferedAmount ?? 0) > SEND_BUFFER_VIDEO_LIMIT) {
       // The socket backs up: drop video until the next key frame and send less.
       this.stats.dropped += 1;
       if (!this.skipVideoUntilKey) this._slowDown("the websocket backs up");
@@ -273,7 +273,7 @@ export class WsMedia extends EventTarget {
     if (!track) return;
     this.audioEncoder = new AudioEncoder({
       output: (chunk) => {
-        if (this.ws.bufferedAmount > SEND_BUFFER_AUDIO_LIMIT) {
+        if ((this.ws?.bufferedAmount ?? 0) > SEND_BUFFER_AUDIO_LIMIT) {
           this.stats.dropped += 1;
           return;
         }

@@ -73,6 +73,7 @@ export class WebsocketPath {
     if (this.media !== media || this.call.ended) return;
     media.stop();
     this.media = null;
+    if (code === 4409) return; // another page of the same person took the call over
     if (REFUSED[code]) {
       this.call._emit("error", {
         message: `The server refused the media websocket (${reason || REFUSED[code]}).`,
