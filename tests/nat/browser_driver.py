@@ -42,6 +42,10 @@ MARKS = """() => Object.fromEntries(performance.getEntriesByType('mark')
   .map((m) => [m.name.slice(5), Math.round(m.startTime)]))"""
 """The room's milestones (ms after navigation start), for reading a slow cell's log."""
 
+WITHOUT_WEBCODECS = """for (const name of ['VideoEncoder', 'VideoDecoder', 'AudioEncoder',
+  'AudioDecoder', 'MediaStreamTrackProcessor', 'MediaStreamTrackGenerator']) delete window[name];"""
+"""Make the page look like a browser without WebCodecs."""
+
 
 async def session_token(base: str, email: str, token: str) -> str:
     """The same session token a browser's sign-in would put in its cookie."""
@@ -127,6 +131,8 @@ async def run(args: argparse.Namespace) -> int:
         )
         try:
             context = await browser.new_context()
+            if args.no_webcodecs:
+                await context.add_init_script(WITHOUT_WEBCODECS)
             await context.add_cookies([{"name": "panamia_session", "value": cookie, "url": base}])
             page = await context.new_page()
             if args.role == "mentor":
@@ -153,6 +159,9 @@ def main() -> int:
     parser.add_argument("--role", choices=("mentor", "mentee"), required=True)
     parser.add_argument("--tag", required=True, help="unique per session (in the e-mails)")
     parser.add_argument("--timeout", type=float, default=20.0)
+    parser.add_argument(
+        "--no-webcodecs", action="store_true", help="a browser without WebCodecs (no websocket)"
+    )
     return asyncio.run(run(parser.parse_args()))
 
 
