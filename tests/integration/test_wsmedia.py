@@ -231,3 +231,27 @@ async def test_a_slow_receiver_skips_to_the_next_key_frame_and_keeps_audio() -> 
         assert not peer.wants_keyframe()
     finally:
         await peer.close()
+
+
+async def test_a_congested_receiver_makes_the_server_ask_the_sender_to_slow_down(
+    media: MediaServer,
+) -> None:
+    session_id = await media.book()
+    sender = await media.socket(session_id, MENTOR)
+    receiver = await media.socket(session_id, MENTEE)
+    await next_text(sender, "keyframe")  # asked for one when the receiver came
+    rooms = media.app[keys.WSMEDIA]
+    peer = rooms.other(session_id, MENTOR)
+    assert peer is not None and peer.email == MENTEE
+    # The receiver's socket stops draining: fill its queue past the bound.
+    peer.deliver_chunk(Kind.VIDEO_KEY, encode_chunk(Kind.VIDEO_KEY, 0, 1, b"k"))
+    stalled = peer._video.copy()
+    for _ in range(40):
+        peer._video.extend(stalled)
+    peer._video_bytes = 10**9
+    rooms.forward_chunk(session_id, rooms.other(session_id, MENTEE), Kind.VIDEO_DELTA, b"x" * 20)  # type: ignore[arg-type]
+    assert (await next_text(sender, "slow-down"))["type"] == "slow-down"
+    await next_text(sender, "keyframe")
+    assert peer.wants_keyframe()
+    await receiver.close()
+    await sender.close()
