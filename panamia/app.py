@@ -257,6 +257,7 @@ async def _wsmedia_ctx(app: web.Application) -> AsyncIterator[None]:
     """Media over websockets: the sockets of this node's live sessions."""
     media = MediaRooms()
     app[keys.WSMEDIA] = media
+    app[keys.METRICS].wsmedia_stats = media.figures
     try:
         yield
     finally:

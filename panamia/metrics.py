@@ -6,10 +6,12 @@ from prometheus_client import CollectorRegistry, Counter, ProcessCollector
 
 from web.limits import LIMIT_NAMES
 from web.metrics import HubCollector, MailCollector, MetricsState, RelayCollector
+from web.wsmedia.metrics import WsMediaCollector
 
 
 def make_metrics() -> MetricsState:
-    """A fresh registry with the process, hub, relay, mail and bookings figures.
+    """A fresh registry with the process, hub, relay, mail, websocket media and bookings
+    figures.
 
     The hub and relay collectors report nothing (hub) or zeros (relay) until the app's
     start-up names their ``stats`` sources in the returned state.
@@ -31,4 +33,5 @@ def make_metrics() -> MetricsState:
     registry.register(HubCollector(state))
     registry.register(RelayCollector(state))
     registry.register(MailCollector(state))
+    registry.register(WsMediaCollector(lambda: state.wsmedia_stats))
     return state

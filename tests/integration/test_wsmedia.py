@@ -119,6 +119,9 @@ async def test_chunks_and_controls_pass_between_the_two_participants(media: Medi
     assert received == {key, audio}
     await mentee.send_str(json.dumps({"type": "keyframe"}))
     await next_text(mentor, "keyframe")
+    metrics = await (await media.http.get(media.server.make_url("/metrics"))).text()
+    assert "panamia_wsmedia_sockets 2.0" in metrics
+    assert "panamia_wsmedia_frames_forwarded_total" in metrics
     await mentee.close()
     assert (await next_text(mentor, "peer"))["present"] is False
     await mentor.close()

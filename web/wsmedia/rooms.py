@@ -101,6 +101,18 @@ class MediaRooms:
             for peer in list(room.values()):
                 await self.close(session_id, peer)
 
+    def figures(self) -> dict[str, float]:
+        """Open sockets and totals over closed and open sockets (for /metrics)."""
+        live = [peer.stats for room in self._rooms.values() for peer in room.values()]
+        totals = self.stats.totals
+        return {
+            "sockets": self.stats.sockets,
+            "forwarded": totals.forwarded + sum(s.forwarded for s in live),
+            "dropped_video": totals.dropped_video + sum(s.dropped_video for s in live),
+            "dropped_audio": totals.dropped_audio + sum(s.dropped_audio for s in live),
+            "congested": totals.congested + sum(s.congested for s in live),
+        }
+
     def _congested(self, session_id: str, receiver: MediaPeer) -> None:
         sender = self.other(session_id, receiver.email)
         log.info("wsmedia.congested", session_id=session_id)
