@@ -8,14 +8,17 @@
 // microseconds since the epoch) and the chunk; text frames are JSON controls: config,
 // keyframe, and from the server peer and slow-down.
 //
+// This module sends; ws_receive.js decodes what arrives.
+//
 // Congestion: the browser's send buffer (bufferedAmount) is the queue. When it holds more than
 // a little, video chunks are dropped until the next key frame and the frame rate and bitrate
 // go down; they climb back slowly while the buffer stays empty. Audio is sent unless the
 // buffer is far behind, so speech never waits for video. The receiver drops video until a
 // key frame (and asks for one) when its decoder falls behind.
 
-const HEADER_BYTES = 14;
-const KIND = { key: 1, delta: 2, audio: 3 };
+import { MediaReceiver } from "./ws_receive.js";
+import { HEADER_BYTES, KIND, nowUs, keep } from "./ws_wire.js";
+
 const VIDEO = { width: 640, height: 480, codec: "vp8" };
 // Sizes to encode at, largest first: a slow encoder or link steps down (frames are scaled).
 const SIZES = [
@@ -29,11 +32,9 @@ const MIN_BITRATE = 150_000;
 const MAX_FPS = 20;
 const MIN_FPS = 5;
 const KEYFRAME_EVERY_MS = 4000;
-const KEYFRAME_MIN_GAP_MS = 300;
 const SEND_BUFFER_VIDEO_LIMIT = 96 * 1024; // bytes queued in the socket before video waits
 const SEND_BUFFER_AUDIO_LIMIT = 1024 * 1024; // audio is dropped only this far behind
 const RECOVER_AFTER_MS = 3000;
-const DECODE_QUEUE_LIMIT = 6;
 
 /** True when this browser can send and receive media over the websocket. */
 export function wsMediaSupported() {
@@ -47,17 +48,6 @@ export function wsMediaSupported() {
     "MediaStreamTrackProcessor",
     "MediaStreamTrackGenerator",
   ].every((name) => typeof globalThis[name] === "function");
-}
-
-/** Keep the last 600 plausible figures of a statistic. */
-function keep(list, valueMs) {
-  if (!(valueMs >= 0 && valueMs < 60_000)) return;
-  list.push(valueMs);
-  if (list.length > 600) list.shift();
-}
-
-function nowUs() {
-  return Math.round((performance.timeOrigin + performance.now()) * 1000);
 }
 
 export class WsMedia extends EventTarget {
@@ -85,15 +75,13 @@ export class WsMedia extends EventTarget {
     this.audioEncoder = null;
     this.audioConfig = null;
     this.readers = [];
-    // receiving
-    this.videoDecoder = null;
-    this.audioDecoder = null;
-    this.awaitKey = true;
-    this.lastKeyRequestAt = 0;
-    this.videoOut = null;
-    this.audioOut = null;
     // latencyMs: capture -> decoded here (other side's clock = ours: same machine in tests)
     this.stats = { sent: 0, received: 0, decoded: 0, dropped: 0, latencyMs: [], encodeMs: [], arriveMs: [] };
+    this.receiver = new MediaReceiver({
+      sendText: (message) => this._sendText(message),
+      stats: this.stats,
+      onTrack: (track) => this._emit("track", { track }),
+    });
   }
 
   /** Open the socket and start sending; resolves once the socket is open. */
@@ -323,13 +311,13 @@ export class WsMedia extends EventTarget {
       this._onControl(message);
       return;
     }
-    this._onChunk(data);
+    this.receiver.chunk(data);
   }
 
   _onControl(message) {
     switch (message.type) {
       case "config":
-        this._configureDecoders(message);
+        this.receiver.configure(message);
         return;
       case "keyframe":
         this._requestKeyframe();
@@ -350,92 +338,14 @@ export class WsMedia extends EventTarget {
     }
   }
 
-  _configureDecoders(message) {
-    if (message.video && !this.videoDecoder) {
-      this.videoOut = new MediaStreamTrackGenerator({ kind: "video" });
-      const writer = this.videoOut.writable.getWriter();
-      this.videoDecoder = new VideoDecoder({
-        output: (frame) => this._render(writer, frame),
-        error: (error) => {
-          console.warn("ws media: video decoder", error);
-          this.awaitKey = true;
-        },
-      });
-      this.videoDecoder.configure({ codec: message.video.codec, optimizeForLatency: true });
-      this.awaitKey = true;
-      this._askForKeyframe();
-      this._emit("track", { track: this.videoOut });
-    }
-    if (message.audio && !this.audioDecoder) {
-      this.audioOut = new MediaStreamTrackGenerator({ kind: "audio" });
-      const writer = this.audioOut.writable.getWriter();
-      this.audioDecoder = new AudioDecoder({
-        output: (audio) => {
-          if (writer.desiredSize !== null && writer.desiredSize <= -4) audio.close();
-          else writer.write(audio).catch(() => audio.close());
-        },
-        error: (error) => console.warn("ws media: audio decoder", error),
-      });
-      this.audioDecoder.configure(message.audio);
-      this._emit("track", { track: this.audioOut });
-    }
-  }
-
-  _render(writer, frame) {
-    const captureUs = frame.timestamp;
-    this.stats.decoded += 1;
-    keep(this.stats.latencyMs, (nowUs() - captureUs) / 1000);
-    if (writer.desiredSize !== null && writer.desiredSize <= -2) {
-      frame.close(); // the renderer is behind: show the next one instead
-      return;
-    }
-    writer.write(frame).catch(() => frame.close());
-  }
-
-  _onChunk(buffer) {
-    if (buffer.byteLength <= HEADER_BYTES) return;
-    const view = new DataView(buffer);
-    const kind = view.getUint8(0);
-    const timestamp = Number(view.getBigUint64(6));
-    const data = new Uint8Array(buffer, HEADER_BYTES);
-    this.stats.received += 1;
-    if (kind !== KIND.audio) keep(this.stats.arriveMs, (nowUs() - timestamp) / 1000);
-    if (kind === KIND.audio) {
-      if (this.audioDecoder?.state === "configured") {
-        this.audioDecoder.decode(new EncodedAudioChunk({ type: "key", timestamp, data }));
-      }
-      return;
-    }
-    const decoder = this.videoDecoder;
-    if (!decoder || decoder.state !== "configured") return;
-    const key = kind === KIND.key;
-    if (!key && decoder.decodeQueueSize > DECODE_QUEUE_LIMIT) this.awaitKey = true; // behind
-    if (this.awaitKey && !key) {
-      this.stats.dropped += 1;
-      this._askForKeyframe();
-      return;
-    }
-    this.awaitKey = false;
-    decoder.decode(new EncodedVideoChunk({ type: key ? "key" : "delta", timestamp, data }));
-  }
-
-  _askForKeyframe() {
-    const now = performance.now();
-    if (now - this.lastKeyRequestAt < KEYFRAME_MIN_GAP_MS) return;
-    this.lastKeyRequestAt = now;
-    this._sendText({ type: "keyframe" });
-  }
-
-  /** Stop sending and receiving; the generated tracks end. */
   stop() {
     if (this.closed) return;
     this.closed = true;
     for (const reader of this.readers) reader.cancel().catch(() => undefined);
-    for (const codec of [this.videoEncoder, this.audioEncoder, this.videoDecoder, this.audioDecoder]) {
+    for (const codec of [this.videoEncoder, this.audioEncoder]) {
       if (codec && codec.state !== "closed") codec.close();
     }
-    this.videoOut?.stop();
-    this.audioOut?.stop();
+    this.receiver.stop();
     const ws = this.ws;
     this.ws = null;
     if (ws && ws.readyState <= WebSocket.OPEN) ws.close(1000, "left");
