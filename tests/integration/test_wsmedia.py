@@ -108,7 +108,11 @@ async def test_chunks_and_controls_pass_between_the_two_participants(media: Medi
     # the first side hears of the newcomer and is asked for a key frame
     assert (await next_text(mentor, "peer"))["present"] is True
     await next_text(mentor, "keyframe")
-    config = {"type": "config", "video": {"codec": "vp8", "width": 640, "height": 480}}
+    config = {
+        "type": "config",
+        "video": {"codec": "vp8", "width": 640, "height": 480},
+        "audio": {"codec": "opus", "sampleRate": 44100, "numberOfChannels": 1},
+    }
     await mentor.send_str(json.dumps(config))
     assert await next_text(mentee, "config") == config
     key = encode_chunk(Kind.VIDEO_KEY, 1, 123_456, b"\x10" * 5000)
@@ -158,6 +162,13 @@ BAD_FRAMES: list[tuple[str, bytes | str, int]] = [
     (
         "bad-codec",
         json.dumps({"type": "config", "video": {"codec": "h265", "width": 1, "height": 1}}),
+        protocol.CLOSE_MALFORMED,
+    ),
+    (
+        "odd-sample-rate",
+        json.dumps(
+            {"type": "config", "audio": {"codec": "opus", "sampleRate": 1, "numberOfChannels": 1}}
+        ),
         protocol.CLOSE_MALFORMED,
     ),
     ("huge-frame", b"\x01" * (protocol.MAX_FRAME_BYTES + 10), 1009),

@@ -92,6 +92,10 @@ def encode_chunk(kind: Kind, sequence: int, timestamp_us: int, data: bytes) -> b
     return HEADER.pack(kind, sequence & 0xFFFFFFFF, timestamp_us) + data
 
 
+AUDIO_RATES = frozenset((8000, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 96000))
+"""Microphone sample rates a page may announce (the capture rate of its microphone)."""
+
+
 class VideoConfig(msgspec.Struct, forbid_unknown_fields=True):
     codec: Literal["vp8", "vp09.00.10.08", "avc1.42001f", "avc1.42e01f"]
     width: int
@@ -112,8 +116,7 @@ class ConfigMessage(msgspec.Struct, tag="config", tag_field="type", forbid_unkno
         if self.video and not (16 <= self.video.width <= 1920 and 16 <= self.video.height <= 1080):
             raise FrameError(CLOSE_MALFORMED, "video size out of range")
         if self.audio and (
-            self.audio.sampleRate not in (8000, 16000, 24000, 48000)
-            or self.audio.numberOfChannels not in (1, 2)
+            self.audio.sampleRate not in AUDIO_RATES or self.audio.numberOfChannels not in (1, 2)
         ):
             raise FrameError(CLOSE_MALFORMED, "audio format out of range")
 
