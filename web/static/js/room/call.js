@@ -18,6 +18,10 @@
 // one and a new offer, retried with backoff while the server is away. Each page does this on
 // its own; a restarted relay builds the room again from the two new offers. A call that moved
 // to the relay stays there (auto mode does not try peer to peer again).
+//
+// Websocket path (ws_path.js): when gathering shows this network lets no UDP out, or the relay
+// cannot be reached in time, both pages send WebCodecs chunks over the server's websocket
+// instead; a TURN server refusing our credentials gets its own message (ice_evidence.js).
 
 import { api, get } from "../api.js";
 import { RelayWatch } from "./relay_watch.js";
@@ -512,6 +516,8 @@ export class Call extends EventTarget {
   async _moveToRelay(reason, tellPeer) {
     if (this.onRelay || this.ended || this.mode === "never") return;
     // websocket path hooks: say when TURN refuses us; skip the relay when UDP is blocked
+    await this.evidence.settle();
+    if (this.onRelay || this.ended) return;
     if (this.evidence.turnRefused) this._emit("error", { message: TURN_REFUSED_MESSAGE });
     if (this.evidence.udpLooksBlocked()) {
       if (this.wsPath.supported) {

@@ -44,6 +44,13 @@ export class IceEvidence {
     return pc;
   }
 
+  /** Resolves once gathering has run long enough for udpLooksBlocked() to be meaningful. */
+  settle() {
+    if (!this.stunOffered || this.startedAt === null) return Promise.resolve();
+    const left = STUN_PATIENCE_MS - (performance.now() - this.startedAt);
+    return left > 0 ? new Promise((resolve) => setTimeout(resolve, left)) : Promise.resolve();
+  }
+
   /** True when gathering shows no way out over UDP (and no working TURN either). */
   udpLooksBlocked() {
     if (!this.stunOffered || this.publicHost || this.startedAt === null) return false;
