@@ -277,12 +277,19 @@ export class WsMedia extends EventTarget {
         if (done || !data) return;
         try {
           if (!this.audioConfig) {
-            this.audioConfig = {
+            const config = {
               codec: "opus",
               sampleRate: data.sampleRate,
               numberOfChannels: Math.min(2, data.numberOfChannels),
             };
-            this.audioEncoder.configure({ ...this.audioConfig, bitrate: 32_000 });
+            const { supported } = await AudioEncoder.isConfigSupported({ ...config, bitrate: 32_000 });
+            if (!supported) {
+              console.warn(`ws media: no Opus encoder for ${data.sampleRate} Hz; sending video only`);
+              reader.cancel().catch(() => undefined);
+              return;
+            }
+            this.audioConfig = config;
+            this.audioEncoder.configure({ ...config, bitrate: 32_000 });
             this._sendConfig();
           }
           if (this.audioEncoder.state === "configured") this.audioEncoder.encode(data);
