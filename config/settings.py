@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from ipaddress import ip_network
 from typing import Literal
+from urllib.parse import urlsplit
 
 
 class Secret:
@@ -231,6 +232,27 @@ class RecordingSettings:
 
 
 @dataclass(frozen=True)
+class StunSettings:
+    enabled: bool = True
+    """Answer STUN Binding requests on a UDP port of this server, and offer it to browsers, so
+    people behind ordinary NATs connect directly without coturn."""
+    host: str = ""
+    """Address the STUN responder listens on. Empty: the same as http.host."""
+    port: int = 3479
+    """UDP port of the STUN responder (not 3478, which coturn usually takes on the same
+    machine). Open it in the firewall. 0: any free port (tests)."""
+    public_host: str = ""
+    """Host name or address browsers reach the STUN responder at. Empty: the host of
+    http.public_url."""
+    uris: tuple[str, ...] = ()
+    """More STUN URIs offered to browsers after the built-in one, e.g. stun:stun.example.org."""
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.port < 65536:
+            raise ValueError("stun.port: must be from 0 to 65535")
+
+
+@dataclass(frozen=True)
 class TurnSettings:
     uris: tuple[str, ...] = ()
     """TURN URIs handed to browsers, e.g. turn:turn.example.org:3478?transport=udp."""
@@ -413,6 +435,7 @@ class Settings:
     room: RoomSettings = field(default_factory=RoomSettings)
     recording: RecordingSettings = field(default_factory=RecordingSettings)
     turn: TurnSettings = field(default_factory=TurnSettings)
+    stun: StunSettings = field(default_factory=StunSettings)
     mail: MailSettings = field(default_factory=MailSettings)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     limits: LimitSettings = field(default_factory=LimitSettings)
@@ -438,6 +461,21 @@ class Settings:
             password=auth.smtp_password,
             from_address=mail.from_address if mail.from_address != default_from else auth.mail_from,
         )
+
+    @property
+    def builtin_stun_uri(self) -> str | None:
+        """The ``stun:`` URI of this server's own STUN responder, or None when it is off
+        (with ``stun.port = 0`` the port it got is only known once it listens)."""
+        return self.stun_uri_on(self.stun.port)
+
+    def stun_uri_on(self, port: int) -> str | None:
+        """The built-in STUN responder's ``stun:`` URI for the port it listens on."""
+        if not self.stun.enabled or port <= 0:
+            return None
+        host = self.stun.public_host or (urlsplit(self.public_url).hostname or "localhost")
+        if ":" in host:
+            host = f"[{host}]"
+        return f"stun:{host}:{port}"
 
     @property
     def public_url(self) -> str:

@@ -28,7 +28,9 @@ from relay.pool import WorkerPool
 from relay.service import RelayService
 from signaling.hub import Hub, HubLimits
 from signaling.routes import setup_signaling_routes
+from turn.stun_server import StunResponder
 from web import keys
+from web.api.ice import own_stun_uris
 from web.body_limit import MAX_REQUEST_BODY, refuse_oversize_bodies
 from web.headers import set_common_headers
 from web.hub_limits import AddressGate, UserEventLimit
@@ -49,6 +51,7 @@ from web.routes import setup_routes
 from web.services.notify import session_sequence
 from web.services.recording import RecordingService
 from web.session_chat import SessionChat
+from web.wsmedia import MediaRooms, setup_wsmedia
 
 log = structlog.get_logger("panamia.app")
 
@@ -75,6 +78,8 @@ def create_app(settings: Settings) -> web.Application:
             _quality_ctx,
             _relay_ctx,
             _recording_ctx,
+            _stun_ctx,
+            _wsmedia_ctx,
         ]
     )
     if cluster_rooms(settings):
@@ -88,6 +93,7 @@ def create_app(settings: Settings) -> web.Application:
     setup_metrics_routes(app)
     setup_notes(app)
     setup_relay(app)
+    setup_wsmedia(app)
     setup_loadtest_auth(app)
     setup_routes(app)
     setup_mail_routes(app)
@@ -352,6 +358,44 @@ async def _recording_ctx(app: web.Application) -> AsyncIterator[None]:
         yield
     finally:
         await service.close()
+
+
+async def _stun_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The built-in STUN responder. A port already taken (say by coturn) is logged, not
+    fatal: the web app and the relay work without it, only direct calls across NATs suffer."""
+    settings = app[keys.SETTINGS]
+    own_stun_uris(settings, 0)  # a bad stun.uris entry stops the start, naming the entry
+    if not settings.stun.enabled:
+        yield
+        return
+    responder = StunResponder(settings.stun.host or settings.http.host, settings.stun.port)
+    try:
+        await responder.start()
+    except OSError as exc:
+        log.warning(
+            "stun.not_listening",
+            port=settings.stun.port,
+            error=exc.strerror or type(exc).__name__,
+            hint="free the port or set stun.port (or stun.enabled = false)",
+        )
+        yield
+        return
+    app[keys.STUN] = responder
+    try:
+        yield
+    finally:
+        await responder.close()
+
+
+async def _wsmedia_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Media over websockets: the sockets of this node's live sessions."""
+    media = MediaRooms()
+    app[keys.WSMEDIA] = media
+    app[keys.METRICS].wsmedia_stats = media.figures
+    try:
+        yield
+    finally:
+        await media.close_all()
 
 
 async def _close_websockets(app: web.Application) -> None:

@@ -148,4 +148,5 @@ def _turn_config(
 def _doctor(settings: Settings, timeout: float) -> int:
     from turn.doctor import run_doctor
 
-    return run_doctor(settings.turn, timeout=timeout)
+    own = [settings.builtin_stun_uri] if settings.builtin_stun_uri else []
+    return run_doctor(settings.turn, timeout=timeout, own_stun=[*own, *settings.stun.uris])

@@ -14,10 +14,12 @@ from web.metrics import (
     RelayCollector,
 )
 from web.quality.metrics import QualityHistograms
+from web.wsmedia.metrics import WsMediaCollector
 
 
 def make_metrics() -> MetricsState:
-    """A fresh registry with the process, hub, relay, mail and bookings figures.
+    """A fresh registry with the process, hub, relay, mail, websocket media and bookings
+    figures.
 
     The hub and relay collectors report nothing (hub) or zeros (relay) until the app's
     start-up names their ``stats`` sources in the returned state.
@@ -50,4 +52,5 @@ def make_metrics() -> MetricsState:
     registry.register(RelayCollector(state))
     registry.register(MailCollector(state))
     registry.register(LoopCollector())
+    registry.register(WsMediaCollector(lambda: state.wsmedia_stats))
     return state

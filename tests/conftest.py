@@ -20,7 +20,8 @@ SettingsFactory = Callable[..., Settings]
 def make_settings(tmp_path: Path) -> SettingsFactory:
     """Build Settings for a test: data under tmp_path, dev sign-in on, JSON logs off.
 
-    Keyword arguments are sections: ``make_settings(bus={"redis_url": url})``.
+    Keyword arguments are sections: ``make_settings(bus={"redis_url": url})``. The built-in
+    STUN responder listens on a free port.
     """
 
     def factory(**sections: dict[str, Any]) -> Settings:
@@ -31,6 +32,8 @@ def make_settings(tmp_path: Path) -> SettingsFactory:
             # The relay in the test process: many tests patch aiortc here (loopback-only ICE,
             # a failing self-check). Tests of the worker processes ask for them.
             "relay": {"workers": -1},
+            # the built-in STUN responder on any free port: tests run side by side
+            "stun": {"port": 0},
         }
         for name, values in sections.items():
             raw.setdefault(name, {}).update(values)

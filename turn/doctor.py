@@ -17,7 +17,7 @@ from typing import Literal, Protocol, TextIO
 
 from turn import stun
 from turn.credentials import IceSettings, mint, stun_uris, turn_uris
-from turn.uris import IceUri, UriError
+from turn.uris import IceUri, UriError, parse_uri
 
 Level = Literal["ok", "warn", "fail"]
 DOCTOR_USER = "panamia-doctor"
@@ -39,14 +39,21 @@ class Check:
 
 
 async def diagnose(
-    turn: DoctorSettings, *, wait_s: float = 3.0, now: float | None = None
+    turn: DoctorSettings,
+    *,
+    wait_s: float = 3.0,
+    now: float | None = None,
+    own_stun: Sequence[str] = (),
 ) -> list[Check]:
-    """Run every check and return the findings in order (nothing is printed)."""
+    """Run every check and return the findings in order (nothing is printed).
+
+    ``own_stun``: the server's built-in STUN responder and ``stun.uris``, checked first."""
     try:
         relays = turn_uris(turn.uris)
-        stuns = stun_uris(turn)
+        own = list(dict.fromkeys(parse_uri(text) for text in own_stun))
+        stuns = [uri for uri in stun_uris(turn) if uri not in own]
     except UriError as exc:
-        return [Check("fail", "settings", str(exc), "Fix turn.uris / turn.stun_uris.")]
+        return [Check("fail", "settings", str(exc), "Fix turn.uris / turn.stun_uris / stun.uris.")]
     checks: list[Check] = []
     if not relays:
         checks.append(
@@ -55,7 +62,8 @@ async def diagnose(
                 "settings",
                 "No TURN server is configured (turn.uris is empty).",
                 "Calls between people behind strict firewalls or symmetric NATs will use the"
-                " media relay or fail. Set turn.uris, e.g."
+                " media relay, or media over the websocket where UDP is blocked. Set turn.uris,"
+                " e.g."
                 ' ["turn:turn.example.org:3478"], and turn.shared_secret.',
             )
         )
@@ -69,6 +77,8 @@ async def diagnose(
                 " static-auth-secret; `panamia turn-config` writes a matching coturn config.",
             )
         )
+    for uri in own:
+        checks.append(_as_own_stun(await check_stun(uri, wait_s)))
     for uri in stuns:
         checks.append(await check_stun(uri, wait_s))
     if relays and turn.shared_secret:
@@ -80,6 +90,20 @@ async def diagnose(
                 )
             )
     return _without_repeated_warnings(checks)
+
+
+def _as_own_stun(check: Check) -> Check:
+    """The server's own STUN responder: not answering makes direct calls rarer (they go
+    through the relay), it breaks nothing, so it is a warning with its own advice."""
+    if check.level != "fail":
+        return check
+    return Check(
+        "warn",
+        check.subject,
+        f"The server's STUN responder does not answer: {check.finding}",
+        "Start `panamia serve` (it answers STUN on stun.port), open that UDP port in the"
+        " firewall, and check that stun.public_host (or http.public_url) names this server.",
+    )
 
 
 def _without_repeated_warnings(checks: list[Check]) -> list[Check]:
@@ -247,7 +271,13 @@ def report(checks: Sequence[Check], out: TextIO) -> int:
     return 1 if failed else 0
 
 
-def run_doctor(turn: DoctorSettings, *, timeout: float = 3.0, out: TextIO | None = None) -> int:
+def run_doctor(
+    turn: DoctorSettings,
+    *,
+    timeout: float = 3.0,
+    out: TextIO | None = None,
+    own_stun: Sequence[str] = (),
+) -> int:
     """Run the self-test, print plain-words findings, return the process exit status."""
-    checks = asyncio.run(diagnose(turn, wait_s=timeout))
+    checks = asyncio.run(diagnose(turn, wait_s=timeout, own_stun=own_stun))
     return report(checks, out if out is not None else sys.stdout)

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from config.runtime_secrets import RuntimeSecrets
     from relay.service import RelayService
     from signaling.bus import Bus
+    from turn.stun_server import StunResponder
     from web.limits import Limiter
     from web.mail.sender import MailSender
     from web.metrics import MetricsState
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from web.quality.service import QualityService
     from web.rooms.forward import RoomRouter
     from web.services.recording import RecordingService
+    from web.wsmedia.rooms import MediaRooms
 
 SETTINGS = web.AppKey("settings", Settings)
 SECRETS: web.AppKey[RuntimeSecrets] = web.AppKey("secrets")
@@ -39,6 +41,10 @@ MAIL: web.AppKey[MailSender] = web.AppKey("mail")
 """This node's outbox sender; handlers only call ``kick()`` after enqueuing."""
 QUALITY: web.AppKey[QualityService] = web.AppKey("quality")
 """Call-quality reports: the live window of this node and the summaries it saves."""
+STUN: web.AppKey[StunResponder] = web.AppKey("stun")
+"""The built-in STUN responder, when it is on and its port could be bound."""
+WSMEDIA: web.AppKey[MediaRooms] = web.AppKey("wsmedia")
+"""Media sockets of live sessions (web/wsmedia): the fallback for networks without UDP."""
 LIMITER: web.AppKey[Limiter] = web.AppKey("limiter")
 """Rate-limit buckets (in Redis when the bus uses Redis); handlers go through
 ``web.limits.enforce``."""
@@ -57,5 +63,7 @@ __all__ = [
     "SECRETS",
     "SETTINGS",
     "STORE",
+    "STUN",
     "WEBSOCKETS",
+    "WSMEDIA",
 ]

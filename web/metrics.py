@@ -47,6 +47,7 @@ class MetricsState:
     hub_stats: StatsSource | None = None
     relay_stats: StatsSource | None = None
     mail_stats: StatsSource | None = None
+    wsmedia_stats: StatsSource | None = None
 
 
 # (hub stats key, metric name, kind, help)

@@ -251,13 +251,17 @@ async def test_pusher_auth_also_takes_a_json_body(
     assert (await injected.json())["field"] == "socket_id"
 
 
-async def test_ice_servers_without_turn(people: tuple[Client, Client, Client, str]) -> None:
+async def test_ice_servers_without_turn_offer_the_builtin_stun(
+    people: tuple[Client, Client, Client, str],
+) -> None:
     response = await people[0].get("/api/ice-servers")
     assert response.status == 200
-    assert await response.json() == {
-        "iceServers": [],
-        "relay": {"mode": "auto", "connectTimeoutMs": 5000},
-    }
+    body = await response.json()
+    assert body["relay"] == {"mode": "auto", "connectTimeoutMs": 5000}
+    [own] = body["iceServers"]
+    [uri] = own["urls"]
+    host, port = uri.removeprefix("stun:").rsplit(":", 1)
+    assert host == "localhost" and int(port) > 0  # the port the responder got
 
 
 async def test_ice_servers_mint_turn_credentials(
@@ -276,8 +280,9 @@ async def test_ice_servers_mint_turn_credentials(
     server = await aiohttp_server(create_app(settings))
     client = await user(aiohttp_client, server, "ana@example.org")
     servers = (await (await client.get("/api/ice-servers")).json())["iceServers"]
-    assert servers[0] == {"urls": ["stun:turn.example.org:3478"]}
-    turn = servers[1]
+    assert servers[0]["urls"][0].startswith("stun:localhost:")  # the built-in responder
+    assert servers[1] == {"urls": ["stun:turn.example.org:3478"]}
+    turn = servers[2]
     assert turn["urls"] == list(settings.turn.uris)
     expiry, _, who = turn["username"].partition(":")
     assert who == "ana@example.org" and expiry.isdigit()

@@ -1,5 +1,6 @@
 """The room opens room.join_lead_minutes before a session's start and closes at its end, on
-the server: the room page, channel auth, the notes socket and the relay offer all refuse a
+the server: the room page, channel auth, the notes and media sockets and the relay offer all
+refuse a
 session that is too early, over or cancelled, and serve one inside its window.
 
 Sessions are created in the store with times relative to now; each case has its own two
@@ -132,6 +133,28 @@ async def test_notes_socket(server: TestServer, aiohttp_client: AiohttpClient, c
         code, reason = outcome
         assert code == CLOSE_FORBIDDEN
         assert REFUSALS[case] in str(reason)
+
+
+@pytest.mark.parametrize("case", list(CASES))
+async def test_media_socket(server: TestServer, aiohttp_client: AiohttpClient, case: str) -> None:
+    mentee, session_id = await session_for(server, aiohttp_client, case)
+    cookies = {m.key: m.value for m in mentee.session.cookie_jar}
+    header = "; ".join(f"{k}={v}" for k, v in cookies.items())
+    async with (
+        aiohttp.ClientSession() as http,
+        http.ws_connect(
+            server.make_url(f"/ws/media/{session_id}"), headers={"Cookie": header}
+        ) as ws,
+    ):
+        if case == "inside":
+            await ws.send_str('{"type": "keyframe"}')  # accepted: nobody else to tell
+            with pytest.raises(TimeoutError):
+                await ws.receive(timeout=0.3)
+            assert not ws.closed
+            return
+        message = await ws.receive(timeout=10)
+        assert ws.close_code == CLOSE_FORBIDDEN
+        assert REFUSALS[case] in str(message.extra)
 
 
 @pytest.mark.parametrize("case", list(CASES))

@@ -4,7 +4,8 @@
 The same line protocol as :mod:`tests.nat.peer_driver` (session/ready, a go line, one result
 line, a leave line), but the participant is the real room page: Chromium launches before the
 go line, then opens ``/mentoring/session/{id}`` and waits until either the remote video decodes
-on a known path (the room's path badge: direct, turn or relay) or the room shows an error.
+on a known path (the room's path badge: direct, turn, relay or websocket) or the room shows
+an error.
 """
 
 from __future__ import annotations
@@ -36,6 +37,15 @@ STATE = """() => {
   };
 }"""
 
+MARKS = """() => Object.fromEntries(performance.getEntriesByType('mark')
+  .filter((m) => m.name.startsWith('room:'))
+  .map((m) => [m.name.slice(5), Math.round(m.startTime)]))"""
+"""The room's milestones (ms after navigation start), for reading a slow cell's log."""
+
+WITHOUT_WEBCODECS = """for (const name of ['VideoEncoder', 'VideoDecoder', 'AudioEncoder',
+  'AudioDecoder', 'MediaStreamTrackProcessor', 'MediaStreamTrackGenerator']) delete window[name];"""
+"""Make the page look like a browser without WebCodecs."""
+
 
 async def session_token(base: str, email: str, token: str) -> str:
     """The same session token a browser's sign-in would put in its cookie."""
@@ -62,12 +72,14 @@ async def watch(page: Page, started: float, timeout_s: float) -> dict[str, Any]:
     while time.monotonic() - started < timeout_s:
         state = await page.evaluate(STATE)
         elapsed = round((time.monotonic() - started) * 1000, 1)
-        if state["path"] in ("direct", "turn", "relay") and connected_ms is None:
+        if state["path"] in ("direct", "turn", "relay", "websocket") and connected_ms is None:
             connected_ms = elapsed
         if state["error"]:
             return {**state, "ok": False, "elapsedMs": elapsed}
         if connected_ms is not None and state["frames"] > 0 and state["width"] > 0:
+            marks = await page.evaluate(MARKS)
             return {
+                "marks": marks,
                 "ok": True,
                 "error": "",
                 "connectedMs": connected_ms,
@@ -119,6 +131,8 @@ async def run(args: argparse.Namespace) -> int:
         )
         try:
             context = await browser.new_context()
+            if args.no_webcodecs:
+                await context.add_init_script(WITHOUT_WEBCODECS)
             await context.add_cookies([{"name": "panamia_session", "value": cookie, "url": base}])
             page = await context.new_page()
             if args.role == "mentor":
@@ -145,6 +159,9 @@ def main() -> int:
     parser.add_argument("--role", choices=("mentor", "mentee"), required=True)
     parser.add_argument("--tag", required=True, help="unique per session (in the e-mails)")
     parser.add_argument("--timeout", type=float, default=20.0)
+    parser.add_argument(
+        "--no-webcodecs", action="store_true", help="a browser without WebCodecs (no websocket)"
+    )
     return asyncio.run(run(parser.parse_args()))
 
 

@@ -24,6 +24,10 @@ REPO = Path(__file__).resolve().parents[2]
 TURN_PORT = 3478
 PORT_WITH_TURN = 8080
 PORT_WITHOUT_TURN = 8081
+PORT_WRONG_SECRET = 8082
+"""A server whose TURN shared secret is not coturn's (the operator's mistake to tell apart)."""
+STUN_PORTS = {PORT_WITH_TURN: 3480, PORT_WITHOUT_TURN: 3481, PORT_WRONG_SECRET: 3482}
+"""Each server's built-in STUN responder (they share the pub namespace with coturn's 3478)."""
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -36,6 +40,7 @@ class Services:
     token: str
     url_with_turn: str
     url_without_turn: str
+    url_wrong_secret: str
     logs: Path
 
 
@@ -54,7 +59,7 @@ def _skip_reason() -> str | None:
 
 
 def _server_env(
-    data_dir: Path, port: int, token: str, turn_secret: str, turn: bool
+    data_dir: Path, port: int, token: str, turn_secret: str, turn: bool, fast_fallback: bool
 ) -> dict[str, str]:
     env = {
         "PANAMIA_HTTP__HOST": nat_lab.PUB_IP,
@@ -64,12 +69,14 @@ def _server_env(
         "PANAMIA_AUTH__LOADTEST_TOKEN": token,
         "PANAMIA_AUTH__DEV_LOGIN": "false",
         # The room's fallback timer (Chromium cases). With TURN: long, so that a slow CI
-        # machine still shows the TURN path rather than a fallback. Without: short, as no
-        # direct path exists across these NATs and the relay should take over at once.
-        "PANAMIA_RELAY__CONNECT_TIMEOUT_S": "10" if turn else "1.5",
+        # machine still shows the TURN path rather than a fallback. Without (and with the
+        # wrong secret): short, as no direct path exists across these NATs and the relay or
+        # the websocket should take over at once.
+        "PANAMIA_RELAY__CONNECT_TIMEOUT_S": "1.5" if fast_fallback else "10",
         "PANAMIA_LOG__LEVEL": "WARNING",
         "PANAMIA_TURN__URIS": f"turn:{nat_lab.PUB_IP}:{TURN_PORT}" if turn else "",
         "PANAMIA_TURN__SHARED_SECRET": turn_secret if turn else "",
+        "PANAMIA_STUN__PORT": str(STUN_PORTS[port]),
         "PYTHONPATH": str(REPO),
     }
     return env
@@ -110,17 +117,23 @@ def nat_services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]
         binary = nat_lab.which("turnserver") or "turnserver"
         lab.spawn(lab.pub, [binary, "-c", str(config)], log=work / "turn.out")
         python = sys.executable
-        for port, with_turn in ((PORT_WITH_TURN, True), (PORT_WITHOUT_TURN, False)):
+        servers = (
+            (PORT_WITH_TURN, True, turn_secret),
+            (PORT_WITHOUT_TURN, False, ""),
+            (PORT_WRONG_SECRET, True, "not-" + turn_secret),
+        )
+        for port, with_turn, secret in servers:
             data = work / f"data{port}"
             data.mkdir()
-            env = _server_env(data, port, token, turn_secret, with_turn)
+            fast = port != PORT_WITH_TURN
+            env = _server_env(data, port, token, secret, with_turn, fast)
             lab.spawn(
                 lab.pub,
                 [python, "-m", "panamia", "serve"],
                 env=env,
                 log=work / f"serve{port}.log",
             )
-        for port in (TURN_PORT, PORT_WITH_TURN, PORT_WITHOUT_TURN):
+        for port in (TURN_PORT, PORT_WITH_TURN, PORT_WITHOUT_TURN, PORT_WRONG_SECRET):
             if not lab.wait_for_port(lab.pub, nat_lab.PUB_IP, port):
                 logs = "\n".join(
                     f"--- {p.name}\n{p.read_text(errors='replace')[-2000:]}"
@@ -132,6 +145,7 @@ def nat_services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]
             token=token,
             url_with_turn=f"http://{nat_lab.PUB_IP}:{PORT_WITH_TURN}",
             url_without_turn=f"http://{nat_lab.PUB_IP}:{PORT_WITHOUT_TURN}",
+            url_wrong_secret=f"http://{nat_lab.PUB_IP}:{PORT_WRONG_SECRET}",
             logs=work,
         )
     finally:

@@ -99,3 +99,26 @@ async def test_the_event_loop_is_left_clean() -> None:
     before = len(asyncio.all_tasks())
     await diagnose(turn_settings(uris=[f"turn:127.0.0.1:{free_port()}"], shared_secret="s"))
     assert len(asyncio.all_tasks()) == before
+
+
+async def test_the_servers_own_stun_responder_is_checked_first() -> None:
+    from turn.stun_server import StunResponder
+
+    responder = StunResponder("127.0.0.1", 0)
+    await responder.start()
+    try:
+        assert responder.address is not None
+        own = f"stun:127.0.0.1:{responder.address[1]}"
+        checks = await diagnose(build_settings({}).turn, wait_s=2.0, own_stun=[own])
+    finally:
+        await responder.close()
+    assert checks[1].subject == own and checks[1].level == "ok", checks
+    assert "STUN answers" in checks[1].finding
+
+
+async def test_a_silent_own_stun_responder_is_a_warning(silent_udp_port: int) -> None:
+    own = f"stun:127.0.0.1:{silent_udp_port}"
+    checks = await diagnose(build_settings({}).turn, wait_s=0.5, own_stun=[own])
+    [check] = [c for c in checks if c.subject == own]
+    assert check.level == "warn"
+    assert "panamia serve" in check.advice

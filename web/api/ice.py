@@ -9,7 +9,9 @@ from __future__ import annotations
 import msgspec
 from aiohttp import web
 
+from config.settings import Settings
 from turn.credentials import ice_servers
+from turn.uris import UriError, parse_uri
 from web import keys
 from web.api import response_models as out
 from web.api.jsonio import answer
@@ -22,13 +24,44 @@ async def get_ice_servers(request: web.Request) -> web.Response:
     settings = request.app[keys.SETTINGS]
     return answer(
         out.IceServers(
-            ice_servers=msgspec.convert(ice_servers(settings.turn, email), list[out.IceServer]),
+            ice_servers=msgspec.convert(
+                offered_ice_servers(settings, email, _stun_port(request)), list[out.IceServer]
+            ),
             relay=out.RelayPolicy(
                 mode=settings.relay.mode,
                 connect_timeout_ms=int(settings.relay.connect_timeout_s * 1000),
             ),
         )
     )
+
+
+def _stun_port(request: web.Request) -> int:
+    """The port the built-in STUN responder listens on; 0 when it does not."""
+    responder = request.app.get(keys.STUN)
+    address = responder.address if responder is not None else None
+    return address[1] if address else 0
+
+
+def own_stun_uris(settings: Settings, port: int) -> list[str]:
+    """The built-in STUN responder's URI (when it listens on ``port``) and ``stun.uris``,
+    checked and in order."""
+    builtin = settings.stun_uri_on(port)
+    found = [builtin] if builtin else []
+    for text in settings.stun.uris:
+        uri = parse_uri(text)
+        if uri.is_turn:
+            raise UriError(f"{text!r}: stun.uris takes stun: or stuns: URIs")
+        found.append(str(uri))
+    return list(dict.fromkeys(found))
+
+
+def offered_ice_servers(settings: Settings, user: str, stun_port: int) -> list[dict[str, object]]:
+    """Our own STUN servers first, then what the TURN settings give (their STUN and TURN)."""
+    servers: list[dict[str, object]] = list(ice_servers(settings.turn, user))
+    own = own_stun_uris(settings, stun_port)
+    if own:
+        servers.insert(0, {"urls": own})
+    return servers
 
 
 ROUTES = (

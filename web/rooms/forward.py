@@ -1,11 +1,11 @@
 """Every node accepts a room's requests; those for a room owned elsewhere go to its owner.
 
-The middleware picks out the room's routes (relay offer and leave, the notes websocket, and
-the session update that can rewrite the notes), finds the owner through the leases and, when
-it is another node, forwards the request over the internal hop: plain HTTP re-sent with the
-user's own credentials and a signed hop header, the websocket proxied frame by frame. Only a
-node's own requests reach its handlers, so the relay manager and the notes service never know
-a cluster exists.
+The middleware picks out the room's routes (relay offer and leave, the notes and media
+websockets, and the session update that can rewrite the notes), finds the owner through the
+leases and, when it is another node, forwards the request over the internal hop: plain HTTP
+re-sent with the user's own credentials and a signed hop header, the websocket proxied frame
+by frame. Only a node's own requests reach its handlers, so the relay manager and the notes
+service never know a cluster exists.
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ from web.auth import current_user
 from web.notes import MAX_MESSAGE_BYTES
 from web.rooms import hop
 from web.rooms.lease import Owner, RoomLeases, RoomsUnavailable
+from web.wsmedia import MEDIA_PATH
+from web.wsmedia.protocol import MAX_FRAME_BYTES as MAX_MEDIA_FRAME_BYTES
 
 log = structlog.get_logger(__name__)
 
@@ -32,6 +34,8 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 NOTES_PATH = "/ws/notes/{sessionId}"
 SESSION_PATH = "/api/mentoring/sessions/{sessionId}"
 
+MAX_PROXIED_FRAME_BYTES = max(MAX_MESSAGE_BYTES, MAX_MEDIA_FRAME_BYTES)
+"""The largest frame a proxied room socket (notes or media) carries; each owner checks its own."""
 CLOSE_TRY_AGAIN = 1013
 """Websocket close code when the room's owner cannot be reached yet (the client reconnects)."""
 CLOSE_SERVICE_RESTART = 1012
@@ -65,6 +69,8 @@ ROOM_ROUTES: dict[tuple[str, str], RoomRoute] = {
     ("POST", OFFER_PATH): RoomRoute("session_id", claims=True),
     ("POST", LEAVE_PATH): RoomRoute("session_id", claims=False),
     ("GET", NOTES_PATH): RoomRoute("sessionId", claims=True, websocket=True),
+    # Both media sockets of a session must meet on one node: the chunks go from one to the other.
+    ("GET", MEDIA_PATH): RoomRoute("sessionId", claims=True, websocket=True),
     ("PATCH", SESSION_PATH): RoomRoute("sessionId", claims=False),
 }
 
@@ -266,7 +272,7 @@ async def _proxy_socket(
     request: web.Request, router: RoomRouter, session_id: str, owner: Owner
 ) -> web.StreamResponse:
     """Relay a websocket to the owner, frame by frame, in both directions."""
-    ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=MAX_MESSAGE_BYTES)
+    ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=MAX_PROXIED_FRAME_BYTES)
     if not ws.can_prepare(request).ok:
         return _error(400, "Expected a websocket upgrade", "not_websocket")
     await ws.prepare(request)
@@ -277,7 +283,7 @@ async def _proxy_socket(
             url,
             headers=_hop_headers(request, router, session_id, owner),
             heartbeat=30.0,
-            max_msg_size=MAX_MESSAGE_BYTES,
+            max_msg_size=MAX_PROXIED_FRAME_BYTES,
             timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=5.0),
         )
     except (aiohttp.ClientError, TimeoutError) as exc:

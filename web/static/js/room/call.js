@@ -21,9 +21,17 @@
 // one and a new offer, retried with backoff while the server is away. Each page does this on
 // its own; a restarted relay builds the room again from the two new offers. A call that moved
 // to the relay stays there (auto mode does not try peer to peer again).
+//
+// Websocket path (ws_path.js): when gathering shows this network lets no UDP out, or the relay
+// cannot be reached in time, both pages send WebCodecs chunks over the server's websocket
+// instead; a TURN server refusing our credentials gets its own message (ice_evidence.js).
 
 import { api, get } from "../api.js";
 import { RelayWatch } from "./relay_watch.js";
+// --- websocket path hooks (ws_path.js, ice_evidence.js) ---
+import { IceEvidence, TURN_REFUSED_MESSAGE } from "./ice_evidence.js";
+import { WebsocketPath } from "./ws_path.js";
+// --- end websocket path hooks ---
 
 const HELLO_RETRY_MS = 2000;
 const OFFER_PATIENCE_MS = 1500;
@@ -52,6 +60,7 @@ export const PATHS = {
   turn: "TURN",
   relay: "relay",
   "relay-reconnecting": "relay (reconnecting...)",
+  websocket: "websocket",
 };
 
 export class Call extends EventTarget {
@@ -89,6 +98,8 @@ export class Call extends EventTarget {
     this.timers = { connect: null, disconnected: null, hello: null, stats: null, relayRetry: null };
     this.chain = Promise.resolve();
     this.media = null; // resolves when camera/microphone and ICE servers are known
+    this.wsPath = new WebsocketPath(this); // websocket path hook
+    this.evidence = new IceEvidence([]); // websocket path hook
   }
 
   // --- lifecycle ---------------------------------------------------------------------------
@@ -100,6 +111,8 @@ export class Call extends EventTarget {
       this._emit("local", { stream: this.localStream });
       if (this.mode === "always") {
         this._enqueue(() => this._moveToRelay("relay mode is always", false));
+      } else if (this.wsPath.forced) {
+        this._enqueue(() => this.wsPath.start("the page address asks for it")); // ws path hook
       } else {
         // Get the connection ready while waiting: the mentor's offer (with its candidates
         // gathered) can then go out the moment the other side says hello.
@@ -138,6 +151,7 @@ export class Call extends EventTarget {
       return;
     }
     this.iceServers = Array.isArray(data.iceServers) ? data.iceServers : [];
+    this.evidence = new IceEvidence(this.iceServers); // websocket path hook
     const relay = data.relay || {};
     // The mode comes with the page (it may be overridden there with ?relay=).
     if (relay.connectTimeoutMs > 0) this.connectTimeoutMs = relay.connectTimeoutMs;
@@ -227,6 +241,15 @@ export class Call extends EventTarget {
       case "client-ice-candidate":
         return this._onCandidate(data);
       case "client-path":
+        // websocket path hooks
+        if (data.path === "websocket" && this.wsPath.supported) {
+          return this.wsPath.start(`the other side asked: ${data.reason || "websocket"}`, {
+            tellPeer: false,
+          });
+        }
+        if (data.path === "relay" && this.wsPath.active && this.wsPath.onRelayRequested(data)) {
+          return undefined;
+        }
         if (data.path === "relay" && this.mode !== "never") {
           return this._moveToRelay(`the other side asked: ${data.reason || "relay"}`, false);
         }
@@ -250,8 +273,9 @@ export class Call extends EventTarget {
     this.peerPresent = true;
     this._emit("peer", { present: true });
     if (this.onRelay) {
-      // We already moved to the relay: bring the newcomer along.
-      this._send("client-path", { path: "relay", reason: "the call is on the relay" });
+      // We already moved to the relay (or the websocket): bring the newcomer along.
+      const path = this.wsPath.active ? "websocket" : "relay";
+      this._send("client-path", { path, reason: `the call is on the ${path}` });
       return;
     }
     if (this.mode === "always") return;
@@ -329,6 +353,7 @@ export class Call extends EventTarget {
     if (this.pc) return this.pc;
     // max-bundle: one transport for audio and video, so candidates are gathered once.
     const pc = new RTCPeerConnection({ iceServers: this.iceServers, bundlePolicy: "max-bundle" });
+    this.evidence.watch(pc); // websocket path hook
     this.pc = pc;
     this.makingOffer = false;
     this.ignoreOffer = false;
@@ -502,6 +527,16 @@ export class Call extends EventTarget {
 
   async _moveToRelay(reason, tellPeer) {
     if (this.onRelay || this.ended || this.mode === "never") return;
+    // websocket path hooks: say when TURN refuses us; skip the relay when UDP is blocked
+    await this.evidence.settle();
+    if (this.onRelay || this.ended) return;
+    if (this.evidence.turnRefused) this._emit("error", { message: TURN_REFUSED_MESSAGE });
+    if (this.evidence.udpLooksBlocked()) {
+      if (this.wsPath.supported) {
+        return this.wsPath.start(`${reason}; this network blocks UDP`, { probe: true });
+      }
+      if (!this.evidence.turnRefused) this._emit("error", { message: UDP_BLOCKED_MESSAGE });
+    }
     this.onRelay = true;
     console.info(`room: moving to the media relay (${reason})`);
     if (tellPeer) this._send("client-path", { path: "relay", reason });
@@ -522,6 +557,7 @@ export class Call extends EventTarget {
   async _connectRelay(reconnecting = false) {
     this._closeRelay();
     const pc = new RTCPeerConnection({ iceServers: this.iceServers });
+    this.evidence.watch(pc); // websocket path hook
     this.relayPc = pc;
     for (const kind of ["audio", "video"]) {
       const track = this._sendable().find((t) => t.kind === kind);
@@ -569,9 +605,15 @@ export class Call extends EventTarget {
       if (this.relayPc !== pc || this.ended) return;
       const state = pc.iceConnectionState;
       if (state !== "connected" && state !== "completed") {
-        const message = localTypes.has("relay")
+        if (this.wsPath.supported) {
+          // websocket path hook: the relay is out of reach, the server's websocket is not
+          this._enqueue(() => this.wsPath.start("the relay cannot be reached", { probe: true }));
+          return;
+        }
+        let message = localTypes.has("relay")
           ? "The media relay cannot be reached from this network."
           : UDP_BLOCKED_MESSAGE;
+        if (this.evidence.turnRefused) message = TURN_REFUSED_MESSAGE;
         this._emit("error", { message });
       }
     }, RELAY_CONNECT_LIMIT_MS);
@@ -716,6 +758,7 @@ export class Call extends EventTarget {
   /** The page is going away (reload, tab closed): say goodbye without waiting. */
   leaveNow() {
     if (this.ended) return;
+    this.wsPath.stop(); // websocket path hook
     this.signaling.signalNow("client-bye", { from: this.me, epoch: this.epoch });
     if (this.onRelay) {
       api("POST", this._relayPath("leave"), undefined, { keepalive: true });
@@ -733,6 +776,7 @@ export class Call extends EventTarget {
     const wasOnRelay = this.onRelay;
     await this._send("client-bye", {}).catch(() => false);
     this.ended = true;
+    this.wsPath.stop(); // websocket path hook
     for (const timer of ["connect", "disconnected", "relayRetry"]) clearTimeout(this.timers[timer]);
     this.relayWatch?.stop();
     for (const timer of ["hello", "stats"]) clearInterval(this.timers[timer]);
