@@ -61,6 +61,9 @@ async def test_the_console_is_for_operators_only(
     bad = await operator.get("/admin/sessions?from=2026-02-30")
     assert bad.status == 400
     assert "YYYY-MM-DD" in await bad.text()
+    # The site header links operators, and only them, to the console.
+    assert 'href="/admin"' in await (await operator.get("/mentoring/discover")).text()
+    assert 'href="/admin"' not in await (await mentee.get("/mentoring/discover")).text()
 
 
 @pytest.mark.parametrize(

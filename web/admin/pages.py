@@ -13,7 +13,7 @@ from web.admin.access import is_operator
 from web.admin.charts import line_chart
 from web.admin.search import SearchForm, parse_search
 from web.auth import current_user
-from web.pages.rendering import Viewer, render
+from web.pages.rendering import TEMPLATES, Viewer, render
 from web.pages.viewer import optional_viewer
 from web.params import is_session_id, query_pairs
 from web.quality.sample import POOR_FPS, POOR_LOSS_PCT
@@ -55,6 +55,7 @@ def _common(viewer: Viewer, section: str) -> dict[str, object]:
     return {
         "viewer": viewer,
         "admin_section": section,
+        "nav": "admin",
         "path_label": lambda path: PATH_LABELS.get(path, path),
         "chart": line_chart,
         "poor_loss": POOR_LOSS_PCT,
@@ -117,3 +118,7 @@ def setup_admin_pages(app: web.Application) -> None:
     router.add_get("/admin/sessions", sessions_page, name="admin_sessions")
     router.add_get("/admin/sessions/{session_id}", session_page, name="admin_session")
     router.add_get("/admin/relay", relay_page, name="admin_relay")
+    templates = app.get(TEMPLATES)
+    if templates is not None:  # the site header links operators to the console
+        settings = app[keys.SETTINGS]
+        templates.globals["is_operator"] = lambda email: is_operator(settings, email)
