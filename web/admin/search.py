@@ -11,7 +11,9 @@ from store.validation import ValidationError
 from web.params import parse_date, parse_int_param, single_params
 
 SEARCH_PARAMS = ("participant", "from", "to", "limit")
-PARTICIPANT_MAX = 254
+PARTICIPANT_MAX = 100
+"""Enough for any e-mail fragment worth searching by, and short enough that a search URL full
+of percent-encoded characters stays within the HTTP request-line limit (8190 bytes)."""
 LIMIT_DEFAULT = 50
 LIMIT_MAX = 200
 

@@ -8,7 +8,7 @@ from aiohttp import web
 from web import keys
 from web.admin import views
 from web.admin.access import is_operator
-from web.admin.search import LIMIT_MAX, parse_search
+from web.admin.search import LIMIT_MAX, PARTICIPANT_MAX, parse_search
 from web.api import admin_models as out
 from web.api.errors import ApiError
 from web.api.jsonio import answer
@@ -57,9 +57,13 @@ async def relay(request: web.Request) -> web.Response:
 
 
 SEARCH = (
-    Param("participant", {"type": "string", "maxLength": 254}, "Part of either e-mail"),
-    Param("from", {"type": "string", "format": "date"}, "First start day (UTC)"),
-    Param("to", {"type": "string", "format": "date"}, "Last start day (UTC), inclusive"),
+    Param("participant", {"type": "string", "maxLength": PARTICIPANT_MAX}, "Part of either e-mail"),
+    Param("from", {"type": "string", "format": "date", "maxLength": 10}, "First start day (UTC)"),
+    Param(
+        "to",
+        {"type": "string", "format": "date", "maxLength": 10},
+        "Last start day (UTC), inclusive",
+    ),
     Param("limit", {"type": "integer", "minimum": 1, "maximum": LIMIT_MAX}, "At most"),
 )
 

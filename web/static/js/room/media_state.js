@@ -3,8 +3,8 @@
 // A camera turned off still sends (black) frames and a muted microphone still sends (silent)
 // audio: the receiving page cannot tell from the media. So each page announces its state as a
 // client-media-state event on the session's private channel: when it changes, when the page
-// (re)joins the hub, and whenever the other page says hello (a page that just loaded knows
-// nothing yet). A newer announcement still waiting in the paced queue makes an older one stale.
+// (re)joins the hub, and when the other page says hello while this side is not in a normal
+// call (a page that just loaded knows nothing yet and assumes a normal call). A newer announcement still waiting in the paced queue makes an older one stale.
 //
 // The other side's state is shown on the stage: the avatar and "Camera off" instead of a black
 // frame, a muted-microphone mark beside the name, and a screen shown whole (not cropped).
@@ -28,7 +28,9 @@ export class MediaState extends EventTarget {
     this.sequence = 0;
     signaling.listen(EVENT, (data) => this._receive(data));
     signaling.listen("client-hello", (data) => {
-      if (data && data.from !== this.me) this.announce();
+      // A newcomer assumes a normal call, so only a different state needs telling; it goes
+      // after the hello and offer the call queues for the newcomer, which the join waits on.
+      if (data && data.from !== this.me && !this.isDefault()) setTimeout(() => this.announce(), 0);
     });
     signaling.listen("client-bye", (data) => {
       if (data && data.from !== this.me) this._setPeer({ ...DEFAULT_STATE });
@@ -45,6 +47,10 @@ export class MediaState extends EventTarget {
       }
     }
     if (changed) this.announce();
+  }
+
+  isDefault() {
+    return Object.keys(DEFAULT_STATE).every((key) => this.local[key] === DEFAULT_STATE[key]);
   }
 
   /** Send this side's state (a no-op while the hub connection is down: rejoining re-sends). */

@@ -223,7 +223,8 @@ function start() {
       mark("hub-ready");
       showSignal("ready");
       call.onSignalingReady(rejoin);
-      mediaState.announce();
+      // A page that just loaded is in a normal call, which is what the other side assumes.
+      if (rejoin || !mediaState.isDefault()) mediaState.announce();
     },
     onState: (state) => {
       if (state !== "connected" || signalState !== "ready") showSignal(state);
