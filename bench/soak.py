@@ -38,7 +38,10 @@ FIGURES = {
     "tasks": "panamia_asyncio_tasks",
     "relay_peers": "panamia_relay_peer_connections",
     "hub_conns": "panamia_hub_connections",
+    "workers_mb": "panamia_relay_worker_resident_memory_bytes",
 }
+SUMMED = {"panamia_relay_worker_resident_memory_bytes"}
+"""Figures given per relay worker (label ``worker``): the soak adds them up."""
 TOKEN_VARIABLE = "SOAK_LOADTEST_TOKEN"  # noqa: S105 - a variable name
 """Hands the server's loadtest token to ``panamia loadtest`` (not PANAMIA_*: the settings
 loader would take it for a setting)."""
@@ -55,15 +58,24 @@ class Sample:
     tasks: float
     relay_peers: float
     hub_conns: float
+    workers_mb: float
+
+    @property
+    def total_mb(self) -> float:
+        """The web process and its relay workers together."""
+        return self.rss_mb + self.workers_mb
 
     def row(self) -> str:
         return (
             f"{self.t:7.0f} {self.phase:<8} {self.rss_mb:8.1f} {self.fds:6.0f} {self.tasks:6.0f}"
-            f" {self.relay_peers:6.0f} {self.hub_conns:6.0f}"
+            f" {self.relay_peers:6.0f} {self.hub_conns:6.0f} {self.workers_mb:10.1f}"
         )
 
 
-HEADER = f"{'t (s)':>7} {'phase':<8} {'RSS MB':>8} {'fds':>6} {'tasks':>6} {'relay':>6} {'hub':>6}"
+HEADER = (
+    f"{'t (s)':>7} {'phase':<8} {'RSS MB':>8} {'fds':>6} {'tasks':>6} {'relay':>6} {'hub':>6}"
+    f" {'workers MB':>10}"
+)
 
 
 def parse_metrics(text: str) -> dict[str, float]:
@@ -73,9 +85,11 @@ def parse_metrics(text: str) -> dict[str, float]:
         if line.startswith("#") or " " not in line:
             continue
         name, _, value = line.rpartition(" ")
-        found[name.split("{", 1)[0]] = float(value)
+        metric = name.split("{", 1)[0]
+        found[metric] = found.get(metric, 0.0) + float(value) if metric in SUMMED else float(value)
     figures = {key: found.get(metric, 0.0) for key, metric in FIGURES.items()}
     figures["rss_mb"] /= 1024 * 1024
+    figures["workers_mb"] /= 1024 * 1024
     return figures
 
 
@@ -191,17 +205,20 @@ def report(samples: list[Sample], before: Sample, after: Sample, load_exit: int)
         print(f"the load test exited with {load_exit}: some sessions failed (see its report)")
     if len(loaded) >= 2:
         first, last = loaded[0], loaded[-1]
-        growth = (last.rss_mb - first.rss_mb) / first.rss_mb * 100
-        peak = max(s.rss_mb for s in loaded)
-        print(
-            f"RSS after warm-up: {first.rss_mb:.1f} MB -> {last.rss_mb:.1f} MB at the end of the"
-            f" load ({growth:+.1f} %; peak {peak:.1f} MB; aim < +10 %)"
-        )
+        for label, key in (("web process", "rss_mb"), ("web + relay workers", "total_mb")):
+            start, end = getattr(first, key), getattr(last, key)
+            growth = (end - start) / start * 100
+            peak = max(getattr(s, key) for s in loaded)
+            print(
+                f"RSS after warm-up, {label}: {start:.1f} MB -> {end:.1f} MB at the end of the"
+                f" load ({growth:+.1f} %; peak {peak:.1f} MB; aim < +10 %)"
+            )
     else:
         print("RSS growth: the run was too short to sample after the warm-up")
     print(f"{'idle':<14} {'before':>8} {'after':>8} {'after/before':>13}")
     for key, label in (
         ("rss_mb", "RSS MB"),
+        ("workers_mb", "workers MB"),
         ("fds", "open fds"),
         ("tasks", "asyncio tasks"),
         ("relay_peers", "relay peers"),
