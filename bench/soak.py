@@ -1,12 +1,12 @@
 """Soak: many real sessions for a long time against one embedded server, watching for leaks.
 
-Starts its own server (``panamia serve``, embedded mode, in a child process with loopback-only
-ICE), drives ``panamia loadtest`` against it (30 direct and 20 relayed sessions for 10 minutes
-by default), and samples the server's ``/metrics`` every few seconds: resident memory, open
-file descriptors, asyncio tasks, relay peer connections and hub connections. It prints a table
-over time, the RSS growth from the end of the warm-up to the end of the load, and the counts
-once the server is idle again against the idle counts before the run (the baseline, measured in
-the same run): a leak shows as counts that do not come back down.
+Starts its own server (``panamia serve``, embedded mode, in a child process), drives ``panamia
+loadtest`` against it (30 direct and 20 relayed sessions for 10 minutes by default), and
+samples the server's ``/metrics`` every few seconds: resident memory, open file descriptors,
+asyncio tasks, relay peer connections and hub connections. It prints a table over time, the RSS
+growth from the end of the warm-up to the end of the load, and the counts once the server is
+idle again against the idle counts before the run (the baseline, measured in the same run): a
+leak shows as counts that do not come back down.
 
     python -m bench.soak [--minutes 10] [--sessions 30] [--relay-sessions 20] [--every 10]
 
@@ -100,13 +100,15 @@ async def sample(http: aiohttp.ClientSession, url: str, started: float, phase: s
 
 
 def serve_child(port: int) -> int:
-    """The server process: ``panamia serve`` with ICE host candidates on loopback only (aiortc
-    never offers 127.0.0.1 by itself; the load test's peers are on this machine)."""
-    from bench.media import loopback_only
+    """The server process: ``panamia serve`` as an operator runs it, relay workers included.
+
+    Media uses the machine's own (non-loopback) addresses, which aiortc offers by itself on
+    both sides: the relay's server peers live in worker processes started by the server, where
+    no loopback-only patch of this process would reach, so the soak needs a machine with a
+    network interface besides ``lo`` (any machine does)."""
     from panamia.cli import main
 
-    with loopback_only():
-        return main(["serve", "--host", "127.0.0.1", "--port", str(port)])
+    return main(["serve", "--host", "127.0.0.1", "--port", str(port)])
 
 
 def start_server(port: int, data_dir: str, token: str) -> subprocess.Popen[bytes]:
@@ -132,7 +134,7 @@ def loadtest_args(args: argparse.Namespace, url: str, out: str) -> list[str]:
         "--hold", str(args.minutes * 60), "--ramp", str(args.ramp),
         "--video", args.video, "--fps", str(args.fps), "--processes", str(args.processes),
         "--max-duration", str(args.minutes * 60 + 600), "--connect-timeout", "60",
-        "--loopback-candidates", "--quiet", "--no-metrics", "--output", out,
+        "--quiet", "--no-metrics", "--output", out,
         "--token-env", TOKEN_VARIABLE,
     ]  # fmt: skip
 
