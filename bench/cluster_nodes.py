@@ -7,6 +7,7 @@ so no MongoDB is needed here; production clusters use MongoDB (docs/deploy.md).
 
 from __future__ import annotations
 
+import abc
 import os
 import secrets
 import shutil
@@ -39,7 +40,7 @@ def find_binary(name: str) -> str | None:
     return None
 
 
-class Process:
+class Process(abc.ABC):
     """A child process on a known port, to start, kill and start again."""
 
     def __init__(self, port: int, log_path: Path) -> None:
@@ -47,8 +48,9 @@ class Process:
         self.log_path = log_path
         self.proc: subprocess.Popen[bytes] | None = None
 
+    @abc.abstractmethod
     def command(self) -> tuple[list[str], dict[str, str]]:
-        raise NotImplementedError
+        """The child's argument list and environment."""
 
     def start(self) -> None:
         args, env = self.command()
