@@ -24,13 +24,12 @@ never released) and no time is ever held by two sessions (every holder inserted 
 claim under the unique index, which has exactly one winner). If the process dies inside the
 window, the leftover claims are those of step 1 (before the switch) or step 3 (after it):
 both lie outside the session's current time, and a later booking that meets one removes it
-once it is older than ``STALE_CLAIM_AGE`` (see ``MongoStore._drop_if_stale``), the same rule
+once it is older than ``STALE_CLAIM_AGE`` (see ``store.mongo_claims``), the same rule
 that already covers a booking that died between its claims and its session.
 """
 
 from __future__ import annotations
 
-from abc import abstractmethod
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -51,8 +50,11 @@ from store.models import (
     SessionStatus,
     utcnow,
 )
-from store.mongo_access import MongoAccess
+from store.mongo_claims import MongoClaims
 from store.mongo_docs import (
+    CLAIMS,
+    PROFILES,
+    SESSIONS,
     Doc,
     availability_doc,
     change_doc,
@@ -63,21 +65,10 @@ from store.mongo_errors import reachable
 
 log = structlog.get_logger(__name__)
 
-PROFILES = "profiles"
-SESSIONS = "mentorSessions"
-CLAIMS = "slotClaims"
 
-
-class MongoSchedule(MongoAccess):
-    """Mixed into :class:`store.mongo.MongoStore`, which provides the plumbing below."""
-
-    @abstractmethod
-    async def _claim(self, email: str, cell: datetime, session_id: str) -> ObjectId:
-        """Take one 30-minute cell for ``email`` (DuplicateKeyError when it is held)."""
-
-    @abstractmethod
-    async def _release(self, claim_ids: list[ObjectId]) -> None:
-        """Give the claims back."""
+class MongoSchedule(MongoClaims):
+    """Mixed into :class:`store.mongo.MongoStore`; cells are taken and given back through
+    :class:`store.mongo_claims.MongoClaims`."""
 
     if TYPE_CHECKING:  # from store.outbox_mongo.MongoOutbox, later in the class's bases
 
