@@ -26,7 +26,7 @@ from signaling.admission import ClientEventLimit, ConnectionGate
 from signaling.auth import verify_request, verify_user
 from signaling.bus import Bus, BusUnavailable
 from signaling.connection import Connection, HubLimits
-from signaling.hub_channels import EVENTS_TOPIC, UNAVAILABLE_STATUS
+from signaling.hub_channels import EVENTS_TOPIC, UNAVAILABLE_STATUS, bus_payload
 from signaling.hub_client_events import ClientEvents
 from signaling.persisted import PersistedChannels, PersistNothing
 from signaling.webhooks import Webhooks
@@ -199,7 +199,7 @@ class Hub(ClientEvents):
             for channel in channels:
                 frame = p.channel_event(channel, event, data)
                 self._deliver_local(channel, frame, socket_id)
-                payloads.append(f"{channel}\n{socket_id or ''}\n{frame}".encode())
+                payloads.append(bus_payload(channel, socket_id, frame))
         await self.bus.publish_confirmed(EVENTS_TOPIC, payloads)
 
     async def occupied(self) -> dict[str, int]:

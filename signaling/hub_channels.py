@@ -28,6 +28,12 @@ UNAVAILABLE_STATUS = 503
 """``status`` of the subscription_error sent while the bus is down: try again later."""
 
 
+def bus_payload(channel: str, exclude: str | None, frame: str) -> bytes:
+    """A frame for the other nodes: the channel, the socket to leave out (or nothing) and the
+    frame text, one per line; :meth:`ChannelBook._on_bus_message` reads it back."""
+    return f"{channel}\n{exclude or ''}\n{frame}".encode()
+
+
 class ChannelBook:
     """Which connection is in which channel, here and (through the bus) cluster-wide."""
 
@@ -217,7 +223,7 @@ class ChannelBook:
     def _broadcast(self, channel: str, frame: str, exclude: str | None = None) -> None:
         """Send a frame to a channel's subscribers on every node, in order."""
         self._deliver_local(channel, frame, exclude)
-        self.bus.publish(EVENTS_TOPIC, f"{channel}\n{exclude or ''}\n{frame}".encode())
+        self.bus.publish(EVENTS_TOPIC, bus_payload(channel, exclude, frame))
 
     def _on_bus_message(self, payload: bytes) -> None:
         try:
