@@ -19,7 +19,6 @@ from typing import Any
 
 from store.base import Conflict, NotFound, RoleFilter
 from store.codec import (
-    claim_keys,
     email_key,
     from_text,
     mail_sequence,
@@ -29,7 +28,14 @@ from store.codec import (
 from store.models import OutboxMessage, Session, SessionStatus, utcnow
 from store.outbox_sqlite import insert_outbox
 from store.sqlite_access import SqliteAccess
-from store.sqlite_rows import SESSION_COLUMNS, marks, session_from_row, session_row
+from store.sqlite_rows import (
+    INSERT_CLAIM,
+    SESSION_COLUMNS,
+    claim_rows,
+    marks,
+    session_from_row,
+    session_row,
+)
 
 
 class SqliteSessions(SqliteAccess):
@@ -38,21 +44,20 @@ class SqliteSessions(SqliteAccess):
     ) -> Session:
         stored = normalise_session(session)
         values = session_row(stored)
-        claims = [
-            (email, to_text(cell), stored.session_id)
-            for email, cell in claim_keys(
-                stored.mentor_email, stored.mentee_email, stored.scheduled_at, stored.duration
-            )
-        ]
+        claims = claim_rows(
+            stored.mentor_email,
+            stored.mentee_email,
+            stored.scheduled_at,
+            stored.duration,
+            stored.session_id,
+        )
         if stored.status is not SessionStatus.SCHEDULED:
             claims = []  # a past or cancelled session (imported history) holds no slot
 
         def book(conn: sqlite3.Connection) -> None:
             conn.execute(f"INSERT INTO sessions ({SESSION_COLUMNS}) VALUES ({marks(15)})", values)
             if claims:
-                conn.executemany(
-                    "INSERT INTO slot_claims (email, cell, session_id) VALUES (?, ?, ?)", claims
-                )
+                conn.executemany(INSERT_CLAIM, claims)
             insert_outbox(conn, outbox)
 
         try:
