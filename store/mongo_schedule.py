@@ -30,9 +30,8 @@ that already covers a booking that died between its claims and its session.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
 
 import structlog
 from bson import ObjectId
@@ -50,6 +49,7 @@ from store.models import (
     SessionStatus,
     utcnow,
 )
+from store.mongo_access import MongoHeldMail
 from store.mongo_claims import MongoClaims
 from store.mongo_docs import (
     CLAIMS,
@@ -66,19 +66,9 @@ from store.mongo_errors import reachable
 log = structlog.get_logger(__name__)
 
 
-class MongoSchedule(MongoClaims):
+class MongoSchedule(MongoClaims, MongoHeldMail):
     """Mixed into :class:`store.mongo.MongoStore`; cells are taken and given back through
     :class:`store.mongo_claims.MongoClaims`."""
-
-    if TYPE_CHECKING:  # from store.outbox_mongo.MongoOutbox, later in the class's bases
-
-        async def hold_mail(
-            self, messages: Sequence[OutboxMessage], session_id: str, expect: Mapping[str, Any]
-        ) -> list[str]: ...
-
-        async def release_mail(self, message_ids: Sequence[str]) -> None: ...
-
-        async def drop_held_mail(self, message_ids: Sequence[str]) -> None: ...
 
     @reachable
     async def set_availability(self, email: str, availability: Availability | None) -> Profile:

@@ -7,9 +7,9 @@ mail is written held and released only once the session exists (see docs/mail.md
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
@@ -25,6 +25,7 @@ from store.codec import (
     utc_ms,
 )
 from store.models import OutboxMessage, Session, SessionStatus, utcnow
+from store.mongo_access import MongoHeldMail
 from store.mongo_claims import MongoClaims
 from store.mongo_docs import CLAIMS, SESSIONS, Doc, session_doc, session_from_doc
 from store.mongo_errors import reachable as _reachable
@@ -36,17 +37,7 @@ SESSION_INDEXES = [
 ]
 
 
-class MongoSessions(MongoClaims):
-    if TYPE_CHECKING:  # from store.outbox_mongo.MongoOutbox, later in the class's bases
-
-        async def hold_mail(
-            self, messages: Sequence[OutboxMessage], session_id: str, expect: Mapping[str, Any]
-        ) -> list[str]: ...
-
-        async def release_mail(self, message_ids: Sequence[str]) -> None: ...
-
-        async def drop_held_mail(self, message_ids: Sequence[str]) -> None: ...
-
+class MongoSessions(MongoClaims, MongoHeldMail):
     @_reachable
     async def create_session(
         self, session: Session, outbox: Sequence[OutboxMessage] = ()
