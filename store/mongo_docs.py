@@ -29,6 +29,12 @@ from store.models import (
 )
 from store.zones import canonical_time_zone
 
+PROFILES = "profiles"
+SESSIONS = "mentorSessions"
+CLAIMS = "slotClaims"
+"""The collections the profile and session documents below live in (and the sessions' cell
+claims, see ``store.mongo_claims``), shared by every module that reads or writes them."""
+
 Doc = dict[str, Any]
 
 

@@ -24,16 +24,14 @@ never released) and no time is ever held by two sessions (every holder inserted 
 claim under the unique index, which has exactly one winner). If the process dies inside the
 window, the leftover claims are those of step 1 (before the switch) or step 3 (after it):
 both lie outside the session's current time, and a later booking that meets one removes it
-once it is older than ``STALE_CLAIM_AGE`` (see ``MongoStore._drop_if_stale``), the same rule
+once it is older than ``STALE_CLAIM_AGE`` (see ``store.mongo_claims``), the same rule
 that already covers a booking that died between its claims and its session.
 """
 
 from __future__ import annotations
 
-from abc import abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
 
 import structlog
 from bson import ObjectId
@@ -51,8 +49,12 @@ from store.models import (
     SessionStatus,
     utcnow,
 )
-from store.mongo_access import MongoAccess
+from store.mongo_access import MongoHeldMail
+from store.mongo_claims import MongoClaims
 from store.mongo_docs import (
+    CLAIMS,
+    PROFILES,
+    SESSIONS,
     Doc,
     availability_doc,
     change_doc,
@@ -63,31 +65,10 @@ from store.mongo_errors import reachable
 
 log = structlog.get_logger(__name__)
 
-PROFILES = "profiles"
-SESSIONS = "mentorSessions"
-CLAIMS = "slotClaims"
 
-
-class MongoSchedule(MongoAccess):
-    """Mixed into :class:`store.mongo.MongoStore`, which provides the plumbing below."""
-
-    @abstractmethod
-    async def _claim(self, email: str, cell: datetime, session_id: str) -> ObjectId:
-        """Take one 30-minute cell for ``email`` (DuplicateKeyError when it is held)."""
-
-    @abstractmethod
-    async def _release(self, claim_ids: list[ObjectId]) -> None:
-        """Give the claims back."""
-
-    if TYPE_CHECKING:  # from store.outbox_mongo.MongoOutbox, later in the class's bases
-
-        async def hold_mail(
-            self, messages: Sequence[OutboxMessage], session_id: str, expect: Mapping[str, Any]
-        ) -> list[str]: ...
-
-        async def release_mail(self, message_ids: Sequence[str]) -> None: ...
-
-        async def drop_held_mail(self, message_ids: Sequence[str]) -> None: ...
+class MongoSchedule(MongoClaims, MongoHeldMail):
+    """Mixed into :class:`store.mongo.MongoStore`; cells are taken and given back through
+    :class:`store.mongo_claims.MongoClaims`."""
 
     @reachable
     async def set_availability(self, email: str, availability: Availability | None) -> Profile:

@@ -1,7 +1,8 @@
 """What every SQLite mixin of :class:`store.sqlite.SqliteStore` relies on, declared once.
 
-The store is split by concept (schedule, outbox, feed tokens, revocations); each part runs its
-statements through the host's store thread, which :class:`~store.sqlite.SqliteStore` provides.
+The store is split by concept (people, sessions, chat, schedule, outbox and more); each part
+runs its statements through the host's store thread, which :class:`~store.sqlite.SqliteStore`
+provides.
 """
 
 from __future__ import annotations

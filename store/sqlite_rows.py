@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from datetime import datetime
 from typing import Any
 
 from store.codec import (
@@ -15,6 +16,7 @@ from store.codec import (
     availability_to_doc,
     change_from_text_doc,
     change_to_text_doc,
+    claim_keys,
     email_key,
     fold,
     fold_tags,
@@ -40,6 +42,18 @@ SESSION_COLUMNS = (
     "session_id, mentor_email, mentee_email, scheduled_at, ends_at, duration, topic, status,"
     " notes, cancelled_by, cancel_reason, created_at, updated_at, sequence, history"
 )
+INSERT_CLAIM = "INSERT INTO slot_claims (email, cell, session_id) VALUES (?, ?, ?)"
+
+
+def claim_rows(
+    mentor_email: str, mentee_email: str, start: datetime, duration: int, session_id: str
+) -> list[tuple[str, str, str]]:
+    """The ``slot_claims`` rows of a session at ``start``: one per person and 30-minute cell
+    (their primary key is the double-booking guard)."""
+    return [
+        (email, to_text(cell), session_id)
+        for email, cell in claim_keys(mentor_email, mentee_email, start, duration)
+    ]
 
 
 def marks(n: int) -> str:

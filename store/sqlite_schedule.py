@@ -20,7 +20,6 @@ from datetime import datetime
 from store.base import NotFound, NotScheduled, SlotTaken
 from store.codec import (
     change_to_text_doc,
-    claim_keys,
     email_key,
     mail_fits_move,
     to_text,
@@ -38,9 +37,11 @@ from store.models import (
 from store.outbox_sqlite import insert_outbox
 from store.sqlite_access import SqliteAccess
 from store.sqlite_rows import (
+    INSERT_CLAIM,
     PROFILE_COLUMNS,
     SESSION_COLUMNS,
     availability_text,
+    claim_rows,
     profile_from_row,
     session_from_row,
 )
@@ -89,16 +90,9 @@ class SqliteSchedule(SqliteAccess):
             change = SessionChange(by=who, at=at, from_start=old.scheduled_at, to_start=start)
             history = [change_to_text_doc(c) for c in (*old.history, change)]
             conn.execute("DELETE FROM slot_claims WHERE session_id = ?", (session_id,))
-            claims = [
-                (email, to_text(cell), session_id)
-                for email, cell in claim_keys(
-                    old.mentor_email, old.mentee_email, start, old.duration
-                )
-            ]
+            claims = claim_rows(old.mentor_email, old.mentee_email, start, old.duration, session_id)
             try:
-                conn.executemany(
-                    "INSERT INTO slot_claims (email, cell, session_id) VALUES (?, ?, ?)", claims
-                )
+                conn.executemany(INSERT_CLAIM, claims)
             except sqlite3.IntegrityError as exc:
                 raise SlotTaken("the new time is taken") from exc
             moved = conn.execute(

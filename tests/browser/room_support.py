@@ -6,9 +6,11 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
+import pytest
 from aiohttp import web
 from playwright.async_api import Browser, BrowserContext, Page
 
@@ -16,6 +18,7 @@ from config.settings import Settings
 from panamia.app import create_app
 from store.models import Session
 from tests.browser.support import LiveServer, PageErrors, close_within
+from tests.conftest import SettingsFactory
 from tests.support.procs import free_port
 from tests.support.sessions import open_room_start
 from web.auth import COOKIE_NAME, session_token_for
@@ -47,6 +50,31 @@ async def running_server(settings_for: Callable[[str, int], Settings]) -> AsyncI
         yield LiveServer(url, runner.app)
     finally:
         await runner.cleanup()
+
+
+def serving_room(
+    make_settings: SettingsFactory, **sections: Any
+) -> AbstractAsyncContextManager[LiveServer]:
+    """:func:`running_server` with the app listening where it is told to, and ``sections``
+    (``auth={...}``, ``relay={...}``) on top of the defaults."""
+
+    def settings_for(url: str, port: int) -> Settings:
+        return make_settings(
+            http={"host": "127.0.0.1", "port": port, "public_url": url}, **sections
+        )
+
+    return running_server(settings_for)
+
+
+def room_server_fixture(name: str, **sections: Any) -> Any:
+    """A pytest fixture called ``name`` serving the app as :func:`serving_room` does; a test
+    module declares ``room_server = room_server_fixture("room_server", relay={...})``."""
+
+    async def serve(make_settings: SettingsFactory) -> AsyncIterator[LiveServer]:
+        async with serving_room(make_settings, **sections) as server:
+            yield server
+
+    return pytest.fixture(name=name)(serve)
 
 
 async def book_session(server: LiveServer, topic: str = "Portfolio review") -> str:
@@ -86,6 +114,36 @@ async def signed_in_context(
         token = session_token_for(server.app, email)
         await context.add_cookies([{"name": COOKIE_NAME, "value": token, "url": server.url}])
     return context
+
+
+@dataclass(frozen=True)
+class RoomPair:
+    """A booked session with its mentor and mentee signed in, each with a blank page."""
+
+    session_id: str
+    mentor_ctx: BrowserContext
+    mentee_ctx: BrowserContext
+    mentor: Page
+    mentee: Page
+
+    async def leave(self) -> None:
+        await leave_and_close(self.mentor_ctx, self.mentee_ctx)
+
+
+async def two_participants(
+    browser: Browser,
+    server: LiveServer,
+    errors: PageErrors | None,
+    topic: str = "Portfolio review",
+) -> RoomPair:
+    """Book a session and sign its mentor and mentee in, each in a browser profile of their
+    own with one page open (not yet in the room)."""
+    session_id = await book_session(server, topic=topic)
+    mentor_ctx = await signed_in_context(browser, server, errors, MENTOR)
+    mentee_ctx = await signed_in_context(browser, server, errors, MENTEE)
+    mentor = await mentor_ctx.new_page()
+    mentee = await mentee_ctx.new_page()
+    return RoomPair(session_id, mentor_ctx, mentee_ctx, mentor, mentee)
 
 
 async def wait_for_remote_video(page: Page, timeout_ms: int = 20_000) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import AsyncIterator
 
 import pytest
 from playwright.async_api import Browser, Page, expect
@@ -20,13 +19,13 @@ from tests.browser.room_support import (
     book_session,
     eventually,
     leave_and_close,
+    room_server_fixture,
     room_url,
-    running_server,
     signed_in_context,
+    two_participants,
     wait_for_remote_video,
 )
 from tests.browser.support import LiveServer, PageErrors, Shots, sign_in
-from tests.conftest import SettingsFactory
 from web import keys
 
 pytestmark = pytest.mark.browser
@@ -36,16 +35,9 @@ GREY = "rgb(229, 231, 235)"
 RED = "rgb(185, 28, 28)"
 
 
-@pytest.fixture
-async def room_server(make_settings: SettingsFactory) -> AsyncIterator[LiveServer]:
-    def settings_for(url: str, port: int):  # type: ignore[no-untyped-def]
-        return make_settings(
-            http={"host": "127.0.0.1", "port": port, "public_url": url},
-            auth={"dev_login": True, "link_requests_per_hour": 50},
-        )
-
-    async with running_server(settings_for) as server:
-        yield server
+room_server = room_server_fixture(
+    "room_server", auth={"dev_login": True, "link_requests_per_hour": 50}
+)
 
 
 async def background(page: Page, selector: str) -> str:
@@ -208,12 +200,9 @@ async def test_the_call_resumes_after_the_hub_connection_drops(
     browser: Browser, room_server: LiveServer, page_errors: PageErrors
 ) -> None:
     server = room_server
-    session_id = await book_session(server)
-    url = room_url(server, session_id)
-    mentor_ctx = await signed_in_context(browser, server, page_errors, MENTOR)
-    mentee_ctx = await signed_in_context(browser, server, page_errors, MENTEE)
-    mentor = await mentor_ctx.new_page()
-    mentee = await mentee_ctx.new_page()
+    room = await two_participants(browser, server, page_errors)
+    mentor, mentee = room.mentor, room.mentee
+    url = room_url(server, room.session_id)
     await asyncio.gather(mentor.goto(url), mentee.goto(url))  # both join at the same moment
     for page in (mentor, mentee):
         await wait_for_remote_video(page)
@@ -248,7 +237,7 @@ async def test_the_call_resumes_after_the_hub_connection_drops(
     for page in (mentor, mentee):
         await wait_for_remote_video(page)
         await expect(page.locator("#path-badge")).to_have_attribute("data-path", "direct")
-    await leave_and_close(mentor_ctx, mentee_ctx)
+    await room.leave()
     assert page_errors.messages == []
 
 

@@ -7,46 +7,31 @@ Set PANAMIA_SCREENSHOTS_DIR=docs/images/room to refresh the docs' screenshots.""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 from playwright.async_api import Browser, expect
 
 from tests.browser.room_support import (
-    MENTEE,
-    MENTOR,
-    book_session,
-    leave_and_close,
+    room_server_fixture,
     room_url,
-    running_server,
-    signed_in_context,
+    two_participants,
     wait_for_remote_video,
 )
 from tests.browser.scheduling_support import DocShots
 from tests.browser.support import LiveServer, PageErrors, Shots
-from tests.conftest import SettingsFactory
 
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture
-async def room_server(make_settings: SettingsFactory) -> AsyncIterator[LiveServer]:
-    def settings_for(url: str, port: int):  # type: ignore[no-untyped-def]
-        return make_settings(http={"host": "127.0.0.1", "port": port, "public_url": url})
-
-    async with running_server(settings_for) as server:
-        yield server
+room_server = room_server_fixture("room_server")
 
 
 async def test_each_side_sees_the_others_camera_and_microphone_state(
     browser: Browser, room_server: LiveServer, page_errors: PageErrors, shots: Shots
 ) -> None:
-    session_id = await book_session(room_server, topic="Camera and microphone")
-    url = room_url(room_server, session_id)
-    mentor_ctx = await signed_in_context(browser, room_server, page_errors, MENTOR)
-    mentee_ctx = await signed_in_context(browser, room_server, page_errors, MENTEE)
-    mentor = await mentor_ctx.new_page()
-    mentee = await mentee_ctx.new_page()
+    room = await two_participants(browser, room_server, page_errors, topic="Camera and microphone")
+    mentor, mentee = room.mentor, room.mentee
+    url = room_url(room_server, room.session_id)
     await asyncio.gather(mentor.goto(url), mentee.goto(url))
     for page in (mentor, mentee):
         await wait_for_remote_video(page)
@@ -74,5 +59,5 @@ async def test_each_side_sees_the_others_camera_and_microphone_state(
     await mentor.reload()
     await expect(mentor.locator("#remote-status")).to_have_text("Camera off")
     await expect(mentor.get_by_role("img", name="microphone off")).to_be_visible()
-    await leave_and_close(mentor_ctx, mentee_ctx)
+    await room.leave()
     assert page_errors.messages == []

@@ -9,27 +9,23 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
 
 import av
 import pytest
 from playwright.async_api import Browser, expect
 
 from tests.browser.room_support import (
-    MENTEE,
-    MENTOR,
     OUTSIDER,
-    book_session,
     eventually,
     leave_and_close,
+    room_server_fixture,
     room_url,
-    running_server,
     signed_in_context,
+    two_participants,
     wait_for_remote_video,
 )
 from tests.browser.scheduling_support import DocShots
 from tests.browser.support import LiveServer, PageErrors, Shots
-from tests.conftest import SettingsFactory
 from web import keys
 
 pytestmark = pytest.mark.browser
@@ -37,25 +33,16 @@ pytestmark = pytest.mark.browser
 RECORD_SECONDS = 10
 
 
-@pytest.fixture
-async def room_server(make_settings: SettingsFactory) -> AsyncIterator[LiveServer]:
-    def settings_for(url: str, port: int):  # type: ignore[no-untyped-def]
-        return make_settings(http={"host": "127.0.0.1", "port": port, "public_url": url})
-
-    async with running_server(settings_for) as server:
-        yield server
+room_server = room_server_fixture("room_server")
 
 
 async def test_a_consented_recording_holds_both_sides_and_stays_private(
     browser: Browser, room_server: LiveServer, page_errors: PageErrors, shots: Shots
 ) -> None:
     server = room_server
-    session_id = await book_session(server, topic="Recorded session")
+    room = await two_participants(browser, server, page_errors, topic="Recorded session")
+    session_id, mentor, mentee = room.session_id, room.mentor, room.mentee
     url = room_url(server, session_id)
-    mentor_ctx = await signed_in_context(browser, server, page_errors, MENTOR)
-    mentee_ctx = await signed_in_context(browser, server, page_errors, MENTEE)
-    mentor = await mentor_ctx.new_page()
-    mentee = await mentee_ctx.new_page()
     await asyncio.gather(mentor.goto(url), mentee.goto(url))
     for page in (mentor, mentee):
         await wait_for_remote_video(page)
@@ -128,7 +115,7 @@ async def test_a_consented_recording_holds_both_sides_and_stays_private(
     assert 9.0 <= part.duration_s <= 11.0 and part.size_bytes == path.stat().st_size
 
     # Listed on the session's page with its length and size, playable there.
-    details = await mentee_ctx.new_page()
+    details = await room.mentee_ctx.new_page()
     await details.goto(f"{server.url}/mentoring/sessions/{session_id}")
     item = details.locator(f"[data-recording='{part.recording_id}']")
     await expect(item.locator("[data-duration]")).to_have_text(re.compile(r"^0:(09|10|11)$"))
@@ -146,5 +133,5 @@ async def test_a_consented_recording_holds_both_sides_and_stays_private(
     outsider_ctx = await signed_in_context(browser, server, page_errors, OUTSIDER)
     assert (await outsider_ctx.request.get(file_url)).status == 403
     assert (await outsider_ctx.request.get(f"{file_url}?download=1")).status == 403
-    await leave_and_close(mentor_ctx, mentee_ctx, outsider_ctx)
+    await leave_and_close(room.mentor_ctx, room.mentee_ctx, outsider_ctx)
     assert page_errors.messages == []

@@ -4,8 +4,6 @@ once instead of queueing behind them for the hub's client-event budget."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 from playwright.async_api import Browser, Page
 
@@ -14,13 +12,12 @@ from tests.browser.room_support import (
     MENTOR,
     book_session,
     leave_and_close,
+    room_server_fixture,
     room_url,
-    running_server,
     signed_in_context,
     wait_for_remote_video,
 )
 from tests.browser.support import LiveServer, PageErrors
-from tests.conftest import SettingsFactory
 from web import keys
 
 pytestmark = pytest.mark.browser
@@ -36,17 +33,7 @@ RECORD_SIGNALS = """() => {
 }"""
 
 
-@pytest.fixture
-async def room_server(make_settings: SettingsFactory) -> AsyncIterator[LiveServer]:
-    def settings_for(url: str, port: int):  # type: ignore[no-untyped-def]
-        return make_settings(
-            http={"host": "127.0.0.1", "port": port, "public_url": url},
-            auth={"dev_login": True},
-            relay={"mode": "never"},
-        )
-
-    async with running_server(settings_for) as server:
-        yield server
+room_server = room_server_fixture("room_server", auth={"dev_login": True}, relay={"mode": "never"})
 
 
 async def gone(waiting: Page) -> None:

@@ -4,51 +4,39 @@ direct connection does not come up in time (auto mode)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 from playwright.async_api import Browser, expect
 
 from tests.browser.room_support import (
     MENTEE,
-    MENTOR,
     book_session,
     eventually,
     leave_and_close,
+    room_server_fixture,
     room_url,
-    running_server,
     signed_in_context,
+    two_participants,
     wait_for_remote_video,
 )
 from tests.browser.support import LiveServer, PageErrors, Shots
-from tests.conftest import SettingsFactory
 from web import keys
 
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture
-async def relay_server(make_settings: SettingsFactory) -> AsyncIterator[LiveServer]:
-    def settings_for(url: str, port: int):  # type: ignore[no-untyped-def]
-        # A direct connection can never come up within 1 ms: auto mode must fall back.
-        return make_settings(
-            http={"host": "127.0.0.1", "port": port, "public_url": url},
-            relay={"mode": "auto", "connect_timeout_s": 0.001},
-        )
-
-    async with running_server(settings_for) as server:
-        yield server
+# A direct connection can never come up within 1 ms: auto mode must fall back.
+relay_server = room_server_fixture(
+    "relay_server", relay={"mode": "auto", "connect_timeout_s": 0.001}
+)
 
 
 async def _call_on_relay(
     browser: Browser, server: LiveServer, errors: PageErrors, shots: Shots, query: str
 ) -> None:
-    session_id = await book_session(server, topic="Relay check")
-    url = room_url(server, session_id, query)
-    mentor_ctx = await signed_in_context(browser, server, errors, MENTOR)
-    mentee_ctx = await signed_in_context(browser, server, errors, MENTEE)
-    mentor = await mentor_ctx.new_page()
-    mentee = await mentee_ctx.new_page()
+    room = await two_participants(browser, server, errors, topic="Relay check")
+    mentor, mentee = room.mentor, room.mentee
+    url = room_url(server, room.session_id, query)
     await asyncio.gather(mentor.goto(url), mentee.goto(url))
     for page in (mentor, mentee):
         await wait_for_remote_video(page, timeout_ms=30_000)
@@ -70,7 +58,7 @@ async def _call_on_relay(
     await shots(mentee, "mentee-on-relay")
     await mentee.get_by_role("button", name="End call").click()
     await expect(mentor.locator("#remote-overlay")).to_be_visible()
-    await leave_and_close(mentor_ctx, mentee_ctx)
+    await room.leave()
     assert errors.messages == []
 
 
@@ -90,32 +78,22 @@ async def test_relay_never_stays_peer_to_peer(
     browser: Browser, relay_server: LiveServer, page_errors: PageErrors
 ) -> None:
     """With the relay ruled out, even a tiny fallback timer leaves the call direct."""
-    session_id = await book_session(relay_server, topic="Direct only")
-    url = room_url(relay_server, session_id, "?relay=never")
-    mentor_ctx = await signed_in_context(browser, relay_server, page_errors, MENTOR)
-    mentee_ctx = await signed_in_context(browser, relay_server, page_errors, MENTEE)
-    mentor = await mentor_ctx.new_page()
-    mentee = await mentee_ctx.new_page()
+    room = await two_participants(browser, relay_server, page_errors, topic="Direct only")
+    mentor, mentee = room.mentor, room.mentee
+    url = room_url(relay_server, room.session_id, "?relay=never")
     await asyncio.gather(mentor.goto(url), mentee.goto(url))
     for page in (mentor, mentee):
         await wait_for_remote_video(page)
         await expect(page.locator("#path-badge")).to_have_attribute("data-path", "direct")
         assert await page.evaluate("() => panamiaRoom.call.onRelay") is False
-    await leave_and_close(mentor_ctx, mentee_ctx)
+    await room.leave()
     assert page_errors.messages == []
 
 
-@pytest.fixture
-async def full_relay_server(make_settings: SettingsFactory) -> AsyncIterator[LiveServer]:
-    def settings_for(url: str, port: int):  # type: ignore[no-untyped-def]
-        # A relay that takes no session: every offer is refused with 503.
-        return make_settings(
-            http={"host": "127.0.0.1", "port": port, "public_url": url},
-            relay={"mode": "always", "max_sessions": 0},
-        )
-
-    async with running_server(settings_for) as server:
-        yield server
+# A relay that takes no session: every offer is refused with 503.
+full_relay_server = room_server_fixture(
+    "full_relay_server", relay={"mode": "always", "max_sessions": 0}
+)
 
 
 async def test_a_refused_relay_is_shown_with_the_servers_reason(

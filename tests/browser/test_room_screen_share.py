@@ -26,7 +26,7 @@ from tests.browser.room_support import (
     eventually,
     leave_and_close,
     room_url,
-    running_server,
+    serving_room,
     signed_in_context,
     wait_for_remote_video,
 )
@@ -92,11 +92,8 @@ def turn_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[di
 async def room_server(
     make_settings: SettingsFactory, turn_settings: dict[str, Any]
 ) -> AsyncIterator[LiveServer]:
-    def settings_for(url: str, port: int):  # type: ignore[no-untyped-def]
-        extra = {"turn": turn_settings} if turn_settings else {}
-        return make_settings(http={"host": "127.0.0.1", "port": port, "public_url": url}, **extra)
-
-    async with running_server(settings_for) as server:
+    extra = {"turn": turn_settings} if turn_settings else {}
+    async with serving_room(make_settings, **extra) as server:
         yield server
 
 

@@ -5,25 +5,19 @@ lab reaches it on its own when UDP is blocked)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser, expect
 
 from tests.browser.room_support import (
-    MENTEE,
-    MENTOR,
-    book_session,
     eventually,
-    leave_and_close,
+    room_server_fixture,
     room_url,
-    running_server,
-    signed_in_context,
+    two_participants,
     wait_for_remote_video,
 )
 from tests.browser.support import LiveServer, PageErrors
-from tests.conftest import SettingsFactory
 from web import keys
 
 pytestmark = pytest.mark.browser
@@ -31,24 +25,15 @@ pytestmark = pytest.mark.browser
 DOC_IMAGE = Path(__file__).parents[2] / "docs" / "images" / "room" / "call-on-websocket.png"
 
 
-@pytest.fixture
-async def ws_server(make_settings: SettingsFactory) -> AsyncIterator[LiveServer]:
-    def settings_for(url: str, port: int):  # type: ignore[no-untyped-def]
-        return make_settings(http={"host": "127.0.0.1", "port": port, "public_url": url})
-
-    async with running_server(settings_for) as server:
-        yield server
+ws_server = room_server_fixture("ws_server")
 
 
 async def test_a_call_over_the_websocket_decodes_both_ways(
     browser: Browser, ws_server: LiveServer, page_errors: PageErrors
 ) -> None:
-    session_id = await book_session(ws_server, topic="Websocket media")
-    url = room_url(ws_server, session_id, "?path=websocket")
-    mentor_ctx = await signed_in_context(browser, ws_server, page_errors, MENTOR)
-    mentee_ctx = await signed_in_context(browser, ws_server, page_errors, MENTEE)
-    mentor = await mentor_ctx.new_page()
-    mentee = await mentee_ctx.new_page()
+    room = await two_participants(browser, ws_server, page_errors, topic="Websocket media")
+    mentor, mentee = room.mentor, room.mentee
+    url = room_url(ws_server, room.session_id, "?path=websocket")
     await asyncio.gather(mentor.goto(url), mentee.goto(url))
     for page in (mentor, mentee):
         await wait_for_remote_video(page, timeout_ms=30_000)
@@ -69,5 +54,5 @@ async def test_a_call_over_the_websocket_decodes_both_ways(
         await mentee.screenshot(path=str(DOC_IMAGE))
     await mentee.get_by_role("button", name="End call").click()
     await expect(mentor.locator("#remote-overlay")).to_be_visible()
-    await leave_and_close(mentor_ctx, mentee_ctx)
+    await room.leave()
     assert page_errors.messages == []
