@@ -5,8 +5,9 @@
 ``cpu.max``), and :meth:`CpuCaps.add` puts a process (all of its threads) in a child group
 of its own. :meth:`CpuCaps.limit` then sets every child's budget: ``cpus`` cores' worth of
 time in each period (0.25: a quarter of a core). A short period (10 ms by default) keeps the
-pauses of a process that used up its budget short, so a capped relay does not drop packets
-from its socket buffers just because it waited out a long period.
+pauses of a process that used up its budget short, and where the kernel has it, the burst
+setting lets a process spend time it left unused in a quiet period in a busy one (media comes
+in bursts), while its average stays at the budget.
 
 When cgroups cannot be written (not root, no CPU controller, a read-only mount), opening
 raises :class:`CgroupUnavailable` with the reason, and the bench says so and carries on
@@ -80,11 +81,18 @@ class CpuCaps:
 
     def _write_budget(self, group: Path, cpus: float | None) -> None:
         quota = -1 if cpus is None else max(MIN_QUOTA_US, round(cpus * self.period_us))
+        burst = group / ("cpu.cfs_burst_us" if self.version == 1 else "cpu.max.burst")
+        if burst.exists() and quota < 0:
+            burst.write_text("0")  # before the quota goes: a burst needs a quota
         if self.version == 1:
             (group / "cpu.cfs_period_us").write_text(str(self.period_us))
             (group / "cpu.cfs_quota_us").write_text(str(quota))
         else:
             (group / "cpu.max").write_text(f"{'max' if quota < 0 else quota} {self.period_us}")
+        if burst.exists() and quota > 0:
+            # Time left unused in quiet periods may be spent in a busy one (up to one period's
+            # quota): media arrives in bursts, and the average stays at the budget.
+            burst.write_text(str(quota))
 
     def throttling(self, name: str) -> Throttling:
         values: dict[str, int] = {}

@@ -1,0 +1,73 @@
+"""The worker scaling bench's parts on this machine: a real cgroup cap on a real busy
+process, and one small point (two capped relay workers, two generator processes).
+
+Skips when no cgroup with a CPU controller can be written here (not root, no controller).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from bench.cgroup import V1_ROOT, CgroupUnavailable, open_cpu_caps
+from bench.media import encode_vp8_loop, loopback_only
+from bench.procstat import process_cpu_seconds
+from bench.relay_scaling import Setup, measure_point
+
+
+def _cgroups_reason() -> str | None:
+    try:
+        open_cpu_caps(name="panamia-test-probe").close()
+    except CgroupUnavailable as exc:
+        return str(exc)
+    return None
+
+
+pytestmark = pytest.mark.skipif(
+    _cgroups_reason() is not None, reason=f"no writable cgroup: {_cgroups_reason()}"
+)
+
+BUSY = "import time\nend = time.monotonic() + 1.5\nwhile time.monotonic() < end: pass\n"
+
+
+def test_a_capped_process_gets_no_more_than_its_budget_and_the_group_goes_away() -> None:
+    caps = open_cpu_caps(period_us=10_000)
+    busy = subprocess.Popen([sys.executable, "-c", BUSY])
+    try:
+        caps.add("busy", busy.pid)
+        caps.limit(0.1)
+        started, cpu_before = time.monotonic(), process_cpu_seconds(busy.pid)
+        time.sleep(1.0)
+        used = process_cpu_seconds(busy.pid) - cpu_before
+        elapsed = time.monotonic() - started
+        # A tenth of a core; a loaded machine can only give it less. The bound is loose.
+        assert used <= 0.5 * elapsed
+        assert caps.throttling("busy").throttled_periods > 0
+        if caps.version == 1:
+            assert (caps.parent / "busy" / "cpu.cfs_quota_us").read_text().strip() == "1000"
+    finally:
+        busy.wait()
+        caps.close()
+    assert not caps.parent.exists()
+
+
+async def test_a_small_point_spreads_the_sessions_over_capped_workers(tmp_path: Path) -> None:
+    frames_file = tmp_path / "frames.msgpack"
+    frames = encode_vp8_loop(width=160, height=120, frames=10, bitrate=100_000)
+    frames_file.write_bytes(msgspec.msgpack.encode(frames))
+    setup = Setup(frames_file, 0.5, 10_000, generators=2, warmup=0.5, window=2.0)
+    with loopback_only():
+        point = await measure_point(2, 4, setup)
+    assert point.receiving == 4
+    assert [w.sessions for w in point.per_worker] == [2, 2]
+    assert all(w.throttled is not None for w in point.per_worker)
+    assert all(w.cpu_per_s > 0 for w in point.per_worker)
+    assert point.sent_fps > 0 and point.received_fps > 0
+    assert point.generator_cpu_per_s > 0
+    assert not (V1_ROOT / f"panamia-bench-{os.getpid()}").exists()  # the groups are removed
