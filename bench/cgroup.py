@@ -27,6 +27,14 @@ MIN_QUOTA_US = 1_000
 """The kernel refuses a quota under a millisecond."""
 
 
+NICE_0_WEIGHT = 1024
+
+
+def nice_weight(nice: int) -> int:
+    """The scheduler weight of a task at ``nice`` (each step about 1.25 times the next)."""
+    return round(NICE_0_WEIGHT / 1.25**nice)
+
+
 class CgroupUnavailable(Exception):
     """No cgroup with a CPU controller can be made here; the message says why."""
 
@@ -66,12 +74,19 @@ class CpuCaps:
     def description(self) -> str:
         return f"cgroup v{self.version} at {self.parent}, period {self.period_us / 1000:g} ms"
 
-    def add(self, name: str, pid: int) -> None:
-        """Put process ``pid`` (every thread) in child group ``name``, not limited yet."""
+    def add(self, name: str, pid: int, weight: int = NICE_0_WEIGHT) -> None:
+        """Put process ``pid`` (every thread) in child group ``name``, not limited yet.
+
+        ``weight`` is the group's share against other work on the machine when CPU is
+        scarce (the weight of a task at nice 0 is 1024; see :func:`nice_weight`)."""
         group = self.parent / name
         group.mkdir(exist_ok=True)
         self._groups[name] = group
         self._write_budget(group, None)
+        if self.version == 1:
+            (group / "cpu.shares").write_text(str(weight))
+        else:  # cgroup v2 weights run from 1 to 10000, 100 for nice 0
+            (group / "cpu.weight").write_text(str(max(1, min(10_000, weight * 100 // 1024))))
         (group / "cgroup.procs").write_text(str(pid))
 
     def limit(self, cpus: float | None) -> None:

@@ -40,7 +40,14 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
-from bench.cgroup import DEFAULT_PERIOD_US, CgroupUnavailable, CpuCaps, Throttling, open_cpu_caps
+from bench.cgroup import (
+    DEFAULT_PERIOD_US,
+    CgroupUnavailable,
+    CpuCaps,
+    Throttling,
+    nice_weight,
+    open_cpu_caps,
+)
 from bench.media import LOOPBACK_RELAY_WORKER, encode_vp8_loop, loopback_only
 from bench.ports import free_port
 from bench.procstat import process_cpu_seconds
@@ -378,7 +385,7 @@ async def measure_point(workers: int, streams: int, setup: Setup) -> ScalingPoin
             caps = open_cpu_caps(setup.period_us)
             stack.callback(caps.close)
             for index, pid in enumerate(pids):
-                caps.add(f"worker{index}", pid)
+                caps.add(f"worker{index}", pid, nice_weight(setup.nice))
         url = await stack.enter_async_context(offer_endpoint(pool))
         gens = await stack.enter_async_context(
             generators(url, streams, setup.generators, setup.frames_file)
@@ -485,8 +492,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--nice",
         type=int,
         default=0,
-        help="scheduling priority of the workers and generators (negative: ahead of other "
-        "jobs on a shared machine; needs root)",
+        help="scheduling priority of the generators, and the matching cgroup weight of the "
+        "workers (negative: ahead of other jobs on a shared machine; needs root)",
     )
     parser.add_argument("--json", type=Path, default=None, help="keep every point here")
 
