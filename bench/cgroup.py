@@ -69,19 +69,25 @@ class CpuCaps:
         self.version = version
         self.period_us = period_us
         self._groups: dict[str, Path] = {}
+        self._capped: set[str] = set()
 
     @property
     def description(self) -> str:
         return f"cgroup v{self.version} at {self.parent}, period {self.period_us / 1000:g} ms"
 
-    def add(self, name: str, pid: int, weight: int = NICE_0_WEIGHT) -> None:
-        """Put process ``pid`` (every thread) in child group ``name``, not limited yet.
+    def add(self, name: str, pid: int, weight: int = NICE_0_WEIGHT, capped: bool = True) -> None:
+        """Put process ``pid`` (every thread) in child group ``name``, not limited yet
+        (:meth:`limit` limits the ``capped`` groups).
 
         ``weight`` is the group's share against other work on the machine when CPU is
-        scarce (the weight of a task at nice 0 is 1024; see :func:`nice_weight`)."""
+        scarce (the weight of a task at nice 0 is 1024; see :func:`nice_weight`). A group
+        of its own also takes a process out of its session's autogroup, where the kernel
+        ignores nice against other sessions."""
         group = self.parent / name
         group.mkdir(exist_ok=True)
         self._groups[name] = group
+        if capped:
+            self._capped.add(name)
         self._write_budget(group, None)
         if self.version == 1:
             (group / "cpu.shares").write_text(str(weight))
@@ -90,9 +96,9 @@ class CpuCaps:
         (group / "cgroup.procs").write_text(str(pid))
 
     def limit(self, cpus: float | None) -> None:
-        """Give every child group ``cpus`` cores' worth of time per period (None: no limit)."""
-        for group in self._groups.values():
-            self._write_budget(group, cpus)
+        """Give every capped group ``cpus`` cores' worth of time per period (None: no limit)."""
+        for name in self._capped:
+            self._write_budget(self._groups[name], cpus)
 
     def _write_budget(self, group: Path, cpus: float | None) -> None:
         quota = -1 if cpus is None else max(MIN_QUOTA_US, round(cpus * self.period_us))
@@ -128,6 +134,7 @@ class CpuCaps:
             with contextlib.suppress(OSError):
                 group.rmdir()
         self._groups.clear()
+        self._capped.clear()
 
 
 def _empty_into(group: Path, target: Path) -> None:

@@ -381,17 +381,20 @@ async def measure_point(workers: int, streams: int, setup: Setup) -> ScalingPoin
             raise RuntimeError(pool.unavailable_reason)
         pids = [w.pid for w in pool.workers if w is not None and w.pid is not None]
         caps = None
+        weight = nice_weight(setup.nice)
         if setup.worker_cpu is not None:
             caps = open_cpu_caps(setup.period_us)
             stack.callback(caps.close)
             for index, pid in enumerate(pids):
-                caps.add(f"worker{index}", pid, nice_weight(setup.nice))
+                caps.add(f"worker{index}", pid, weight)
         url = await stack.enter_async_context(offer_endpoint(pool))
         gens = await stack.enter_async_context(
             generators(url, streams, setup.generators, setup.frames_file)
         )
-        for pid in [*pids, *(g.process.pid for g in gens)]:
-            _renice(pid, setup.nice)
+        for index, gen in enumerate(gens):
+            _renice(gen.process.pid, setup.nice)
+            if caps is not None:  # uncapped, but weighed like the workers (not autogrouped)
+                caps.add(f"generator{index}", gen.process.pid, weight, capped=False)
         wired = await asyncio.gather(*(g.read(120 + streams) for g in gens))
         receiving = sum(int(message["receiving"]) for message in wired)
         _progress(f"{receiving}/{streams} receiving; capped, warming up")

@@ -334,7 +334,11 @@ def main(argv: list[str] | None = None) -> None:
     )
     relay_scaling.add_arguments(parser)
     args = parser.parse_args(argv)
-    asyncio.run(relay_scaling.run(args) if args.worker_cpu is not None else run(args))
+    try:
+        asyncio.run(relay_scaling.run(args) if args.worker_cpu is not None else run(args))
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        print("interrupted: workers, load generators and cgroups are gone", flush=True)
+        raise SystemExit(130) from None
 
 
 if __name__ == "__main__":
