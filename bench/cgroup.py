@@ -89,11 +89,15 @@ class CpuCaps:
         if capped:
             self._capped.add(name)
         self._write_budget(group, None)
+        self.weigh(group, weight)
+        (group / "cgroup.procs").write_text(str(pid))
+
+    def weigh(self, group: Path, weight: int) -> None:
+        """Set a group's scheduler weight (1024: a task at nice 0)."""
         if self.version == 1:
-            (group / "cpu.shares").write_text(str(weight))
+            (group / "cpu.shares").write_text(str(max(2, min(262_144, weight))))
         else:  # cgroup v2 weights run from 1 to 10000, 100 for nice 0
             (group / "cpu.weight").write_text(str(max(1, min(10_000, weight * 100 // 1024))))
-        (group / "cgroup.procs").write_text(str(pid))
 
     def limit(self, cpus: float | None) -> None:
         """Give every capped group ``cpus`` cores' worth of time per period (None: no limit)."""

@@ -385,6 +385,9 @@ async def measure_point(workers: int, streams: int, setup: Setup) -> ScalingPoin
         if setup.worker_cpu is not None:
             caps = open_cpu_caps(setup.period_us)
             stack.callback(caps.close)
+            # The parent group competes with the rest of the machine as one task would, so
+            # it weighs as much as all of its children together.
+            caps.weigh(caps.parent, weight * (len(pids) + setup.generators))
             for index, pid in enumerate(pids):
                 caps.add(f"worker{index}", pid, weight)
         url = await stack.enter_async_context(offer_endpoint(pool))
