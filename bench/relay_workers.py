@@ -24,6 +24,10 @@ that held full frame rate in both runs (else the largest measured in both, marke
 provisional), is the scaling figure; the ``placed`` column shows how the pool spread the
 sessions.
 Figures on a shared 2-core machine are noisy: compare within one run.
+
+With ``--worker-cpu CORES`` the bench runs the fairer measurement of :mod:`bench.relay_scaling`
+instead: every worker capped at the same CPU budget by a cgroup, the load from separate
+generator processes, and a search for the most streams carried at full frame rate.
 """
 
 from __future__ import annotations
