@@ -18,7 +18,7 @@ import pytest
 from bench.cgroup import V1_ROOT, CgroupUnavailable, open_cpu_caps
 from bench.media import encode_vp8_loop, loopback_only
 from bench.procstat import process_cpu_seconds
-from bench.relay_scaling import Setup, measure_point
+from bench.relay_scaling_point import Setup, measure_point
 
 
 def _cgroups_reason() -> str | None:

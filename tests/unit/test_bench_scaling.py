@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from bench.cgroup import CgroupUnavailable, Throttling, open_cpu_caps
-from bench.relay_scaling import ScalingPoint, WorkerShare, largest_passing
+from bench.relay_scaling import largest_passing
+from bench.relay_scaling_point import ScalingPoint, WorkerShare
 
 
 def _prober(threshold: int) -> tuple[list[int], Callable[[int], Awaitable[bool]]]:
