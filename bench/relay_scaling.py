@@ -180,6 +180,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "workers (negative: ahead of other jobs on a shared machine; needs root)",
     )
     parser.add_argument(
+        "--split-cores",
+        action="store_true",
+        help="workers on the first half of the CPUs, load generators on the other half",
+    )
+    parser.add_argument(
         "--confirm",
         type=int,
         default=1,
@@ -207,6 +212,7 @@ async def run(args: argparse.Namespace) -> None:
     print(f"load: 640x480@30 VP8, {len(frames)} frames looped, {kbits:.0f} kbit/s per stream")
     print(
         f"{where}; {args.generators} load generator processes uncapped (nice {args.nice}); "
+        f"{'workers and generators on separate cores; ' if args.split_cores else ''}"
         f"window {args.window}s; "
         f"full rate: >= {DELIVERED_SHARE:.0%} of sent frames received "
         f"(each stream >= {WORST_STREAM_SHARE:.0%})"
@@ -220,7 +226,14 @@ async def run(args: argparse.Namespace) -> None:
         frames_file = Path(folder) / "frames.msgpack"
         frames_file.write_bytes(msgspec.msgpack.encode(frames))
         setup = Setup(
-            frames_file, cap, period_us, args.generators, args.warmup, args.window, args.nice
+            frames_file,
+            cap,
+            period_us,
+            args.generators,
+            args.warmup,
+            args.window,
+            args.nice,
+            args.split_cores,
         )
         guess, previous = args.start, None
         for workers in args.workers:

@@ -305,6 +305,8 @@ class Setup:
     window: float
     nice: int = 0
     """Scheduling priority given to the workers and generator processes."""
+    split_cores: bool = False
+    """Workers on the first half of the CPUs, generators on the rest (during the window)."""
 
 
 async def measure_point(workers: int, streams: int, setup: Setup) -> ScalingPoint:
@@ -347,12 +349,28 @@ async def measure_point(workers: int, streams: int, setup: Setup) -> ScalingPoin
         progress(f"{receiving}/{streams} receiving; capped, warming up")
         if caps is not None:
             caps.limit(setup.worker_cpu)
+        if setup.split_cores:
+            split_cores(pids, [g.process.pid for g in gens])
         await asyncio.sleep(setup.warmup)
         before = await snapshot(pids, caps, gens)
         await asyncio.sleep(setup.window)
         after = await snapshot(pids, caps, gens)
         return _point(workers, streams, receiving, pool, before, after, setup.worker_cpu)
     raise AssertionError("unreachable: the exit stack never swallows an exception")
+
+
+def split_cores(workers: list[int], generators: list[int]) -> None:
+    """Every thread of the workers on the first half of this process's CPUs, of the
+    generators on the other half (nothing to split on one CPU)."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        return
+    half = len(cpus) // 2
+    for pids, allowed in ((workers, set(cpus[:half])), (generators, set(cpus[half:]))):
+        for pid in pids:
+            for task in Path(f"/proc/{pid}/task").iterdir():
+                with contextlib.suppress(OSError):
+                    os.sched_setaffinity(int(task.name), allowed)
 
 
 def _renice(pid: int, nice: int) -> None:

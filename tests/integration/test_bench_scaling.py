@@ -61,7 +61,7 @@ async def test_a_small_point_spreads_the_sessions_over_capped_workers(tmp_path: 
     frames_file = tmp_path / "frames.msgpack"
     frames = encode_vp8_loop(width=160, height=120, frames=10, bitrate=100_000)
     frames_file.write_bytes(msgspec.msgpack.encode(frames))
-    setup = Setup(frames_file, 0.5, 10_000, generators=2, warmup=0.5, window=2.0)
+    setup = Setup(frames_file, 0.5, 10_000, 2, warmup=0.5, window=2.0, split_cores=True)
     with loopback_only():
         point = await measure_point(2, 4, setup)
     assert point.receiving == 4
