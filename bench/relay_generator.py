@@ -51,7 +51,7 @@ class Streams:
         self._url = url
         self._first = first
         self._frames = frames
-        self.tracks: list[PacketLoopTrack] = []
+        self.tracks: list[PacketLoopTrack | None] = [None] * count
         self.received = [0] * count
         self.pcs: list[RTCPeerConnection] = []
         self.all_receiving = asyncio.Event()
@@ -69,7 +69,7 @@ class Streams:
 
     async def wire(self, http: ClientSession, slot: int, limit: asyncio.Semaphore) -> None:
         track = PacketLoopTrack(self._frames)
-        self.tracks.append(track)
+        self.tracks[slot] = track
         publisher = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         publisher.addTransceiver(track, direction="sendonly")
         subscriber = RTCPeerConnection(RTCConfiguration(iceServers=[]))
@@ -96,7 +96,7 @@ class Streams:
     def snapshot(self) -> dict[str, Any]:
         return {
             "event": "snap",
-            "sent": [track.frames_sent for track in self.tracks],
+            "sent": [track.frames_sent if track else 0 for track in self.tracks],
             "received": list(self.received),
             "cpu": _self_cpu(),
         }

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import math
 import signal
@@ -220,9 +221,15 @@ async def run(args: argparse.Namespace) -> None:
     points: list[ScalingPoint] = []
     found: dict[int, int] = {}
     main_task = asyncio.current_task()
+    loop = asyncio.get_running_loop()
     if main_task is not None:  # SIGTERM stops the run as Ctrl-C does: workers and groups go
-        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main_task.cancel)
-    with tempfile.TemporaryDirectory() as folder, loopback_only():
+        loop.add_signal_handler(signal.SIGTERM, main_task.cancel)
+    with (
+        contextlib.ExitStack() as stack,
+        tempfile.TemporaryDirectory() as folder,
+        loopback_only(),
+    ):
+        stack.callback(loop.remove_signal_handler, signal.SIGTERM)
         frames_file = Path(folder) / "frames.msgpack"
         frames_file.write_bytes(msgspec.msgpack.encode(frames))
         setup = Setup(

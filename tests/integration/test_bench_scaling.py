@@ -1,11 +1,13 @@
 """The worker scaling bench's parts on this machine: a real cgroup cap on a real busy
 process, and one small point (two capped relay workers, two generator processes).
 
-Skips when no cgroup with a CPU controller can be written here (not root, no controller).
+The cgroup tests skip when no cgroup with a CPU controller can be written here (not root, no
+controller); the fallback without one runs everywhere.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import subprocess
 import sys
@@ -15,6 +17,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
+from bench import relay_scaling
 from bench.cgroup import V1_ROOT, CgroupUnavailable, open_cpu_caps
 from bench.media import encode_vp8_loop, loopback_only
 from bench.procstat import process_cpu_seconds
@@ -29,13 +32,14 @@ def _cgroups_reason() -> str | None:
     return None
 
 
-pytestmark = pytest.mark.skipif(
+needs_cgroups = pytest.mark.skipif(
     _cgroups_reason() is not None, reason=f"no writable cgroup: {_cgroups_reason()}"
 )
 
 BUSY = "import time\nend = time.monotonic() + 1.5\nwhile time.monotonic() < end: pass\n"
 
 
+@needs_cgroups
 def test_a_capped_process_gets_no_more_than_its_budget_and_the_group_goes_away() -> None:
     caps = open_cpu_caps(period_us=10_000)
     busy = subprocess.Popen([sys.executable, "-c", BUSY])
@@ -57,6 +61,7 @@ def test_a_capped_process_gets_no_more_than_its_budget_and_the_group_goes_away()
     assert not caps.parent.exists()
 
 
+@needs_cgroups
 async def test_a_small_point_spreads_the_sessions_over_capped_workers(tmp_path: Path) -> None:
     frames_file = tmp_path / "frames.msgpack"
     frames = encode_vp8_loop(width=160, height=120, frames=10, bitrate=100_000)
@@ -71,3 +76,22 @@ async def test_a_small_point_spreads_the_sessions_over_capped_workers(tmp_path: 
     assert point.sent_fps > 0 and point.received_fps > 0
     assert point.generator_cpu_per_s > 0
     assert not (V1_ROOT / f"panamia-bench-{os.getpid()}").exists()  # the groups are removed
+
+
+async def test_without_cgroups_the_bench_says_so_and_measures_uncapped(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def unavailable(*args: object, **kwargs: object) -> None:
+        raise CgroupUnavailable("no cgroup v1 cpu controller (test)")
+
+    small = encode_vp8_loop(width=160, height=120, frames=10, bitrate=100_000)
+    monkeypatch.setattr(relay_scaling, "open_cpu_caps", unavailable)
+    monkeypatch.setattr(relay_scaling, "encode_vp8_loop", lambda: small)
+    parser = argparse.ArgumentParser()
+    relay_scaling.add_arguments(parser)
+    args = parser.parse_args(["--worker-cpu", "0.25", "--start", "1", "--max-streams", "1"])
+    args.workers, args.warmup, args.window, args.confirm = [1], 0.5, 1.5, 0
+    await relay_scaling.run(args)
+    out = capsys.readouterr().out
+    assert "cannot cap the workers' CPU (no cgroup v1 cpu controller (test))" in out
+    assert "1 worker(s), NO CAP (cgroups unavailable): 1 streams at full frame rate" in out
