@@ -99,6 +99,14 @@ def print_point(point: ScalingPoint) -> None:
         f"  {point.verdict}",
         flush=True,
     )
+    if not point.full_rate and point.relay_per_s:
+        rates = point.relay_per_s
+        print(
+            f"{'':12}relay per second: {rates['packets_in']:.0f} packets in, "
+            f"{rates['packets_forwarded']:.0f} forwarded, {rates['packets_dropped']:.0f} "
+            f"dropped, {rates['keyframe_requests']:.1f} keyframe requests",
+            flush=True,
+        )
 
 
 def summarise(found: dict[int, int], points: list[ScalingPoint], cap: float | None) -> None:

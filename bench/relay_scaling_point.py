@@ -69,6 +69,8 @@ class ScalingPoint:
     generator_cpu_per_s: float
     web_cpu_per_s: float
     cap: float | None
+    relay_per_s: dict[str, float] = field(default_factory=dict)
+    """The workers' packet counters per second over the window (reports lag up to 1 s)."""
 
     @property
     def delivered(self) -> float:
@@ -215,15 +217,26 @@ class Snapshot:
     throttling: list[Throttling | None]
     generators: list[dict[str, Any]]
     web_cpu: float
-    placed: list[int] = field(default_factory=list)
+    relay: dict[str, float]
+    """The workers' totals (packets in, forwarded, dropped...), as of their last report."""
 
 
-async def snapshot(pids: list[int], caps: CpuCaps | None, gens: list[Generator]) -> Snapshot:
+async def snapshot(
+    pool: WorkerPool, pids: list[int], caps: CpuCaps | None, gens: list[Generator]
+) -> Snapshot:
     at = time.monotonic()
     cpu = [process_cpu_seconds(pid) for pid in pids]
     throttling = [caps.throttling(f"worker{i}") if caps else None for i in range(len(pids))]
     snaps = await asyncio.gather(*(g.snap() for g in gens))
-    return Snapshot(at, cpu, throttling, snaps, _self_cpu())
+    return Snapshot(at, cpu, throttling, snaps, _self_cpu(), relay_totals(pool))
+
+
+RELAY_TOTALS = ("packets_in", "packets_forwarded", "packets_dropped", "keyframe_requests")
+
+
+def relay_totals(pool: WorkerPool) -> dict[str, float]:
+    stats = pool.stats()
+    return {key: float(stats.get(key, 0)) for key in RELAY_TOTALS}
 
 
 def _point(
@@ -281,6 +294,7 @@ def _point(
         generator_cpu_per_s=generator_cpu / elapsed,
         web_cpu_per_s=(after.web_cpu - before.web_cpu) / elapsed,
         cap=cap,
+        relay_per_s={k: (after.relay[k] - before.relay[k]) / elapsed for k in after.relay},
     )
 
 
@@ -352,9 +366,9 @@ async def measure_point(workers: int, streams: int, setup: Setup) -> ScalingPoin
         if setup.split_cores:
             split_cores(pids, [g.process.pid for g in gens])
         await asyncio.sleep(setup.warmup)
-        before = await snapshot(pids, caps, gens)
+        before = await snapshot(pool, pids, caps, gens)
         await asyncio.sleep(setup.window)
-        after = await snapshot(pids, caps, gens)
+        after = await snapshot(pool, pids, caps, gens)
         return _point(workers, streams, receiving, pool, before, after, setup.worker_cpu)
     raise AssertionError("unreachable: the exit stack never swallows an exception")
 
