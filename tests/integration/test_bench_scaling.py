@@ -26,14 +26,15 @@ from bench.relay_scaling_point import Setup, measure_point
 
 def _cgroups_reason() -> str | None:
     try:
-        open_cpu_caps(name="panamia-test-probe").close()
+        open_cpu_caps(name=f"panamia-test-probe-{os.getpid()}").close()
     except CgroupUnavailable as exc:
         return str(exc)
     return None
 
 
+CGROUPS_MISSING = _cgroups_reason()
 needs_cgroups = pytest.mark.skipif(
-    _cgroups_reason() is not None, reason=f"no writable cgroup: {_cgroups_reason()}"
+    CGROUPS_MISSING is not None, reason=f"no writable cgroup: {CGROUPS_MISSING}"
 )
 
 BUSY = "import time\nend = time.monotonic() + 1.5\nwhile time.monotonic() < end: pass\n"
