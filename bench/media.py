@@ -19,6 +19,7 @@ import fractions
 import math
 import random
 import struct
+import sys
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -33,6 +34,17 @@ VIDEO_TIME_BASE = fractions.Fraction(1, 90000)
 def loopback_host_addresses(use_ipv4: bool = True, use_ipv6: bool = False) -> list[str]:
     """Stand-in for ``aioice.ice.get_host_addresses``: loopback only."""
     return ["127.0.0.1"] if use_ipv4 else []
+
+
+LOOPBACK_RELAY_WORKER = (
+    sys.executable,
+    "-c",
+    "import aioice.ice; from bench.media import loopback_host_addresses; "
+    "aioice.ice.get_host_addresses = loopback_host_addresses; "
+    "from relay.worker import main; main()",
+)
+"""A relay worker command (``WorkerPool(command=...)``) that gathers 127.0.0.1 only, as the
+bench's load generators do."""
 
 
 @contextlib.contextmanager
@@ -200,6 +212,11 @@ class PacketLoopTrack(MediaStreamTrack):
         self._fps = fps
         self._index = 0
         self._start: float | None = None
+
+    @property
+    def frames_sent(self) -> int:
+        """Frames handed to the sender so far."""
+        return self._index
 
     async def recv(self) -> av.Packet[Any]:
         if self.readyState != "live":

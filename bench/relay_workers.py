@@ -24,6 +24,10 @@ that held full frame rate in both runs (else the largest measured in both, marke
 provisional), is the scaling figure; the ``placed`` column shows how the pool spread the
 sessions.
 Figures on a shared 2-core machine are noisy: compare within one run.
+
+With ``--worker-cpu CORES`` the bench runs the fairer measurement of :mod:`bench.relay_scaling`
+instead: every worker capped at the same CPU budget by a cgroup, the load from separate
+generator processes, and a search for the most streams carried at full frame rate.
 """
 
 from __future__ import annotations
@@ -34,7 +38,6 @@ import contextlib
 import logging
 import os
 import resource
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,7 +46,14 @@ from typing import Any
 import structlog
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
-from bench.media import PacketLoopTrack, encode_vp8_loop, loopback_only, offer
+from bench import relay_scaling
+from bench.media import (
+    LOOPBACK_RELAY_WORKER,
+    PacketLoopTrack,
+    encode_vp8_loop,
+    loopback_only,
+    offer,
+)
 from config.settings import RelaySettings
 from relay.pool import WorkerPool
 
@@ -51,13 +61,7 @@ RTX_PAYLOAD_TYPE = 98
 """aiortc's default payload type for VP8's retransmissions (never counted as frames)."""
 FULL_RATE_FPS = 29.0
 """A stream counts as full frame rate at or above this mean over the window."""
-LOOPBACK_WORKER = (
-    sys.executable,
-    "-c",
-    "import aioice.ice; from bench.media import loopback_host_addresses; "
-    "aioice.ice.get_host_addresses = loopback_host_addresses; "
-    "from relay.worker import main; main()",
-)
+LOOPBACK_WORKER = LOOPBACK_RELAY_WORKER
 """A relay worker that gathers 127.0.0.1 only, as the load generator does (bench.relay too)."""
 
 
@@ -332,7 +336,13 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="pin worker i to CPU i and the load generator to the last CPU",
     )
-    asyncio.run(run(parser.parse_args(argv)))
+    relay_scaling.add_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        asyncio.run(relay_scaling.run(args) if args.worker_cpu is not None else run(args))
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        print("interrupted: workers, load generators and cgroups are gone", flush=True)
+        raise SystemExit(130) from None
 
 
 if __name__ == "__main__":

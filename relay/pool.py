@@ -18,7 +18,6 @@ runs ``relay.workers`` relay processes (:mod:`relay.worker`). The pool stands be
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import sys
 import time
@@ -210,10 +209,12 @@ class WorkerPool:
     async def close(self) -> None:
         """Stop every worker (each closes its connections) and the restart timers."""
         self.closed = True
-        for task in list(self._tasks):
+        tasks = list(self._tasks)
+        for task in tasks:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        # gather, not "suppress(CancelledError): await task": that would also swallow a
+        # cancellation of whoever is closing the pool (an interrupted bench kept running).
+        await asyncio.gather(*tasks, return_exceptions=True)
         await asyncio.gather(*(w.close() for w in self.workers if w is not None))
         self._placement.clear()
         self._participants.clear()
