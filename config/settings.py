@@ -175,6 +175,12 @@ class RelaySettings:
     most; for tests that patch aiortc in-process and for debugging)."""
     worker_start_timeout_s: float = 60.0
     """Seconds a new relay worker process may take to start and pass its self-check."""
+    worker_preload: bool = False
+    """Whether a relay worker imports the media stack (aiortc with its DTLS, SRTP and ICE
+    libraries) when it starts. False: at its first session, which keeps an idle worker small
+    (about 30 MB instead of 55) and adds the import (about 0.1-0.3 s) to the first relayed join
+    on each worker. PyAV (FFmpeg) is loaded only when a session transcodes or records either
+    way."""
     send_history_packets: int = 128
     """Packets kept per forwarded stream to answer the subscriber's NACKs (retransmissions).
     About 1.2 KB each for video: 128 is about one second of a 1 Mbit/s stream."""

@@ -13,12 +13,13 @@ from aiortc import RTCIceServer
 
 from config.settings import RelaySettings
 from relay import compat
-from relay.counters import Counters
+from relay.counters import Counters, relay_stats
 from relay.errors import BadOffer, RecordingRefused, RelayFull, RelayUnavailable
 from relay.limits import StreamLimits
 from relay.recording.session import SessionRecorder
 from relay.recording.writer import PartResult
 from relay.room import Room
+from relay.selfcheck import unavailable_reason
 from relay.tasks import spawn
 
 log = structlog.get_logger(__name__)
@@ -67,11 +68,10 @@ class RelayManager:
     async def start(self) -> None:
         """Run the compatibility self-check; on failure, log it and disable the relay."""
         problems = compat.self_check()
-        if not problems:
-            self._unavailable_reason = None
+        self._unavailable_reason = unavailable_reason(problems)
+        if self._unavailable_reason is None:
             log.info("relay.ready", **compat.installed_versions())
             return
-        self._unavailable_reason = "the media relay is disabled: " + "; ".join(problems)
         log.error("relay.unavailable", reason=self._unavailable_reason, problems=problems)
 
     @property
@@ -201,24 +201,15 @@ class RelayManager:
         publisher attached); ``transcoding`` those that had to be re-encoded.
         """
         rooms = list(self._rooms.values())
-        return {
-            "sessions": len(rooms),
-            "peer_connections": sum(len(room.participants) for room in rooms),
-            "streams": sum(room.streams for room in rooms),
-            "transcoding": sum(room.transcoding for room in rooms),
-            "max_sessions": self.settings.max_sessions,
-            "sessions_started": self.sessions_started,
-            "packets_in": self.counters.packets_in,
-            "packets_forwarded": self.counters.packets_forwarded,
-            "packets_dropped": self.counters.packets_dropped,
-            "packets_fast": self.counters.packets_fast,
-            "bitrate_reports": self.counters.bitrate_reports,
-            "frames_in": self.counters.frames_in,
-            "frames_forwarded": self.counters.frames_forwarded,
-            "frames_dropped": self.counters.frames_dropped,
-            "frames_transcoded": self.counters.frames_transcoded,
-            "keyframe_requests": self.counters.keyframe_requests,
-        }
+        return relay_stats(
+            self.counters,
+            max_sessions=self.settings.max_sessions,
+            sessions=len(rooms),
+            peer_connections=sum(len(room.participants) for room in rooms),
+            streams=sum(room.streams for room in rooms),
+            transcoding=sum(room.transcoding for room in rooms),
+            sessions_started=self.sessions_started,
+        )
 
     def _room_empty(self, room: Room) -> None:
         if self._rooms.get(room.session_id) is room:
