@@ -12,6 +12,7 @@ Per-packet accessors are bound once per sender, receiver or connection.
 
 from __future__ import annotations
 
+import datetime
 import functools
 import importlib.metadata
 import operator
@@ -24,13 +25,16 @@ import pylibsrtp
 import structlog
 from aioice.ice import CandidatePair, Connection, StunProtocol
 from aiortc.jitterbuffer import JitterFrame
-from aiortc.rtcdtlstransport import RTCDtlsTransport, State
+from aiortc.rate import RemoteBitrateEstimator
+from aiortc.rtcdtlstransport import RTCCertificate, RTCDtlsTransport, State
 from aiortc.rtcicetransport import RTCIceTransport
+from aiortc.rtcpeerconnection import RTCPeerConnection
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 from aiortc.rtcrtpreceiver import RTCRtpReceiver, StreamStatistics
 from aiortc.rtcrtpsender import RTCRtpSender
 from aiortc.rtcrtptransceiver import RTCRtpTransceiver
 from aiortc.rtp import RTP_HISTORY_SIZE, AnyRtcpPacket, HeaderExtensions, HeaderExtensionsMap
+from OpenSSL import SSL
 
 from relay.introspect import defines
 from relay.rtp import RtpHeader
@@ -65,6 +69,8 @@ _dtls = functools.partial(_needs, "aiortc", RTCDtlsTransport)
 _ice = functools.partial(_needs, "aiortc", RTCIceTransport)
 _transceiver = functools.partial(_needs, "aiortc", RTCRtpTransceiver)
 _extensions = functools.partial(_needs, "aiortc", HeaderExtensionsMap)
+_peer_connection = functools.partial(_needs, "aiortc", RTCPeerConnection)
+_certificate = functools.partial(_needs, "aiortc", RTCCertificate)
 _connection = functools.partial(_needs, "aioice", Connection)
 _protocol = functools.partial(_needs, "aioice", StunProtocol)
 
@@ -92,6 +98,7 @@ RECEIVER_HANDLE_RTP = _receiver("_handle_rtp_packet")
 RECEIVER_SEND_RTCP = _receiver("_send_rtcp")
 RECEIVER_SEND_NACK = _receiver("_send_rtcp_nack")
 RECEIVER_SEND_PLI = _receiver("_send_rtcp_pli")
+RECEIVER_BITRATE_ESTIMATOR = _receiver("_RTCRtpReceiver__remote_bitrate_estimator")
 # RTCDtlsTransport, RTCIceTransport, RTCRtpTransceiver, HeaderExtensionsMap
 DTLS_RX_SRTP = _dtls("_rx_srtp")
 DTLS_TX_SRTP = _dtls("_tx_srtp")
@@ -100,6 +107,9 @@ DTLS_EXTENSIONS = _dtls("_rtp_header_extensions_map")
 ICE_CONNECTION = _ice("_connection")
 TRANSCEIVER_CODECS = _transceiver("_codecs")
 EXTENSIONS_IDS = _extensions("_HeaderExtensionsMap__ids")
+# RTCPeerConnection, RTCCertificate
+PC_CERTIFICATES = _peer_connection("_RTCPeerConnection__certificates")
+CERTIFICATE_SSL_CONTEXT = _certificate("_create_ssl_context")
 # aioice
 CONNECTION_PROTOCOLS = _connection("_protocols")
 CONNECTION_NOMINATED = _connection("_nominated")
@@ -266,6 +276,19 @@ class ReceiverInternals:
         extensions: HeaderExtensionsMap = getattr(self.receiver.transport, DTLS_EXTENSIONS)
         return extensions
 
+    def drop_bitrate_estimator(self) -> None:
+        """Free the receiver's bandwidth estimator (a video receiver's holds a thousand
+        one-millisecond rate buckets, about 50 KB): only aiortc's full receive path feeds it,
+        and the relay's packet path never takes it."""
+        if getattr(self.receiver, RECEIVER_BITRATE_ESTIMATOR, None) is not None:
+            setattr(self.receiver, RECEIVER_BITRATE_ESTIMATOR, None)
+
+    def restore_bitrate_estimator(self) -> None:
+        """Give a video receiver a fresh estimator again (its packets now take the full
+        path, whose REMB to the publisher comes from it)."""
+        if getattr(self.receiver, RECEIVER_BITRATE_ESTIMATOR, None) is None:
+            setattr(self.receiver, RECEIVER_BITRATE_ESTIMATOR, RemoteBitrateEstimator())
+
     def replace_rtp_handler(self, handler: RtpHandler) -> RtpHandler:
         """Route every RTP packet of this receiver to ``handler``; returns aiortc's own."""
         original: RtpHandler = getattr(self.receiver, RECEIVER_HANDLE_RTP)
@@ -425,3 +448,52 @@ def bypass_stun_parsing(protocols: list[StunProtocol], deliver: Deliver) -> None
 
         setattr(protocol, PROTOCOL_DATAGRAM_RECEIVED, datagram_received)
         setattr(protocol, _HOOKED, True)
+
+
+CERTIFICATE_RENEWAL = datetime.timedelta(days=1)
+"""A shared certificate is replaced this long before it expires (aiortc's last 30 days)."""
+
+
+class SharedCertificate:
+    """One DTLS certificate, and one OpenSSL context per SRTP profile list, for every server
+    peer connection of a relay process.
+
+    aiortc gives every peer connection a fresh EC key, certificate and, for each DTLS
+    transport, a new ``SSL_CTX`` with them loaded; the relay's connections all present the
+    same identity, so they share one (browsers check the certificate's fingerprint from the
+    SDP, which is per connection either way). The shared contexts also release a
+    connection's read and write buffers while it is idle (``SSL_MODE_RELEASE_BUFFERS``): after
+    the handshake a relay connection's DTLS carries next to nothing.
+    """
+
+    def __init__(self) -> None:
+        self._certificate: RTCCertificate | None = None
+
+    def current(self) -> RTCCertificate:
+        certificate = self._certificate
+        now = datetime.datetime.now(tz=datetime.UTC)
+        if certificate is None or certificate.expires - now < CERTIFICATE_RENEWAL:
+            certificate = self._certificate = self._new()
+        return certificate
+
+    @staticmethod
+    def _new() -> RTCCertificate:
+        certificate = RTCCertificate.generateCertificate()
+        create: Callable[..., SSL.Context] = getattr(certificate, CERTIFICATE_SSL_CONTEXT)
+        contexts: dict[tuple[bytes, ...], SSL.Context] = {}
+
+        def shared_context(srtp_profiles: list[Any]) -> SSL.Context:
+            key = tuple(profile.openssl_profile for profile in srtp_profiles)
+            context = contexts.get(key)
+            if context is None:
+                context = create(srtp_profiles=srtp_profiles)
+                context.set_mode(SSL.MODE_RELEASE_BUFFERS)
+                contexts[key] = context
+            return context
+
+        setattr(certificate, CERTIFICATE_SSL_CONTEXT, shared_context)
+        return certificate
+
+    def use_in(self, pc: RTCPeerConnection) -> None:
+        """Make ``pc`` present the shared certificate (before its first description)."""
+        setattr(pc, PC_CERTIFICATES, [self.current()])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,9 @@ log = structlog.get_logger(__name__)
 
 MAX_OFFER_BYTES = 64 * 1024
 """A real offer is a few kilobytes; anything far larger is not one."""
+
+HISTORY_FIT_INTERVAL_S = 1.0
+"""How often every forwarded stream's retransmission history is sized to its packet rate."""
 
 
 class RelayManager:
@@ -60,6 +64,7 @@ class RelayManager:
         self._peer_timeout_s = peer_timeout_s
         self._rooms: dict[str, Room] = {}
         self._closing: set[asyncio.Task[None]] = set()
+        self._fitting: set[asyncio.Task[None]] = set()
         self.counters = Counters()
         self.sessions_started = 0
         self.closed = False
@@ -112,8 +117,24 @@ class RelayManager:
             )
             self._rooms[session_id] = room
             self.sessions_started += 1
+            if all(task.done() for task in self._fitting):
+                spawn(self._fitting, self._fit_histories(), "fit-histories")
         description = await room.join(participant_id, offer_sdp, offer_type)
         return description.sdp, description.type
+
+    async def _fit_histories(self) -> None:
+        """While there are rooms: size every stream's send history to its packet rate
+        (:meth:`relay.history.SendHistory.fit`), so it holds ``relay.send_history_ms``."""
+        window_ms = self.settings.send_history_ms
+        while self._rooms and not self.closed:
+            await asyncio.sleep(HISTORY_FIT_INTERVAL_S)
+            now = time.monotonic()
+            for room in list(self._rooms.values()):
+                for participant in list(room.participants.values()):
+                    for track in participant.outputs.values():
+                        outlet = track.outlet
+                        if outlet is not None:
+                            outlet.history.fit(outlet.packets, now, window_ms)
 
     def _current_ice_servers(self) -> list[RTCIceServer]:
         """A callable is asked per new room, so minted TURN credentials are always fresh."""
@@ -142,7 +163,9 @@ class RelayManager:
         self._rooms.clear()
         for room in rooms:
             await room.close()
-        for task in list(self._closing):
+        for task in list(self._fitting):
+            task.cancel()
+        for task in [*self._closing, *self._fitting]:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 

@@ -87,6 +87,10 @@ def offered_kinds(offer_sdp: str) -> tuple[str, ...]:
     return kinds
 
 
+SHARED_CERTIFICATE = compat.SharedCertificate()
+"""The DTLS identity (and OpenSSL contexts) of every server peer connection in this process."""
+
+
 class Participant:
     """One participant's server peer connection and its media."""
 
@@ -102,6 +106,7 @@ class Participant:
         self.room = room
         self.id = participant_id
         self.pc = RTCPeerConnection(RTCConfiguration(iceServers=list(ice_servers)))
+        SHARED_CERTIFICATE.use_in(self.pc)
         self.counters = counters
         self.limits = limits
         self.outputs: dict[str, ForwardTrack] = {}
