@@ -12,7 +12,6 @@ Per-packet accessors are bound once per sender, receiver or connection.
 
 from __future__ import annotations
 
-import datetime
 import functools
 import importlib.metadata
 import operator
@@ -450,50 +449,24 @@ def bypass_stun_parsing(protocols: list[StunProtocol], deliver: Deliver) -> None
         setattr(protocol, _HOOKED, True)
 
 
-CERTIFICATE_RENEWAL = datetime.timedelta(days=1)
-"""A shared certificate is replaced this long before it expires (aiortc's last 30 days)."""
+def use_certificate(pc: RTCPeerConnection, certificate: RTCCertificate) -> None:
+    """Make ``pc`` present ``certificate`` (before its first description)."""
+    setattr(pc, PC_CERTIFICATES, [certificate])
 
 
-class SharedCertificate:
-    """One DTLS certificate, and one OpenSSL context per SRTP profile list, for every server
-    peer connection of a relay process.
+def share_ssl_contexts(certificate: RTCCertificate, prepare: Callable[[SSL.Context], None]) -> None:
+    """Give every DTLS transport that uses ``certificate`` one OpenSSL context per SRTP profile
+    list (aiortc builds a new one per transport), ``prepare``d once when it is built."""
+    create: Callable[..., SSL.Context] = getattr(certificate, CERTIFICATE_SSL_CONTEXT)
+    contexts: dict[tuple[bytes, ...], SSL.Context] = {}
 
-    aiortc gives every peer connection a fresh EC key, certificate and, for each DTLS
-    transport, a new ``SSL_CTX`` with them loaded; the relay's connections all present the
-    same identity, so they share one (browsers check the certificate's fingerprint from the
-    SDP, which is per connection either way). The shared contexts also release a
-    connection's read and write buffers while it is idle (``SSL_MODE_RELEASE_BUFFERS``): after
-    the handshake a relay connection's DTLS carries next to nothing.
-    """
+    def shared_context(srtp_profiles: list[Any]) -> SSL.Context:
+        key = tuple(profile.openssl_profile for profile in srtp_profiles)
+        context = contexts.get(key)
+        if context is None:
+            context = create(srtp_profiles=srtp_profiles)
+            prepare(context)
+            contexts[key] = context
+        return context
 
-    def __init__(self) -> None:
-        self._certificate: RTCCertificate | None = None
-
-    def current(self) -> RTCCertificate:
-        certificate = self._certificate
-        now = datetime.datetime.now(tz=datetime.UTC)
-        if certificate is None or certificate.expires - now < CERTIFICATE_RENEWAL:
-            certificate = self._certificate = self._new()
-        return certificate
-
-    @staticmethod
-    def _new() -> RTCCertificate:
-        certificate = RTCCertificate.generateCertificate()
-        create: Callable[..., SSL.Context] = getattr(certificate, CERTIFICATE_SSL_CONTEXT)
-        contexts: dict[tuple[bytes, ...], SSL.Context] = {}
-
-        def shared_context(srtp_profiles: list[Any]) -> SSL.Context:
-            key = tuple(profile.openssl_profile for profile in srtp_profiles)
-            context = contexts.get(key)
-            if context is None:
-                context = create(srtp_profiles=srtp_profiles)
-                context.set_mode(SSL.MODE_RELEASE_BUFFERS)
-                contexts[key] = context
-            return context
-
-        setattr(certificate, CERTIFICATE_SSL_CONTEXT, shared_context)
-        return certificate
-
-    def use_in(self, pc: RTCPeerConnection) -> None:
-        """Make ``pc`` present the shared certificate (before its first description)."""
-        setattr(pc, PC_CERTIFICATES, [self.current()])
+    setattr(certificate, CERTIFICATE_SSL_CONTEXT, shared_context)

@@ -25,6 +25,7 @@ from aiortc.rtcrtptransceiver import RTCRtpTransceiver
 
 from relay import compat, fastpath
 from relay.counters import Counters
+from relay.dtls_identity import SHARED_CERTIFICATE
 from relay.errors import BadOffer, SessionBusy
 from relay.fastpath import FastRoute
 from relay.limits import DEFAULT_LIMITS, StreamLimits
@@ -85,10 +86,6 @@ def offered_kinds(offer_sdp: str) -> tuple[str, ...]:
     if not kinds:
         raise BadOffer("the offer has no audio or video")
     return kinds
-
-
-SHARED_CERTIFICATE = compat.SharedCertificate()
-"""The DTLS identity (and OpenSSL contexts) of every server peer connection in this process."""
 
 
 class Participant:
