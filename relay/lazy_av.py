@@ -186,7 +186,7 @@ def _rebind_globals() -> None:
         if not isinstance(namespace, dict):
             continue
         for key, value in list(namespace.items()):
-            if isinstance(value, _StandInModule) and value._real is not None:
+            if type(value) is _StandInModule and value._real is not None:
                 namespace[key] = value._real
             elif type(value) is _StandInType:
                 namespace[key] = value._target()
