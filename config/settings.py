@@ -175,9 +175,21 @@ class RelaySettings:
     most; for tests that patch aiortc in-process and for debugging)."""
     worker_start_timeout_s: float = 60.0
     """Seconds a new relay worker process may take to start and pass its self-check."""
+    worker_preload: bool = False
+    """Whether a relay worker imports the media stack (aiortc with its DTLS, SRTP and ICE
+    libraries) when it starts. False: at its first session, which keeps an idle worker small
+    (about 30 MB instead of 55) and adds the import (about 0.1-0.3 s) to the first relayed join
+    on each worker. PyAV (FFmpeg) is loaded only when a session transcodes or records either
+    way."""
     send_history_packets: int = 128
-    """Packets kept per forwarded stream to answer the subscriber's NACKs (retransmissions).
-    About 1.2 KB each for video: 128 is about one second of a 1 Mbit/s stream."""
+    """The most packets kept per forwarded stream to answer the subscriber's NACKs
+    (retransmissions). About 1.2 KB each for video: 128 is about one second of a 1 Mbit/s
+    stream."""
+    send_history_ms: int = 300
+    """How much of a forwarded stream's recent past is kept for retransmissions, in
+    milliseconds: each stream's history is sized to what this holds at its measured packet
+    rate (at least 16 packets, at most send_history_packets). A lost packet asked for later
+    than this after it was sent is not resent. Janus keeps 200 ms at least (min_nack_queue)."""
     nack_window_packets: int = 128
     """How far back (in packets) the relay asks a publisher again for a lost packet."""
     video_queue_frames: int = 30
@@ -193,6 +205,7 @@ class RelaySettings:
             raise ValueError("relay.worker_start_timeout_s: must be positive")
         bounds = {
             "send_history_packets": (16, 4096),
+            "send_history_ms": (50, 10_000),
             "nack_window_packets": (16, 4096),
             "video_queue_frames": (1, 600),
             "audio_queue_frames": (1, 1000),

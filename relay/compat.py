@@ -24,13 +24,16 @@ import pylibsrtp
 import structlog
 from aioice.ice import CandidatePair, Connection, StunProtocol
 from aiortc.jitterbuffer import JitterFrame
-from aiortc.rtcdtlstransport import RTCDtlsTransport, State
+from aiortc.rate import RemoteBitrateEstimator
+from aiortc.rtcdtlstransport import RTCCertificate, RTCDtlsTransport, State
 from aiortc.rtcicetransport import RTCIceTransport
+from aiortc.rtcpeerconnection import RTCPeerConnection
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 from aiortc.rtcrtpreceiver import RTCRtpReceiver, StreamStatistics
 from aiortc.rtcrtpsender import RTCRtpSender
 from aiortc.rtcrtptransceiver import RTCRtpTransceiver
 from aiortc.rtp import RTP_HISTORY_SIZE, AnyRtcpPacket, HeaderExtensions, HeaderExtensionsMap
+from OpenSSL import SSL
 
 from relay.introspect import defines
 from relay.rtp import RtpHeader
@@ -65,6 +68,8 @@ _dtls = functools.partial(_needs, "aiortc", RTCDtlsTransport)
 _ice = functools.partial(_needs, "aiortc", RTCIceTransport)
 _transceiver = functools.partial(_needs, "aiortc", RTCRtpTransceiver)
 _extensions = functools.partial(_needs, "aiortc", HeaderExtensionsMap)
+_peer_connection = functools.partial(_needs, "aiortc", RTCPeerConnection)
+_certificate = functools.partial(_needs, "aiortc", RTCCertificate)
 _connection = functools.partial(_needs, "aioice", Connection)
 _protocol = functools.partial(_needs, "aioice", StunProtocol)
 
@@ -92,6 +97,7 @@ RECEIVER_HANDLE_RTP = _receiver("_handle_rtp_packet")
 RECEIVER_SEND_RTCP = _receiver("_send_rtcp")
 RECEIVER_SEND_NACK = _receiver("_send_rtcp_nack")
 RECEIVER_SEND_PLI = _receiver("_send_rtcp_pli")
+RECEIVER_BITRATE_ESTIMATOR = _receiver("_RTCRtpReceiver__remote_bitrate_estimator")
 # RTCDtlsTransport, RTCIceTransport, RTCRtpTransceiver, HeaderExtensionsMap
 DTLS_RX_SRTP = _dtls("_rx_srtp")
 DTLS_TX_SRTP = _dtls("_tx_srtp")
@@ -100,6 +106,9 @@ DTLS_EXTENSIONS = _dtls("_rtp_header_extensions_map")
 ICE_CONNECTION = _ice("_connection")
 TRANSCEIVER_CODECS = _transceiver("_codecs")
 EXTENSIONS_IDS = _extensions("_HeaderExtensionsMap__ids")
+# RTCPeerConnection, RTCCertificate
+PC_CERTIFICATES = _peer_connection("_RTCPeerConnection__certificates")
+CERTIFICATE_SSL_CONTEXT = _certificate("_create_ssl_context")
 # aioice
 CONNECTION_PROTOCOLS = _connection("_protocols")
 CONNECTION_NOMINATED = _connection("_nominated")
@@ -266,6 +275,19 @@ class ReceiverInternals:
         extensions: HeaderExtensionsMap = getattr(self.receiver.transport, DTLS_EXTENSIONS)
         return extensions
 
+    def drop_bitrate_estimator(self) -> None:
+        """Free the receiver's bandwidth estimator (a video receiver's holds a thousand
+        one-millisecond rate buckets, about 50 KB): only aiortc's full receive path feeds it,
+        and the relay's packet path never takes it."""
+        if getattr(self.receiver, RECEIVER_BITRATE_ESTIMATOR, None) is not None:
+            setattr(self.receiver, RECEIVER_BITRATE_ESTIMATOR, None)
+
+    def restore_bitrate_estimator(self) -> None:
+        """Give a video receiver a fresh estimator again (its packets now take the full
+        path, whose REMB to the publisher comes from it)."""
+        if getattr(self.receiver, RECEIVER_BITRATE_ESTIMATOR, None) is None:
+            setattr(self.receiver, RECEIVER_BITRATE_ESTIMATOR, RemoteBitrateEstimator())
+
     def replace_rtp_handler(self, handler: RtpHandler) -> RtpHandler:
         """Route every RTP packet of this receiver to ``handler``; returns aiortc's own."""
         original: RtpHandler = getattr(self.receiver, RECEIVER_HANDLE_RTP)
@@ -425,3 +447,26 @@ def bypass_stun_parsing(protocols: list[StunProtocol], deliver: Deliver) -> None
 
         setattr(protocol, PROTOCOL_DATAGRAM_RECEIVED, datagram_received)
         setattr(protocol, _HOOKED, True)
+
+
+def use_certificate(pc: RTCPeerConnection, certificate: RTCCertificate) -> None:
+    """Make ``pc`` present ``certificate`` (before its first description)."""
+    setattr(pc, PC_CERTIFICATES, [certificate])
+
+
+def share_ssl_contexts(certificate: RTCCertificate, prepare: Callable[[SSL.Context], None]) -> None:
+    """Give every DTLS transport that uses ``certificate`` one OpenSSL context per SRTP profile
+    list (aiortc builds a new one per transport), ``prepare``d once when it is built."""
+    create: Callable[..., SSL.Context] = getattr(certificate, CERTIFICATE_SSL_CONTEXT)
+    contexts: dict[tuple[bytes, ...], SSL.Context] = {}
+
+    def shared_context(srtp_profiles: list[Any]) -> SSL.Context:
+        key = tuple(profile.openssl_profile for profile in srtp_profiles)
+        context = contexts.get(key)
+        if context is None:
+            context = create(srtp_profiles=srtp_profiles)
+            prepare(context)
+            contexts[key] = context
+        return context
+
+    setattr(certificate, CERTIFICATE_SSL_CONTEXT, shared_context)

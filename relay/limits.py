@@ -14,7 +14,9 @@ from config.settings import RelaySettings
 @dataclass(frozen=True, slots=True)
 class StreamLimits:
     send_history_packets: int = 128
-    """Forwarded packets kept per subscriber stream for retransmissions."""
+    """The most forwarded packets kept per subscriber stream for retransmissions."""
+    send_history_ms: int = 300
+    """How much of a stream's past its history is sized to hold (:meth:`SendHistory.fit`)."""
     nack_window_packets: int = 128
     """How far back a lost packet is asked for again."""
     video_queue_frames: int = 30
@@ -26,6 +28,7 @@ class StreamLimits:
     def from_settings(cls, settings: RelaySettings) -> StreamLimits:
         return cls(
             send_history_packets=settings.send_history_packets,
+            send_history_ms=settings.send_history_ms,
             nack_window_packets=settings.nack_window_packets,
             video_queue_frames=settings.video_queue_frames,
             audio_queue_frames=settings.audio_queue_frames,

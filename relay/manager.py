@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,18 +14,22 @@ from aiortc import RTCIceServer
 
 from config.settings import RelaySettings
 from relay import compat
-from relay.counters import Counters
+from relay.counters import Counters, relay_stats
 from relay.errors import BadOffer, RecordingRefused, RelayFull, RelayUnavailable
 from relay.limits import StreamLimits
 from relay.recording.session import SessionRecorder
 from relay.recording.writer import PartResult
 from relay.room import Room
+from relay.selfcheck import unavailable_reason
 from relay.tasks import spawn
 
 log = structlog.get_logger(__name__)
 
 MAX_OFFER_BYTES = 64 * 1024
 """A real offer is a few kilobytes; anything far larger is not one."""
+
+HISTORY_FIT_INTERVAL_S = 1.0
+"""How often every forwarded stream's retransmission history is sized to its packet rate."""
 
 
 class RelayManager:
@@ -59,6 +64,7 @@ class RelayManager:
         self._peer_timeout_s = peer_timeout_s
         self._rooms: dict[str, Room] = {}
         self._closing: set[asyncio.Task[None]] = set()
+        self._fitting: set[asyncio.Task[None]] = set()
         self.counters = Counters()
         self.sessions_started = 0
         self.closed = False
@@ -67,11 +73,10 @@ class RelayManager:
     async def start(self) -> None:
         """Run the compatibility self-check; on failure, log it and disable the relay."""
         problems = compat.self_check()
-        if not problems:
-            self._unavailable_reason = None
+        self._unavailable_reason = unavailable_reason(problems)
+        if self._unavailable_reason is None:
             log.info("relay.ready", **compat.installed_versions())
             return
-        self._unavailable_reason = "the media relay is disabled: " + "; ".join(problems)
         log.error("relay.unavailable", reason=self._unavailable_reason, problems=problems)
 
     @property
@@ -112,8 +117,24 @@ class RelayManager:
             )
             self._rooms[session_id] = room
             self.sessions_started += 1
+            if all(task.done() for task in self._fitting):
+                spawn(self._fitting, self._fit_histories(), "fit-histories")
         description = await room.join(participant_id, offer_sdp, offer_type)
         return description.sdp, description.type
+
+    async def _fit_histories(self) -> None:
+        """While there are rooms: size every stream's send history to its packet rate
+        (:meth:`relay.history.SendHistory.fit`), so it holds ``relay.send_history_ms``."""
+        window_ms = self.settings.send_history_ms
+        while self._rooms and not self.closed:
+            await asyncio.sleep(HISTORY_FIT_INTERVAL_S)
+            now = time.monotonic()
+            for room in list(self._rooms.values()):
+                for participant in list(room.participants.values()):
+                    for track in participant.outputs.values():
+                        outlet = track.outlet
+                        if outlet is not None:
+                            outlet.history.fit(outlet.packets, now, window_ms)
 
     def _current_ice_servers(self) -> list[RTCIceServer]:
         """A callable is asked per new room, so minted TURN credentials are always fresh."""
@@ -142,7 +163,9 @@ class RelayManager:
         self._rooms.clear()
         for room in rooms:
             await room.close()
-        for task in list(self._closing):
+        for task in list(self._fitting):
+            task.cancel()
+        for task in [*self._closing, *self._fitting]:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
@@ -201,24 +224,15 @@ class RelayManager:
         publisher attached); ``transcoding`` those that had to be re-encoded.
         """
         rooms = list(self._rooms.values())
-        return {
-            "sessions": len(rooms),
-            "peer_connections": sum(len(room.participants) for room in rooms),
-            "streams": sum(room.streams for room in rooms),
-            "transcoding": sum(room.transcoding for room in rooms),
-            "max_sessions": self.settings.max_sessions,
-            "sessions_started": self.sessions_started,
-            "packets_in": self.counters.packets_in,
-            "packets_forwarded": self.counters.packets_forwarded,
-            "packets_dropped": self.counters.packets_dropped,
-            "packets_fast": self.counters.packets_fast,
-            "bitrate_reports": self.counters.bitrate_reports,
-            "frames_in": self.counters.frames_in,
-            "frames_forwarded": self.counters.frames_forwarded,
-            "frames_dropped": self.counters.frames_dropped,
-            "frames_transcoded": self.counters.frames_transcoded,
-            "keyframe_requests": self.counters.keyframe_requests,
-        }
+        return relay_stats(
+            self.counters,
+            max_sessions=self.settings.max_sessions,
+            sessions=len(rooms),
+            peer_connections=sum(len(room.participants) for room in rooms),
+            streams=sum(room.streams for room in rooms),
+            transcoding=sum(room.transcoding for room in rooms),
+            sessions_started=self.sessions_started,
+        )
 
     def _room_empty(self, room: Room) -> None:
         if self._rooms.get(room.session_id) is room:

@@ -100,6 +100,11 @@ class Publication:
         self._streams = internals.streams
         self._nack = LossTracker(limits.nack_window_packets) if kind == "video" else None
         self._needs_frames = False
+        self._estimating = kind != "video"
+        """Whether the receiver has aiortc's bandwidth estimator (dropped until the full
+        receive path is needed: it is most of a video receiver's memory)."""
+        if not self._estimating:
+            internals.drop_bitrate_estimator()
         compat.tap_receiver(receiver, self._on_frame)
         self._full_path = internals.replace_rtp_handler(self._on_rtp)
         self._read_enabled = compat.read_enabled  # per packet: bound once
@@ -129,6 +134,9 @@ class Publication:
         counters.packets_in += 1
         frames = self._needs_frames
         if frames:
+            if not self._estimating:
+                self._internals.restore_bitrate_estimator()
+                self._estimating = True
             await self._full_path(packet, arrival_time_ms=arrival_time_ms)
         else:
             stream = self._streams.get(packet.ssrc)

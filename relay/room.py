@@ -25,6 +25,7 @@ from aiortc.rtcrtptransceiver import RTCRtpTransceiver
 
 from relay import compat, fastpath
 from relay.counters import Counters
+from relay.dtls_identity import SHARED_CERTIFICATE
 from relay.errors import BadOffer, SessionBusy
 from relay.fastpath import FastRoute
 from relay.limits import DEFAULT_LIMITS, StreamLimits
@@ -102,6 +103,7 @@ class Participant:
         self.room = room
         self.id = participant_id
         self.pc = RTCPeerConnection(RTCConfiguration(iceServers=list(ice_servers)))
+        SHARED_CERTIFICATE.use_in(self.pc)
         self.counters = counters
         self.limits = limits
         self.outputs: dict[str, ForwardTrack] = {}

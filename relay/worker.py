@@ -7,6 +7,13 @@ file descriptor ``FD``. It reads :class:`~relay.ipc.Init`, runs the compatibilit
 :class:`~relay.ipc.Call` frames, each in its own task, until the socket closes: then it closes
 every connection and exits. The web process closing the socket — on shutdown or because it
 died — is thus always the end of the worker.
+
+An idle worker stays small: this module imports neither aiortc nor the relay's media code.
+The manager (and with it aiortc, pyOpenSSL, libsrtp, aioice) is imported when the first call
+arrives — or at start with ``relay.worker_preload`` — with PyAV deferred to its first real use
+(:mod:`relay.lazy_av`), and the start-up self-check runs in a short-lived child interpreter
+(:mod:`relay.selfcheck`). When the worker's last session has ended, it hands freed memory back
+to the system (:func:`relay.memory.release`).
 """
 
 from __future__ import annotations
@@ -19,17 +26,22 @@ import logging
 import os
 import socket
 import sys
+import time
 from collections.abc import Callable
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import msgspec
 import structlog
-from aiortc import RTCIceServer
 
 from config.settings import RelaySettings
-from relay import errors, ipc, procstat
-from relay.manager import RelayManager
+from relay import errors, ipc, lazy_av, memory, procstat, selfcheck
+from relay.counters import Counters, relay_stats
 from relay.tasks import spawn
+
+if TYPE_CHECKING:
+    from aiortc import RTCIceServer
+
+    from relay.manager import RelayManager
 
 log = structlog.get_logger(__name__)
 
@@ -50,6 +62,8 @@ room created by an answer gets the credentials the web process minted for that c
 
 
 def _ice_from_wire(servers: list[ipc.IceServer]) -> tuple[RTCIceServer, ...]:
+    from aiortc import RTCIceServer  # loaded with the media stack (load_media_stack)
+
     return tuple(
         RTCIceServer(urls=s.urls, username=s.username, credential=s.credential) for s in servers
     )
@@ -57,6 +71,24 @@ def _ice_from_wire(servers: list[ipc.IceServer]) -> tuple[RTCIceServer, ...]:
 
 def _call_ice_servers() -> list[RTCIceServer]:
     return list(_ice_servers.get())
+
+
+IDLE_TICKS_BEFORE_RELEASE = 2
+"""Reports (one a second by default) with no session left before freed memory is handed
+back: the rooms' connections close in tasks of their own after the last one ends."""
+
+
+def media_stack_imported() -> bool:
+    """Whether aiortc is already imported here (a start-up wrapper may patch it first)."""
+    return "aiortc" in sys.modules
+
+
+def load_media_stack() -> type[RelayManager]:
+    """Import the relay's manager and with it aiortc (PyAV deferred); its class."""
+    lazy_av.defer()
+    from relay.manager import RelayManager
+
+    return RelayManager
 
 
 class WorkerServer:
@@ -68,14 +100,40 @@ class WorkerServer:
         self._reader = reader
         self._writer = writer
         self._init = init
-        settings = msgspec.convert(init.relay_settings, RelaySettings)
-        self.manager = RelayManager(
-            settings,
-            _call_ice_servers,
-            peer_timeout_s=init.peer_timeout_s,
-            on_room_closed=self._room_closed,
-        )
+        self.settings = msgspec.convert(init.relay_settings, RelaySettings)
+        self.manager: RelayManager | None = None
+        """Built by :meth:`_ensure_manager` (first call, or start with worker_preload)."""
+        self._loading = asyncio.Lock()
+        self._idle_ticks = 0
         self._tasks: set[asyncio.Task[None]] = set()
+
+    async def _ensure_manager(self) -> RelayManager:
+        """The manager, importing the media stack and running its self-check the first time."""
+        async with self._loading:
+            if self.manager is None:
+                started = time.perf_counter()
+                manager_class = load_media_stack()
+                manager = manager_class(
+                    self.settings,
+                    _call_ice_servers,
+                    peer_timeout_s=self._init.peer_timeout_s,
+                    on_room_closed=self._room_closed,
+                )
+                await manager.start()
+                self.manager = manager
+                log.info(
+                    "relay.media_stack_loaded",
+                    seconds=round(time.perf_counter() - started, 3),
+                    rss_mb=round(procstat.rss_bytes() / 2**20, 1),
+                )
+            return self.manager
+
+    async def _startup_check(self) -> str | None:
+        """Why the relay cannot serve (None when it can), without loading the media stack
+        unless it is wanted now or already imported."""
+        if self.settings.worker_preload or media_stack_imported():
+            return (await self._ensure_manager()).unavailable_reason
+        return selfcheck.unavailable_reason(await selfcheck.check_in_child())
 
     def _send(self, message: ipc.FromWorker) -> None:
         if not self._writer.is_closing():
@@ -85,8 +143,8 @@ class WorkerServer:
         self._send(ipc.RoomClosed(session_id))
 
     async def run(self, event_loop: str) -> None:
-        await self.manager.start()
-        self._send(ipc.Ready(os.getpid(), self.manager.unavailable_reason, event_loop))
+        reason = await self._startup_check()
+        self._send(ipc.Ready(os.getpid(), reason, event_loop))
         spawn(self._tasks, self._report_forever(), "worker-report")
         try:
             while True:
@@ -98,20 +156,22 @@ class WorkerServer:
         finally:
             for task in list(self._tasks):
                 task.cancel()
-            await self.manager.close()
+            if self.manager is not None:
+                await self.manager.close()
             self._writer.close()
 
     async def _serve(self, call: ipc.Call) -> None:
         if call.method not in WORKER_METHODS:
             self._send(ipc.Failure(call.id, "error", f"unknown relay command {call.method!r}"))
             return
-        _ice_servers.set(_ice_from_wire(call.ice_servers))
         args = list(call.args)
         if call.method == "start_recording":  # a failed write is told to the web process
             session_id = call.session_id
             args = [*args[:1], lambda reason: self._send(ipc.RecordingFailed(session_id, reason))]
         try:
-            result = getattr(self.manager, call.method)(call.session_id, *args)
+            manager = await self._ensure_manager()
+            _ice_servers.set(_ice_from_wire(call.ice_servers))
+            result = getattr(manager, call.method)(call.session_id, *args)
             if asyncio.iscoroutine(result):
                 result = await result
         except errors.RelayError as exc:
@@ -131,18 +191,42 @@ class WorkerServer:
 
     async def _report_forever(self) -> None:
         while True:
+            self._release_when_idle()
             self._send(self.report())
             await asyncio.sleep(self._init.report_interval_s)
 
+    def _release_when_idle(self) -> None:
+        """Once per idle spell, a few reports after the last session: hand memory back."""
+        if self.manager is None or self.manager.sessions():
+            self._idle_ticks = 0
+            return
+        self._idle_ticks += 1
+        if self._idle_ticks == IDLE_TICKS_BEFORE_RELEASE and self.manager.sessions_started:
+            before = procstat.rss_bytes()
+            memory.release()
+            log.info(
+                "relay.memory_released",
+                rss_mb=round(procstat.rss_bytes() / 2**20, 1),
+                freed_mb=round((before - procstat.rss_bytes()) / 2**20, 1),
+            )
+
     def report(self) -> ipc.Report:
+        manager = self.manager
+        if manager is None:  # nothing imported yet, so nothing relayed
+            return ipc.Report(
+                stats=relay_stats(Counters(), max_sessions=self.settings.max_sessions),
+                cpu_seconds=procstat.cpu_seconds(),
+                rss_bytes=procstat.rss_bytes(),
+                rooms={},
+                recording=[],
+            )
+        rooms = manager.participants_by_session()
         return ipc.Report(
-            stats=self.manager.stats(),
+            stats=manager.stats(),
             cpu_seconds=procstat.cpu_seconds(),
             rss_bytes=procstat.rss_bytes(),
-            rooms=self.manager.participants_by_session(),
-            recording=[
-                s for s in self.manager.participants_by_session() if self.manager.is_recording(s)
-            ],
+            rooms=rooms,
+            recording=[session for session in rooms if manager.is_recording(session)],
         )
 
 
@@ -156,6 +240,7 @@ def _plain_logging(level: str, _json: bool | None) -> None:
 
 
 async def serve(fd: int, setup_logging: LogSetup | None) -> None:
+    lazy_av.defer()  # before anything can import aiortc (a no-op if a wrapper already did)
     sock = socket.socket(fileno=fd)
     reader, writer = await asyncio.open_unix_connection(sock=sock)
     try:
