@@ -198,6 +198,7 @@ export class Call extends EventTarget {
   _sayHello() {
     if (this.ended) return;
     // `seen`: the other page's epoch when we know it, so it need not say hello back.
+    mark("hello-sent");
     this._send("client-hello", { seen: this.remoteEpoch });
   }
 
@@ -291,6 +292,7 @@ export class Call extends EventTarget {
       // The offer prepared while alone went to nobody: send it now, with the candidates
       // gathered since (they are in the local description by now).
       if (pc.signalingState === "have-local-offer" && !this.makingOffer) {
+        mark("offer-sent");
         this.offerSentAt = performance.now();
         this._send("client-offer", { offer: plain(pc.localDescription) });
       }
@@ -333,6 +335,7 @@ export class Call extends EventTarget {
     mark(`${description.type}-received`);
     if (description.type === "offer") {
       await pc.setLocalDescription();
+      mark("answer-sent");
       this._send("client-answer", { answer: plain(pc.localDescription) });
     }
   }
@@ -394,6 +397,7 @@ export class Call extends EventTarget {
       // other page says hello. Sent to nobody it would only use up the hub's budget of
       // client events, and hold back the hello and offer the newcomer is waiting for.
       if (this.remoteEpoch === null) return;
+      mark("offer-sent");
       this.offerSentAt = performance.now();
       this._send("client-offer", { offer: plain(pc.localDescription) });
     } finally {

@@ -28,6 +28,7 @@ function byId(id) {
 }
 
 function start() {
+  mark("script-start");
   const config = JSON.parse(byId("room-config").textContent);
   const ui = {
     remoteVideo: byId("remote-video"),
