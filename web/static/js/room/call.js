@@ -27,6 +27,8 @@
 // instead; a TURN server refusing our credentials gets its own message (ice_evidence.js).
 
 import { api, get } from "../api.js";
+import { openLocalMedia } from "./local_media.js";
+import { mark } from "./marks.js";
 import { RelayWatch } from "./relay_watch.js";
 // --- websocket path hooks (ws_path.js, ice_evidence.js) ---
 import { IceEvidence, TURN_REFUSED_MESSAGE } from "./ice_evidence.js";
@@ -49,10 +51,7 @@ const RELAY_RETRY_STATUSES = new Set([0, 409, 429, 500, 502, 503, 504]);
 const UDP_BLOCKED_MESSAGE =
   "This network blocks UDP; ask the operator to enable TURN over TCP/TLS.";
 
-/** Milestones of joining, as performance marks (the join benchmark reads them). */
-export function mark(name) {
-  if (performance.getEntriesByName(`room:${name}`).length === 0) performance.mark(`room:${name}`);
-}
+export { mark }; // milestones of joining (marks.js)
 
 export const PATHS = {
   none: "not connected",
@@ -104,9 +103,14 @@ export class Call extends EventTarget {
 
   // --- lifecycle ---------------------------------------------------------------------------
 
-  /** Ask for camera and microphone and the ICE servers; signaling may connect meanwhile. */
-  prepare() {
-    this.media = Promise.all([this._openMedia(), this._loadIceServers()]).then(() => {
+  /**
+   * Ask for camera and microphone and the ICE servers; signaling may connect meanwhile.
+   * ``early``: the same, already asked for by boot.js ({media, iceServers} promises).
+   */
+  prepare(early = {}) {
+    const media = this._openMedia(early.media);
+    const iceServers = this._loadIceServers(early.iceServers);
+    this.media = Promise.all([media, iceServers]).then(() => {
       mark("media-ready");
       this._emit("local", { stream: this.localStream });
       if (this.mode === "always") {
@@ -122,29 +126,17 @@ export class Call extends EventTarget {
     return this.media;
   }
 
-  async _openMedia() {
-    const attempts = [
-      { audio: true, video: { width: { ideal: 640 }, height: { ideal: 480 } } },
-      { audio: true, video: false },
-      { audio: false, video: true },
-    ];
-    let lastError = null;
-    for (const constraints of attempts) {
-      try {
-        this.localStream = await navigator.mediaDevices.getUserMedia(constraints);
-        return;
-      } catch (error) {
-        lastError = error;
-      }
-    }
-    this.localStream = new MediaStream();
+  async _openMedia(pending) {
+    const { stream, error } = await (pending || openLocalMedia());
+    this.localStream = stream;
+    if (error === null) return;
     this._emit("error", {
-      message: `Your camera and microphone are not available (${lastError?.name || "unknown"}); you can still see and hear the other side.`,
+      message: `Your camera and microphone are not available (${error}); you can still see and hear the other side.`,
     });
   }
 
-  async _loadIceServers() {
-    const { ok, data } = await get("/api/ice-servers");
+  async _loadIceServers(pending) {
+    const { ok, data } = await (pending || get("/api/ice-servers"));
     if (!ok) {
       console.warn("room: no ICE servers", data.error);
       this.iceServers = [];

@@ -8,6 +8,12 @@
 //
 // The hub accepts at most 10 client events per second per connection, so every client event
 // goes through one paced queue.
+//
+// The connection starts before the room's handlers exist (boot.js): until attach() every
+// incoming callback (state, members, signals, chat, listened events) waits, in order, and runs
+// when the handlers arrive.
+
+import { mark } from "./marks.js";
 
 const RATE_WINDOW_MS = 1000;
 const RATE_MAX = 8; // below the hub's 10/s, leaving room for clock jitter
@@ -18,11 +24,12 @@ export class Signaling {
    * @param {object} config the room config (sessionId, pusherKey, email)
    * @param {object} handlers {onSignal(event, data), onChat(data), onReady(rejoin),
    *   onState(state), onMembers(members), onMemberAdded(member), onMemberRemoved(member),
-   *   onRefused(channel, status)}
+   *   onRefused(channel, status)}; null: they come later, with attach()
    */
-  constructor(config, handlers) {
+  constructor(config, handlers = null) {
     this.config = config;
     this.handlers = handlers;
+    this.waiting = []; // callbacks held until attach()
     this.queue = [];
     this.sentAt = [];
     this.timer = null;
@@ -41,13 +48,29 @@ export class Signaling {
    */
   listen(name, handler) {
     this.listeners.push([name, handler]);
-    this.privateChannel?.bind(name, handler);
+  }
+
+  /** The room's handlers are ready: run what arrived before them, then deliver as it comes. */
+  attach(handlers) {
+    this.handlers = handlers;
+    for (const callback of this.waiting.splice(0)) callback();
+  }
+
+  /** Run ``callback`` now, or once attach() gave the handlers. */
+  _deliver(callback) {
+    if (this.handlers === null) this.waiting.push(callback);
+    else callback();
+  }
+
+  _handler(name, ...args) {
+    this._deliver(() => this.handlers[name]?.(...args));
   }
 
   connect() {
     if (typeof window.Pusher !== "function") {
       throw new Error("pusher-js did not load");
     }
+    mark("hub-connect");
     const port = window.location.port;
     this.pusher = new window.Pusher(this.config.pusherKey, {
       wsHost: window.location.hostname,
@@ -66,18 +89,23 @@ export class Signaling {
 
     for (const name of ["client-offer", "client-answer", "client-ice-candidate", "client-hello",
       "client-path", "client-bye"]) {
-      this.privateChannel.bind(name, (data) => this.handlers.onSignal?.(name, data));
+      this.privateChannel.bind(name, (data) => this._handler("onSignal", name, data));
     }
-    for (const [name, handler] of this.listeners) this.privateChannel.bind(name, handler);
-    this.presenceChannel.bind("client-chat-message", (data) => this.handlers.onChat?.(data));
+    this.privateChannel.bind_global((name, data) => {
+      if (name.startsWith("pusher")) return; // the protocol's own events
+      this._deliver(() => {
+        for (const [listened, handler] of this.listeners) if (listened === name) handler(data);
+      });
+    });
+    this.presenceChannel.bind("client-chat-message", (data) => this._handler("onChat", data));
     this.presenceChannel.bind("pusher:subscription_succeeded", (members) => {
-      this.handlers.onMembers?.(listMembers(members));
+      this._handler("onMembers", listMembers(members));
     });
     this.presenceChannel.bind("pusher:member_added", (member) => {
-      this.handlers.onMemberAdded?.(memberOf(member));
+      this._handler("onMemberAdded", memberOf(member));
     });
     this.presenceChannel.bind("pusher:member_removed", (member) => {
-      this.handlers.onMemberRemoved?.(memberOf(member));
+      this._handler("onMemberRemoved", memberOf(member));
     });
   }
 
@@ -89,7 +117,7 @@ export class Signaling {
     });
     channel.bind("pusher:subscription_error", (error) => {
       this.subscribed[kind] = false;
-      this.handlers.onRefused?.(name, error && error.status);
+      this._handler("onRefused", name, error && error.status);
     });
     return channel;
   }
@@ -97,17 +125,19 @@ export class Signaling {
   _maybeReady() {
     if (!this.isReady()) return;
     this.readyCount += 1;
+    mark("hub-ready");
     this._pump();
-    this.handlers.onReady?.(this.readyCount > 1);
+    this._handler("onReady", this.readyCount > 1);
   }
 
   _onState(state) {
+    if (state === "connected") mark("hub-connected"); // the socket is up; subscribing next
     if (state !== "connected") {
       // pusher-js resubscribes after reconnecting; until then nothing can be sent.
       this.subscribed.private = false;
       this.subscribed.presence = false;
     }
-    this.handlers.onState?.(state);
+    this._handler("onState", state);
   }
 
   /** Both channels subscribed on a live connection: client events can be sent. */
