@@ -326,9 +326,13 @@ export class Call extends EventTarget {
     }
     mark(`${description.type}-received`);
     if (description.type === "offer") {
-      await pc.setLocalDescription();
+      // The answer goes out before it is applied here: the other side starts its media once
+      // it has the answer, so applying ours (ICE gathering, transports) runs meanwhile instead
+      // of first. Candidates gathered by that come after it on the same queue.
+      const answer = await pc.createAnswer();
       mark("answer-sent");
-      this._send("client-answer", { answer: plain(pc.localDescription) });
+      this._send("client-answer", { answer: plain(answer) });
+      await pc.setLocalDescription(answer);
     }
   }
 
