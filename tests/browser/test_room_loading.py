@@ -1,7 +1,6 @@
 """How the room page loads, in real Chromium: every module the call needs comes from the
 generated modulepreload list (nothing is discovered import by import, nothing loads twice), at
-content-hashed URLs that a second join takes from the cache without asking the server; boot.js
-starts the hub connection before room.js runs and nothing that arrives meanwhile is lost."""
+content-hashed URLs that a second join takes from the cache without asking the server."""
 
 from __future__ import annotations
 
@@ -28,7 +27,7 @@ from web.static_assets import STATIC_ASSETS
 pytestmark = pytest.mark.browser
 
 # The room's entry scripts: fetched by their own tags; every other module by a preload.
-ENTRIES = {"js/common.js", "js/room/room.js", "js/room/boot.js"}
+ENTRIES = {"js/common.js", "js/room/room.js"}
 PRELOAD = re.compile(r'<link rel="modulepreload" href="([^"]+)">')
 MODULES_BEFORE_FIRST_FRAME = """() => {
   const frame = performance.getEntriesByName('room:first-remote-frame')[0].startTime;
@@ -82,13 +81,6 @@ async def test_the_room_loads_its_modules_at_once_and_a_second_join_from_the_cac
     assert set(PRELOAD.findall(await mentee.content())) >= expected - {
         assets.url(entry) for entry in ENTRIES
     }
-    # boot.js ran first and started the hub connection before room.js took it over.
-    marks = await mentee.evaluate(
-        "() => Object.fromEntries(performance.getEntriesByType('mark')"
-        ".map((m) => [m.name, m.startTime]))"
-    )
-    assert marks["room:boot"] <= marks["room:script-start"]
-
     # The same person joins again: every module from the cache, not even a revalidation.
     await mentee.close(run_before_unload=True)
     await mentor.wait_for_function("() => panamiaRoom.call.remoteEpoch === null")

@@ -27,7 +27,6 @@
 // instead; a TURN server refusing our credentials gets its own message (ice_evidence.js).
 
 import { api, get } from "../api.js";
-import { openLocalMedia } from "./local_media.js";
 import { mark } from "./marks.js";
 import { RelayWatch } from "./relay_watch.js";
 // --- websocket path hooks (ws_path.js, ice_evidence.js) ---
@@ -103,14 +102,9 @@ export class Call extends EventTarget {
 
   // --- lifecycle ---------------------------------------------------------------------------
 
-  /**
-   * Ask for camera and microphone and the ICE servers; signaling may connect meanwhile.
-   * ``early``: the same, already asked for by boot.js ({media, iceServers} promises).
-   */
-  prepare(early = {}) {
-    const media = this._openMedia(early.media);
-    const iceServers = this._loadIceServers(early.iceServers);
-    this.media = Promise.all([media, iceServers]).then(() => {
+  /** Ask for camera and microphone and the ICE servers; signaling may connect meanwhile. */
+  prepare() {
+    this.media = Promise.all([this._openMedia(), this._loadIceServers()]).then(() => {
       mark("media-ready");
       this._emit("local", { stream: this.localStream });
       if (this.mode === "always") {
@@ -126,17 +120,29 @@ export class Call extends EventTarget {
     return this.media;
   }
 
-  async _openMedia(pending) {
-    const { stream, error } = await (pending || openLocalMedia());
-    this.localStream = stream;
-    if (error === null) return;
+  async _openMedia() {
+    const attempts = [
+      { audio: true, video: { width: { ideal: 640 }, height: { ideal: 480 } } },
+      { audio: true, video: false },
+      { audio: false, video: true },
+    ];
+    let lastError = null;
+    for (const constraints of attempts) {
+      try {
+        this.localStream = await navigator.mediaDevices.getUserMedia(constraints);
+        return;
+      } catch (error) {
+        lastError = error;
+      }
+    }
+    this.localStream = new MediaStream();
     this._emit("error", {
-      message: `Your camera and microphone are not available (${error}); you can still see and hear the other side.`,
+      message: `Your camera and microphone are not available (${lastError?.name || "unknown"}); you can still see and hear the other side.`,
     });
   }
 
-  async _loadIceServers(pending) {
-    const { ok, data } = await (pending || get("/api/ice-servers"));
+  async _loadIceServers() {
+    const { ok, data } = await get("/api/ice-servers");
     if (!ok) {
       console.warn("room: no ICE servers", data.error);
       this.iceServers = [];

@@ -1,8 +1,6 @@
 // The session room: wires the call, the hub connection, presence, chat and shared notes to
-// the page. Everything the page knows about the session is in #room-config. boot.js started
-// the hub connection, camera and microphone and the ICE servers before this module ran.
+// the page. Everything the page knows about the session is in #room-config.
 
-import { early } from "./boot.js";
 import { Call, PATHS, mark } from "./call.js";
 import { Chat } from "./chat.js";
 import { MediaState, showPeerMediaState } from "./media_state.js";
@@ -10,6 +8,7 @@ import { Presence } from "./presence.js";
 import { startQuality } from "./quality.js";
 import { Recording } from "./recording.js";
 import { ScreenShare, showPeerScreen } from "./screen_share.js";
+import { Signaling } from "./signaling.js";
 
 const FIRST_FRAME_MARK = "first-remote-frame";
 const NOTES_DELAY_MS = 1500;
@@ -30,7 +29,7 @@ function byId(id) {
 
 function start() {
   mark("script-start");
-  const { config, signaling } = early;
+  const config = JSON.parse(byId("room-config").textContent);
   const ui = {
     remoteVideo: byId("remote-video"),
     remoteAudio: byId("remote-audio"),
@@ -51,6 +50,7 @@ function start() {
   // True while the relay connection carries no media and a new one is being negotiated.
   let mediaReconnecting = false;
 
+  const signaling = new Signaling(config, {});
   const call = new Call(config, signaling);
   const mediaState = new MediaState(config, signaling); // media_state.js: camera/mic/screen
   const presenceEls = { list: byId("presence-list"), event: byId("presence-event") };
@@ -217,7 +217,7 @@ function start() {
         : SIGNAL_LABELS[state] || state;
   }
 
-  const signalingHandlers = {
+  Object.assign(signaling.handlers, {
     onSignal: (event, data) => call.onSignal(event, data),
     onChat: (data) => chat.receive(data),
     onReady: (rejoin) => {
@@ -241,7 +241,7 @@ function start() {
       showSignal("failed");
       ui.signal.textContent = status === 403 ? "Access denied" : `Could not join the room (${status || "error"})`;
     },
-  };
+  });
 
   showPeerMediaState(
     mediaState,
@@ -270,14 +270,15 @@ function start() {
   });
   recording.load();
   refreshOverlay();
-  // Everything that listens to the hub is set up: hand it what arrived meanwhile.
-  signaling.attach(signalingHandlers);
-  early.connected.catch((error) => {
+  // The hub connection is the longest chain to the first frame: start it first.
+  try {
+    signaling.connect();
+  } catch (error) {
     showSignal("failed");
     ui.error.textContent = `The room could not start: ${error.message}`;
     ui.error.hidden = false;
-  });
-  call.prepare(early);
+  }
+  call.prepare();
   chat.loadHistory();
   // The notes (and their 100 KB editor bundle) wait until the call is set up or a moment
   // has passed, so they do not compete with joining the call.

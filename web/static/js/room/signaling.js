@@ -8,10 +8,6 @@
 //
 // The hub accepts at most 10 client events per second per connection, so every client event
 // goes through one paced queue.
-//
-// The connection starts before the room's handlers exist (boot.js): until attach() every
-// incoming callback (state, members, signals, chat, listened events) waits, in order, and runs
-// when the handlers arrive.
 
 import { mark } from "./marks.js";
 
@@ -24,12 +20,11 @@ export class Signaling {
    * @param {object} config the room config (sessionId, pusherKey, email)
    * @param {object} handlers {onSignal(event, data), onChat(data), onReady(rejoin),
    *   onState(state), onMembers(members), onMemberAdded(member), onMemberRemoved(member),
-   *   onRefused(channel, status)}; null: they come later, with attach()
+   *   onRefused(channel, status)}
    */
-  constructor(config, handlers = null) {
+  constructor(config, handlers) {
     this.config = config;
     this.handlers = handlers;
-    this.waiting = []; // callbacks held until attach()
     this.queue = [];
     this.sentAt = [];
     this.timer = null;
@@ -48,22 +43,7 @@ export class Signaling {
    */
   listen(name, handler) {
     this.listeners.push([name, handler]);
-  }
-
-  /** The room's handlers are ready: run what arrived before them, then deliver as it comes. */
-  attach(handlers) {
-    this.handlers = handlers;
-    for (const callback of this.waiting.splice(0)) callback();
-  }
-
-  /** Run ``callback`` now, or once attach() gave the handlers. */
-  _deliver(callback) {
-    if (this.handlers === null) this.waiting.push(callback);
-    else callback();
-  }
-
-  _handler(name, ...args) {
-    this._deliver(() => this.handlers[name]?.(...args));
+    this.privateChannel?.bind(name, handler);
   }
 
   connect() {
@@ -89,23 +69,18 @@ export class Signaling {
 
     for (const name of ["client-offer", "client-answer", "client-ice-candidate", "client-hello",
       "client-path", "client-bye"]) {
-      this.privateChannel.bind(name, (data) => this._handler("onSignal", name, data));
+      this.privateChannel.bind(name, (data) => this.handlers.onSignal?.(name, data));
     }
-    this.privateChannel.bind_global((name, data) => {
-      if (name.startsWith("pusher")) return; // the protocol's own events
-      this._deliver(() => {
-        for (const [listened, handler] of this.listeners) if (listened === name) handler(data);
-      });
-    });
-    this.presenceChannel.bind("client-chat-message", (data) => this._handler("onChat", data));
+    for (const [name, handler] of this.listeners) this.privateChannel.bind(name, handler);
+    this.presenceChannel.bind("client-chat-message", (data) => this.handlers.onChat?.(data));
     this.presenceChannel.bind("pusher:subscription_succeeded", (members) => {
-      this._handler("onMembers", listMembers(members));
+      this.handlers.onMembers?.(listMembers(members));
     });
     this.presenceChannel.bind("pusher:member_added", (member) => {
-      this._handler("onMemberAdded", memberOf(member));
+      this.handlers.onMemberAdded?.(memberOf(member));
     });
     this.presenceChannel.bind("pusher:member_removed", (member) => {
-      this._handler("onMemberRemoved", memberOf(member));
+      this.handlers.onMemberRemoved?.(memberOf(member));
     });
   }
 
@@ -117,7 +92,7 @@ export class Signaling {
     });
     channel.bind("pusher:subscription_error", (error) => {
       this.subscribed[kind] = false;
-      this._handler("onRefused", name, error && error.status);
+      this.handlers.onRefused?.(name, error && error.status);
     });
     return channel;
   }
@@ -127,7 +102,7 @@ export class Signaling {
     this.readyCount += 1;
     mark("hub-ready");
     this._pump();
-    this._handler("onReady", this.readyCount > 1);
+    this.handlers.onReady?.(this.readyCount > 1);
   }
 
   _onState(state) {
@@ -137,7 +112,7 @@ export class Signaling {
       this.subscribed.private = false;
       this.subscribed.presence = false;
     }
-    this._handler("onState", state);
+    this.handlers.onState?.(state);
   }
 
   /** Both channels subscribed on a live connection: client events can be sent. */
