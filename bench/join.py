@@ -9,9 +9,11 @@ navigation start. The baseline, in the same browser, is two RTCPeerConnections i
 page wired to each other directly (no page load, no server, no signaling): the floor that
 WebRTC itself imposes here.
 
-    python -m bench.join [--runs 12] [--order mentor-first|mentee-first]
+    python -m bench.join [--runs 12] [--order mentor-first|mentee-first|both]
 
-Prints p50 and p95 (and the ratio to the baseline); never fails on time.
+Prints p50 and p95 (and the ratio to the baseline) and the median time of each milestone of
+both pages on the joining page's clock (the waiting page's marks are prefixed "other:"), so a
+slow step shows on whichever side it happens; never fails on time.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
+import sys
 import tempfile
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -47,8 +50,10 @@ FIRST_FRAME = """() => new Promise((resolve) => {
 
 BASELINE = """async () => {
   const started = performance.now();
+  let media = 0, ice = 0;
   const stream = await navigator.mediaDevices.getUserMedia({
     audio: true, video: { width: { ideal: 640 }, height: { ideal: 480 } } });
+  media = performance.now() - started;
   const a = new RTCPeerConnection({ iceServers: [] });
   const b = new RTCPeerConnection({ iceServers: [] });
   a.onicecandidate = (e) => e.candidate && b.addIceCandidate(e.candidate);
@@ -57,6 +62,9 @@ BASELINE = """async () => {
   video.muted = true; video.autoplay = true; video.playsInline = true;
   document.body.append(video);
   const frame = new Promise((resolve) => video.requestVideoFrameCallback(() => resolve()));
+  b.oniceconnectionstatechange = () => {
+    if (!ice && b.iceConnectionState === 'connected') ice = performance.now() - started;
+  };
   b.ontrack = (e) => {
     if (e.track.kind === 'video') video.srcObject = new MediaStream([e.track]);
   };
@@ -69,7 +77,7 @@ BASELINE = """async () => {
   const elapsed = performance.now() - started;
   a.close(); b.close(); video.remove();
   for (const track of stream.getTracks()) track.stop();
-  return elapsed;
+  return [elapsed, media, ice];
 }"""
 
 
@@ -125,25 +133,33 @@ async def context_for(
     return context
 
 
+# The page's marks as [name, time since its navigation started, time origin].
+MARKS = """() => {
+  const nav = performance.getEntriesByType('navigation')[0];
+  const marks = performance.getEntriesByType('mark')
+    .filter((m) => m.name.startsWith('room:'))
+    .map((m) => [m.name.slice(5), m.startTime]);
+  return { origin: performance.timeOrigin, marks: [
+    ['html received', nav.responseEnd],
+    ['page loaded (DOMContentLoaded)', nav.domContentLoadedEventEnd], ...marks] };
+}"""
+
+
 async def join_once(
     context: BrowserContext, room: str, waiting: Page, milestones: list[dict[str, float]]
 ) -> float:
+    # The waiting page marks each milestone once: clear them so this join's are its own.
+    await waiting.evaluate("() => performance.clearMarks()")
     page = await context.new_page()
     await page.goto(room)
     elapsed = float(await asyncio.wait_for(page.evaluate(FIRST_FRAME), 30))
-    milestones.append(
-        dict(
-            await page.evaluate(
-                """() => {
-                  const nav = performance.getEntriesByType('navigation')[0];
-                  return [['page loaded (DOMContentLoaded)', nav.domContentLoadedEventEnd],
-                    ...performance.getEntriesByType('mark')
-                      .filter((m) => m.name.startsWith('room:'))
-                      .map((m) => [m.name.slice(5), m.startTime])];
-                }"""
-            )
-        )
-    )
+    mine = await page.evaluate(MARKS)
+    other = await waiting.evaluate(MARKS)
+    shift = other["origin"] - mine["origin"]  # both clocks are the same wall clock
+    marks = dict(mine["marks"])
+    for name, at in other["marks"][2:]:  # not the waiting page's own load
+        marks[f"other: {name}"] = at + shift
+    milestones.append(marks)
     await page.close(run_before_unload=True)
     # The waiting page has seen the joiner go (client-bye / presence) before the next run.
     await waiting.wait_for_function(
@@ -191,12 +207,16 @@ async def measure(
 
     await join_once(joining_ctx, room, waiting, [])  # warm-up: caches, first getUserMedia
     milestones: list[dict[str, float]] = []
-    joins = [await join_once(joining_ctx, room, waiting, milestones) for _ in range(runs)]
+    joins: list[float] = []
+    for number in range(1, runs + 1):
+        joins.append(await join_once(joining_ctx, room, waiting, milestones))
+        print(f"  join {number}/{runs}: {joins[-1]:.0f} ms", file=sys.stderr, flush=True)
 
     probe = await joining_ctx.new_page()
     await probe.goto(url + "/signin")
     await probe.evaluate(BASELINE)  # warm-up
-    baseline = [float(await probe.evaluate(BASELINE)) for _ in range(runs)]
+    baseline_marks = [await probe.evaluate(BASELINE) for _ in range(runs)]
+    baseline = [float(elapsed) for elapsed, _, _ in baseline_marks]
     await probe.close()
 
     def line(name: str, values: list[float]) -> str:
@@ -217,6 +237,12 @@ async def measure(
     print(line("baseline (in-page loopback pair)", baseline))
     ratio = percentile(joins, 0.5) / percentile(baseline, 0.5)
     print(f"ratio p50 room/baseline: {ratio:.2f}x")
+    media_ms = statistics.median(m for _, m, _ in baseline_marks)
+    ice_ms = statistics.median(i for _, _, i in baseline_marks)
+    print(
+        f"baseline medians: media ready {media_ms:.0f}, ICE connected {ice_ms:.0f},"
+        f" first frame {statistics.median(baseline):.0f} ms"
+    )
     print("median time of each milestone after opening the room (ms):")
     names = sorted(
         {n for m in milestones for n in m},
@@ -224,7 +250,7 @@ async def measure(
     )
     for name in names:
         values = [m[name] for m in milestones if name in m]
-        print(f"  {name:<32} {statistics.median(values):7.0f}")
+        print(f"  {name:<40} {statistics.median(values):7.0f}")
     await mentor_ctx.close()
     await mentee_ctx.close()
 
@@ -234,14 +260,17 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=12, help="measured joins (at least 10)")
     parser.add_argument(
         "--order",
-        choices=("mentor-first", "mentee-first"),
+        choices=("mentor-first", "mentee-first", "both"),
         default="mentor-first",
-        help="who waits in the room while the other one joins (default %(default)s)",
+        help="who waits in the room while the other one joins; both: one order, then the"
+        " other (default %(default)s)",
     )
     args = parser.parse_args()
     if not CHROMIUM.exists():
         raise SystemExit("chromium is not installed (apt-get install chromium)")
-    asyncio.run(run(max(10, args.runs), args.order == "mentee-first"))
+    orders = ("mentor-first", "mentee-first") if args.order == "both" else (args.order,)
+    for order in orders:
+        asyncio.run(run(max(10, args.runs), order == "mentee-first"))
 
 
 if __name__ == "__main__":

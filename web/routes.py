@@ -6,6 +6,8 @@ from pathlib import Path
 
 from aiohttp import web
 
+from web.static_assets import STATIC_ASSETS, StaticAssets, cache_static
+
 STATIC_DIR = Path(__file__).parent / "static"
 
 
@@ -19,4 +21,7 @@ def setup_routes(app: web.Application) -> None:
     setup_page_routes(app)
     setup_room_routes(app)
     setup_admin_pages(app)
-    app.router.add_static("/static/", STATIC_DIR, name="static", append_version=True)
+    # Versioned URLs and module preloads come from the manifest (web/static_assets.py).
+    app[STATIC_ASSETS] = StaticAssets.scan(STATIC_DIR)
+    app.on_response_prepare.append(cache_static)
+    app.router.add_static("/static/", STATIC_DIR, name="static")

@@ -12,6 +12,7 @@ from aiohttp import web
 from store import validation as rules
 from store.models import Profile
 from web.pages.availability_summary import ranges_text
+from web.static_assets import STATIC_ASSETS
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 
@@ -129,8 +130,10 @@ def render(
     status: int = 200,
 ) -> web.Response:
     env = request.app[TEMPLATES]
+    assets = request.app.get(STATIC_ASSETS)
     values: dict[str, Any] = {
-        "static": lambda path: static_url(request, path),
+        "static": lambda path: assets.url(path) if assets else f"/static/{path}",
+        "module_preloads": lambda entry: assets.preloads(entry) if assets else [],
         "rules": FORM_RULES,
         "viewer": None,
         "nav": "",
@@ -138,18 +141,21 @@ def render(
     }
     values.update(context or {})
     body = env.get_template(template).render(values)
+    import_map_source = None
+    if assets is not None:
+        body, import_map_source = assets.with_import_map(body)
     response = web.Response(text=body, status=status, content_type="text/html")
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "same-origin"
-    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    response.headers["Content-Security-Policy"] = content_security_policy(import_map_source)
     return response
 
 
-def static_url(request: web.Request, path: str) -> str:
-    """URL of a file under web/static, with a content hash so browsers refetch changes."""
-    try:
-        resource = request.app.router["static"]
-    except KeyError:
-        return f"/static/{path}"
-    return str(resource.url_for(filename=path))
+def content_security_policy(import_map_source: str | None) -> str:
+    """The pages' policy; a page's import map is its one inline script, allowed by its hash."""
+    if import_map_source is None:
+        return CONTENT_SECURITY_POLICY
+    return CONTENT_SECURITY_POLICY.replace(
+        "script-src 'self'", f"script-src 'self' {import_map_source}"
+    )

@@ -27,6 +27,7 @@
 // instead; a TURN server refusing our credentials gets its own message (ice_evidence.js).
 
 import { api, get } from "../api.js";
+import { mark } from "./marks.js";
 import { RelayWatch } from "./relay_watch.js";
 // --- websocket path hooks (ws_path.js, ice_evidence.js) ---
 import { IceEvidence, TURN_REFUSED_MESSAGE } from "./ice_evidence.js";
@@ -49,10 +50,7 @@ const RELAY_RETRY_STATUSES = new Set([0, 409, 429, 500, 502, 503, 504]);
 const UDP_BLOCKED_MESSAGE =
   "This network blocks UDP; ask the operator to enable TURN over TCP/TLS.";
 
-/** Milestones of joining, as performance marks (the join benchmark reads them). */
-export function mark(name) {
-  if (performance.getEntriesByName(`room:${name}`).length === 0) performance.mark(`room:${name}`);
-}
+export { mark }; // milestones of joining (marks.js)
 
 export const PATHS = {
   none: "not connected",
@@ -198,6 +196,7 @@ export class Call extends EventTarget {
   _sayHello() {
     if (this.ended) return;
     // `seen`: the other page's epoch when we know it, so it need not say hello back.
+    mark("hello-sent");
     this._send("client-hello", { seen: this.remoteEpoch });
   }
 
@@ -291,6 +290,7 @@ export class Call extends EventTarget {
       // The offer prepared while alone went to nobody: send it now, with the candidates
       // gathered since (they are in the local description by now).
       if (pc.signalingState === "have-local-offer" && !this.makingOffer) {
+        mark("offer-sent");
         this.offerSentAt = performance.now();
         this._send("client-offer", { offer: plain(pc.localDescription) });
       }
@@ -332,8 +332,13 @@ export class Call extends EventTarget {
     }
     mark(`${description.type}-received`);
     if (description.type === "offer") {
-      await pc.setLocalDescription();
-      this._send("client-answer", { answer: plain(pc.localDescription) });
+      // The answer goes out before it is applied here: the other side starts its media once
+      // it has the answer, so applying ours (ICE gathering, transports) runs meanwhile instead
+      // of first. Candidates gathered by that come after it on the same queue.
+      const answer = await pc.createAnswer();
+      mark("answer-sent");
+      this._send("client-answer", { answer: plain(answer) });
+      await pc.setLocalDescription(answer);
     }
   }
 
@@ -394,6 +399,7 @@ export class Call extends EventTarget {
       // other page says hello. Sent to nobody it would only use up the hub's budget of
       // client events, and hold back the hello and offer the newcomer is waiting for.
       if (this.remoteEpoch === null) return;
+      mark("offer-sent");
       this.offerSentAt = performance.now();
       this._send("client-offer", { offer: plain(pc.localDescription) });
     } finally {

@@ -28,6 +28,7 @@ function byId(id) {
 }
 
 function start() {
+  mark("script-start");
   const config = JSON.parse(byId("room-config").textContent);
   const ui = {
     remoteVideo: byId("remote-video"),
@@ -220,7 +221,6 @@ function start() {
     onSignal: (event, data) => call.onSignal(event, data),
     onChat: (data) => chat.receive(data),
     onReady: (rejoin) => {
-      mark("hub-ready");
       showSignal("ready");
       call.onSignalingReady(rejoin);
       // A page that just loaded is in a normal call, which is what the other side assumes.

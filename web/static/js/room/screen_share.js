@@ -11,7 +11,8 @@
 // "... is presenting" label, and the camera again when the flag clears. Stop sharing, or the
 // browser's own "Stop sharing" bar (the track ends), returns to the camera.
 
-import { composite } from "./screen_composite.js";
+// screen_composite.js loads on the first share, not with the room (a join does not need it).
+const loadComposite = () => import("./screen_composite.js");
 
 /** Frame rate asked of the capture: text stays sharp; motion matters less than on a camera. */
 const SCREEN_FRAME_RATE = 15;
@@ -59,6 +60,8 @@ export class ScreenShare {
       track.addEventListener("ended", () => this.stop());
       this.track = track;
       const camera = this.call.localStream?.getVideoTracks()[0] || null;
+      const { composite } = await loadComposite();
+      if (this.track !== track) return; // the share ended while the module loaded
       this.sent = composite(track, camera);
       await this.call.useVideo(this.sent ? this.sent.track : track);
       this.mediaState.set({ screen: true });

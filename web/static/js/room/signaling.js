@@ -9,6 +9,8 @@
 // The hub accepts at most 10 client events per second per connection, so every client event
 // goes through one paced queue.
 
+import { mark } from "./marks.js";
+
 const RATE_WINDOW_MS = 1000;
 const RATE_MAX = 8; // below the hub's 10/s, leaving room for clock jitter
 const MAX_EVENT_BYTES = 10 * 1024;
@@ -48,6 +50,7 @@ export class Signaling {
     if (typeof window.Pusher !== "function") {
       throw new Error("pusher-js did not load");
     }
+    mark("hub-connect");
     const port = window.location.port;
     this.pusher = new window.Pusher(this.config.pusherKey, {
       wsHost: window.location.hostname,
@@ -97,11 +100,13 @@ export class Signaling {
   _maybeReady() {
     if (!this.isReady()) return;
     this.readyCount += 1;
+    mark("hub-ready");
     this._pump();
     this.handlers.onReady?.(this.readyCount > 1);
   }
 
   _onState(state) {
+    if (state === "connected") mark("hub-connected"); // the socket is up; subscribing next
     if (state !== "connected") {
       // pusher-js resubscribes after reconnecting; until then nothing can be sent.
       this.subscribed.private = false;

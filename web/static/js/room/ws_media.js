@@ -36,20 +36,6 @@ const SEND_BUFFER_VIDEO_LIMIT = 96 * 1024; // bytes queued in the socket before 
 const SEND_BUFFER_AUDIO_LIMIT = 1024 * 1024; // audio is dropped only this far behind
 const RECOVER_AFTER_MS = 3000;
 
-/** True when this browser can send and receive media over the websocket. */
-export function wsMediaSupported() {
-  return [
-    "VideoEncoder",
-    "VideoDecoder",
-    "AudioEncoder",
-    "AudioDecoder",
-    "EncodedVideoChunk",
-    "EncodedAudioChunk",
-    "MediaStreamTrackProcessor",
-    "MediaStreamTrackGenerator",
-  ].every((name) => typeof globalThis[name] === "function");
-}
-
 export class WsMedia extends EventTarget {
   /**
    * @param {{sessionId: string, localStream: MediaStream|null}} options

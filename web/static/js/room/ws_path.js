@@ -6,12 +6,29 @@
 // moves the call back to the relay as soon as UDP gets through again (networks change).
 
 import { udpReachable } from "./ice_evidence.js";
-import { WsMedia, wsMediaSupported } from "./ws_media.js";
+
+// ws_media.js (and what it imports) only loads when a call moves here: most calls never do,
+// and a join should not wait for it.
+const loadWsMedia = () => import("./ws_media.js");
 
 const FIRST_UPGRADE_CHECK_MS = 5000; // soon: a busy machine can make UDP look blocked
 const UPGRADE_CHECK_MS = 15_000;
 const RECONNECT_MS = 2000;
 const REFUSED = { 4401: "not signed in", 4403: "not allowed", 4404: "no such session" };
+
+/** True when this browser can send and receive media over the websocket. */
+function wsMediaSupported() {
+  return [
+    "VideoEncoder",
+    "VideoDecoder",
+    "AudioEncoder",
+    "AudioDecoder",
+    "EncodedVideoChunk",
+    "EncodedAudioChunk",
+    "MediaStreamTrackProcessor",
+    "MediaStreamTrackGenerator",
+  ].every((name) => typeof globalThis[name] === "function");
+}
 
 export class WebsocketPath {
   /** @param {import("./call.js").Call} call */
@@ -20,6 +37,7 @@ export class WebsocketPath {
     this.media = null;
     this.timers = { upgrade: null, reconnect: null };
     this.probe = false;
+    this.opening = false; // ws_media.js is loading for the first socket
   }
 
   get supported() {
@@ -32,7 +50,7 @@ export class WebsocketPath {
   }
 
   get active() {
-    return this.media !== null;
+    return this.media !== null || this.opening;
   }
 
   /**
@@ -41,7 +59,7 @@ export class WebsocketPath {
    */
   async start(reason, { tellPeer = true, probe = false } = {}) {
     const call = this.call;
-    if (this.media || call.ended) return;
+    if (this.active || call.ended) return;
     console.info(`room: moving to the websocket path (${reason})`);
     if (tellPeer) call._send("client-path", { path: "websocket", reason });
     call.onRelay = true; // off the peer-to-peer connection, as on the relay
@@ -56,6 +74,14 @@ export class WebsocketPath {
 
   async _open() {
     const call = this.call;
+    this.opening = true;
+    let WsMedia;
+    try {
+      ({ WsMedia } = await loadWsMedia());
+    } finally {
+      this.opening = false;
+    }
+    if (call.ended || this.media !== null || !call.onRelay) return;
     const media = new WsMedia({ sessionId: call.config.sessionId, localStream: call.localStream });
     this.media = media;
     media.addEventListener("track", ({ detail }) => call._onRemoteTrack(detail.track));
