@@ -90,6 +90,11 @@ async def api_error_middleware(request: web.Request, handler: Handler) -> web.St
         if exc.content_type == "application/json" or exc.status < 400:
             raise
         return json_error(exc.status, exc.reason)
+    except ConnectionResetError:
+        # The client went away mid-request (a page closing while its last report is read):
+        # nobody will read the answer, and it is not a fault of the server.
+        log.info("api.client_gone", path=request.path, method=request.method)
+        return json_error(400, "The request was cut short")
     except Exception:
         log.exception("api.unhandled", path=request.path, method=request.method)
         return json_error(500, "Internal server error")
