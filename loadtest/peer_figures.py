@@ -4,6 +4,10 @@ per-sample and running totals of received media."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
+
+MediaMode = Literal["replay", "synthetic"]
+MEDIA_MODES: tuple[MediaMode, ...] = ("replay", "synthetic")
 
 
 class PeerFailure(Exception):
@@ -16,6 +20,10 @@ class MediaOptions:
     height: int
     fps: int
     audio: bool
+    mode: MediaMode = "replay"
+    """``replay``: send media encoded once, count received frames without decoding (cheap,
+    for many sessions). ``synthetic``: encode live pictures and a tone, decode everything
+    received (end-to-end quality checks; costs far more CPU per session)."""
 
 
 @dataclass
