@@ -31,23 +31,11 @@ from aiortc.sdp import candidate_from_sdp
 from aiortc.stats import RTCInboundRtpStreamStats, RTCTransportStats
 
 from loadtest.api import ApiUser
-from loadtest.media import (
-    AUDIO_RATE,
-    VIDEO_CLOCK,
-    ReceivedTrack,
-    SyntheticAudioTrack,
-    SyntheticVideoTrack,
-)
+from loadtest.media import AUDIO_RATE, VIDEO_CLOCK
 from loadtest.peer_figures import MediaOptions, PeerFailure, PeerSample, PeerTimings, PeerTotals
+from loadtest.peer_media import Received, add_media, watch_remote_tracks
 from loadtest.pusher import PusherClient, PusherError
-from loadtest.replay import (
-    OpusLoopTrack,
-    PacketLoopTrack,
-    encode_opus_loop,
-    encode_vp8_loop,
-    replay_bitrate,
-)
-from loadtest.rtp_count import RtpFrameCounter, counting_supported
+from loadtest.rtp_count import RtpFrameCounter
 
 log = structlog.get_logger(__name__)
 
@@ -62,6 +50,12 @@ __all__ = [
     "Role",
     "ice_configuration",
 ]
+
+CLOSED_BY_AIORTC = "peer connection closed (ICE consent lost: see the load tester's loop lag)"
+"""aiortc closes a connection by itself when aioice's consent-freshness checks go unanswered
+six times in a row (each gets 0.5 s). When the load tester's own sockets back up behind media
+it cannot process fast enough, the answers come seconds late: its report shows the event-loop
+lag to tell that apart from a broken path."""
 
 Role = Literal["mentor", "mentee"]
 Path = Literal["direct", "relay"]
@@ -112,7 +106,7 @@ class Peer:
         self._events: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
         self._pc: RTCPeerConnection | None = None
-        self._received: list[ReceivedTrack | RtpFrameCounter] = []
+        self._received: list[Received] = []
         self._ice_connected = asyncio.Event()
         self._first_frame = asyncio.Event()
         self._failed: str | None = None
@@ -182,37 +176,8 @@ class Peer:
 
     def _new_connection(self) -> RTCPeerConnection:
         pc = RTCPeerConnection(ice_configuration(self._ice_servers))
-        media = self.media
-        replay = media.mode == "replay"
-        if media.audio:
-            pc.addTrack(OpusLoopTrack(encode_opus_loop()) if replay else SyntheticAudioTrack())
-        if replay:
-            clip = encode_vp8_loop(
-                media.width,
-                media.height,
-                frames=2 * media.fps,  # a keyframe every 2 s: a late watcher soon sees a picture
-                bitrate=replay_bitrate(media.width, media.height, media.fps),
-                fps=media.fps,
-            )
-            pc.addTrack(PacketLoopTrack(clip, media.fps))
-        else:
-            pc.addTrack(SyntheticVideoTrack(media.width, media.height, media.fps))
-        count = replay and counting_supported()
-
-        def remote_sdp() -> str:
-            description = pc.remoteDescription
-            return description.sdp if description is not None else ""
-
-        @pc.on("track")
-        def on_track(track: Any) -> None:
-            first = self._first_frame if track.kind == "video" else None
-            receiver = next(
-                (t.receiver for t in pc.getTransceivers() if t.receiver.track is track), None
-            )
-            if count and receiver is not None:
-                self._received.append(RtpFrameCounter(receiver, track.kind, remote_sdp, first))
-            else:
-                self._received.append(ReceivedTrack(track, first))
+        add_media(pc, self.media)
+        watch_remote_tracks(pc, self.media, self._received, self._first_frame)
 
         @pc.on("iceconnectionstatechange")
         def on_ice_state() -> None:
@@ -227,7 +192,7 @@ class Peer:
             if pc.connectionState == "failed":
                 self._fail("peer connection failed")
             elif pc.connectionState == "closed" and self._started and not self._closing:
-                self._fail("peer connection closed")
+                self._fail(CLOSED_BY_AIORTC)
 
         return pc
 

@@ -39,7 +39,7 @@ def _clock_rates(sdp: str) -> tuple[dict[int, int], set[int]]:
     return rates, rtx
 
 
-class _Stream:
+class SsrcCounts:
     """Sequence and jitter bookkeeping of one SSRC."""
 
     __slots__ = ("base_seq", "clock_rate", "cycles", "jitter", "max_seq", "received", "transit")
@@ -96,7 +96,7 @@ class RtpFrameCounter:
         self._parsed_sdp = ""
         self._rates: dict[int, int] = {}
         self._rtx: set[int] = set()
-        self._streams: dict[int, _Stream] = {}
+        self._streams: dict[int, SsrcCounts] = {}
         setattr(receiver, RECEIVER_HOOK, self._on_packet)
 
     async def _on_packet(self, packet: Any, arrival_time_ms: int) -> None:
@@ -117,7 +117,7 @@ class RtpFrameCounter:
                 return
         stream = self._streams.get(packet.ssrc)
         if stream is None:
-            stream = self._streams[packet.ssrc] = _Stream(packet.sequence_number, rate)
+            stream = self._streams[packet.ssrc] = SsrcCounts(packet.sequence_number, rate)
         stream.add(packet.sequence_number, arrival_time_ms * rate // 1000 - packet.timestamp)
         if self.kind == "video" and not packet.marker:
             return

@@ -21,7 +21,7 @@ from loadtest.replay import (
     encode_vp8_loop,
     replay_bitrate,
 )
-from loadtest.rtp_count import RtpFrameCounter, _Stream, counting_supported
+from loadtest.rtp_count import RtpFrameCounter, SsrcCounts, counting_supported
 from loadtest.workers import worker_args
 
 
@@ -61,7 +61,7 @@ class _Packet:
 
 
 def test_sequence_numbers_give_loss_across_the_wrap() -> None:
-    stream = _Stream(65533, 90_000)
+    stream = SsrcCounts(65533, 90_000)
     for seq in (65533, 65534, 65535, 0, 1, 65535):  # the last one a late duplicate
         stream.add(seq, 0)
     assert (stream.received, stream.max_seq, stream.cycles) == (6, 1, 65536)
