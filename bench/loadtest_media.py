@@ -59,7 +59,7 @@ def _video_frames(received: list[Received]) -> int:
 
 async def measure(mode: MediaMode, args: argparse.Namespace) -> ModeFigures:
     width, height = (int(v) for v in args.video.lower().split("x"))
-    media = MediaOptions(width, height, args.fps, not args.no_audio, mode)
+    media = MediaOptions(width, height, args.fps, not args.no_audio, mode, args.audio_packet_ms)
     pcs: list[RTCPeerConnection] = []
     peers: list[tuple[list[Received], asyncio.Event]] = []
 
@@ -137,6 +137,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--video", default="160x120", help="WxH, as the soak sends")
     parser.add_argument("--fps", type=int, default=15)
     parser.add_argument("--no-audio", action="store_true")
+    parser.add_argument(
+        "--audio-packet-ms", type=int, choices=(20, 40, 60), default=20, help="replay mode only"
+    )
     asyncio.run(run(parser.parse_args(argv)))
     return 0
 

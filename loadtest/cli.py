@@ -68,6 +68,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "end-to-end quality checks; far more CPU). Default %(default)s",
     )
     add(
+        "--audio-packet-ms",
+        type=int,
+        choices=(20, 40, 60),
+        default=defaults.audio_packet_ms,
+        help="Opus packet length in replay mode (default %(default)s, as browsers send; 60 "
+        "sends a third of the audio packets)",
+    )
+    add(
         "--token-env",
         default=None,
         metavar="VAR",
@@ -136,6 +144,7 @@ def options_from_args(args: argparse.Namespace) -> Options:
         fps=args.fps,
         audio=not args.no_audio,
         media=args.media,
+        audio_packet_ms=args.audio_packet_ms,
         token=_token(args.token_env),
         pusher_key=args.pusher_key,
         connect_timeout_s=args.connect_timeout,

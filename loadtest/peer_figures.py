@@ -24,6 +24,8 @@ class MediaOptions:
     """``replay``: send media encoded once, count received frames without decoding (cheap,
     for many sessions). ``synthetic``: encode live pictures and a tone, decode everything
     received (end-to-end quality checks; costs far more CPU per session)."""
+    audio_packet_ms: int = 20
+    """Opus packet length in the replay mode (20, 40 or 60; browsers send 20)."""
 
 
 @dataclass

@@ -34,7 +34,9 @@ def add_media(pc: RTCPeerConnection, media: MediaOptions) -> None:
     """Give ``pc`` the audio (when asked) and video tracks ``media`` describes."""
     if media.mode == "replay":
         if media.audio:
-            pc.addTrack(OpusLoopTrack(encode_opus_loop()))
+            packet_ms = media.audio_packet_ms
+            packets = encode_opus_loop(packets=1000 // packet_ms, packet_ms=packet_ms)
+            pc.addTrack(OpusLoopTrack(packets, packet_ms))
         clip = encode_vp8_loop(
             media.width,
             media.height,

@@ -19,13 +19,11 @@ import time
 from typing import Any
 
 import av
-from aiortc.codecs.opus import OpusEncoder
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 VIDEO_CLOCK = 90_000
 VIDEO_TIME_BASE = fractions.Fraction(1, VIDEO_CLOCK)
 AUDIO_RATE = 48_000
-AUDIO_SAMPLES = 960  # 20 ms
 AUDIO_TIME_BASE = fractions.Fraction(1, AUDIO_RATE)
 
 
@@ -150,39 +148,48 @@ class PacketLoopTrack(MediaStreamTrack):
         return packet
 
 
-@functools.lru_cache(maxsize=2)
-def _opus_loop(frames: int, tone_hz: float) -> tuple[bytes, ...]:
-    encoder = OpusEncoder()
-    out: list[bytes] = []
+@functools.lru_cache(maxsize=4)
+def _opus_loop(packets: int, packet_ms: int, tone_hz: float) -> tuple[bytes, ...]:
+    codec = av.CodecContext.create("libopus", "w")
+    codec.sample_rate = AUDIO_RATE
+    codec.layout = "stereo"
+    codec.format = "s16"
+    codec.bit_rate = 32_000
+    codec.time_base = AUDIO_TIME_BASE
+    codec.options = {"application": "voip", "frame_duration": str(packet_ms)}
+    size = AUDIO_RATE * packet_ms // 1000
     step = 2 * math.pi * tone_hz / AUDIO_RATE
+    out: list[bytes] = []
     index = 0
-    while len(out) < frames:
-        start = index * AUDIO_SAMPLES
-        samples = [int(3000 * math.sin((start + i) * step)) for i in range(AUDIO_SAMPLES)]
-        frame = av.AudioFrame(format="s16", layout="mono", samples=AUDIO_SAMPLES)
-        frame.planes[0].update(struct.pack(f"<{AUDIO_SAMPLES}h", *samples))
+    while len(out) < packets:
+        start = index * size
+        mono = [int(3000 * math.sin((start + i) * step)) for i in range(size)]
+        frame = av.AudioFrame(format="s16", layout="stereo", samples=size)
+        frame.planes[0].update(struct.pack(f"<{2 * size}h", *(v for v in mono for _ in "lr")))
         frame.sample_rate = AUDIO_RATE
         frame.pts = start
         frame.time_base = AUDIO_TIME_BASE
-        payloads, _ = encoder.encode(frame)
-        out.extend(payloads)
+        out.extend(bytes(packet) for packet in codec.encode(frame))
         index += 1
-    return tuple(out[:frames])
+    return tuple(out[:packets])
 
 
-def encode_opus_loop(frames: int = 50, tone_hz: float = 400.0) -> list[bytes]:
-    """``frames`` 20 ms Opus packets of a tone (a whole number of periods), encoded once."""
-    return list(_opus_loop(frames, tone_hz))
+def encode_opus_loop(packets: int = 50, packet_ms: int = 20, tone_hz: float = 400.0) -> list[bytes]:
+    """``packets`` Opus packets of ``packet_ms`` each (20, 40 or 60) of a tone whose period
+    divides them (400 Hz: 2.5 ms), encoded once per process."""
+    return list(_opus_loop(packets, packet_ms, tone_hz))
 
 
 class OpusLoopTrack(MediaStreamTrack):
-    """Replays pre-encoded 20 ms Opus packets, paced like :class:`PacketLoopTrack`."""
+    """Replays pre-encoded Opus packets of ``packet_ms`` each, paced like
+    :class:`PacketLoopTrack`."""
 
     kind = "audio"
 
-    def __init__(self, packets: list[bytes]) -> None:
+    def __init__(self, packets: list[bytes], packet_ms: int = 20) -> None:
         super().__init__()
         self._packets = packets
+        self._samples = AUDIO_RATE * packet_ms // 1000
         self._index = 0
         self._start: float | None = None
 
@@ -192,15 +199,15 @@ class OpusLoopTrack(MediaStreamTrack):
         now = time.monotonic()
         if self._start is None:
             self._start = now
-        period = AUDIO_SAMPLES / AUDIO_RATE
+        period = self._samples / AUDIO_RATE
         due = self._start + self._index * period
-        if now - due > 5 * period:
+        if now - due > max(0.1, 2 * period):
             self._start = now - self._index * period
             due = now
         if due > now:
             await asyncio.sleep(due - now)
         packet = av.Packet(self._packets[self._index % len(self._packets)])
-        packet.pts = self._index * AUDIO_SAMPLES
+        packet.pts = self._index * self._samples
         packet.time_base = AUDIO_TIME_BASE
         self._index += 1
         return packet

@@ -180,6 +180,7 @@ class Runner:
             self.options.fps,
             self.options.audio,
             self.options.media,
+            self.options.audio_packet_ms,
         )
         common: dict[str, Any] = {
             "session_id": run.session_id,

@@ -46,6 +46,7 @@ def worker_args(options: Options, index: int, direct: int, relay: int, out_dir: 
         "--video", f"{options.width}x{options.height}",
         "--fps", str(options.fps),
         "--media", options.media,
+        "--audio-packet-ms", str(options.audio_packet_ms),
         "--processes", "1",
         "--token-env", WORKER_TOKEN_ENV,
         "--pusher-key", options.pusher_key,

@@ -44,9 +44,12 @@ async def test_replayed_tracks_pace_and_rewrite_timestamps() -> None:
     assert time.monotonic() - started >= 7 / 30 * 0.9  # paced, not as fast as possible
     assert [p.pts for p in packets[:4]] == [0, 3000, 6000, 9000]  # the loop continues the clock
     assert bytes(packets[3]) == bytes(packets[0])
-    audio = OpusLoopTrack(encode_opus_loop(frames=5))
+    audio = OpusLoopTrack(encode_opus_loop(packets=5))
     first, second = await audio.recv(), await audio.recv()
     assert isinstance(first, av.Packet) and (first.pts, second.pts) == (0, 960)
+    longer = OpusLoopTrack(encode_opus_loop(packets=3, packet_ms=60), 60)
+    assert [(await longer.recv()).pts for _ in range(2)] == [0, 2880]
+    longer.stop()
     video.stop()
     audio.stop()
 
@@ -131,12 +134,15 @@ async def test_two_peers_exchange_replayed_media_counted_without_decoding() -> N
 
 def test_media_mode_and_automatic_processes() -> None:
     assert Options(url="http://x").media == "replay"
+    with pytest.raises(ValueError, match="audio_packet_ms"):
+        Options(url="http://x", audio_packet_ms=30).validate()
     with pytest.raises(ValueError, match="media"):
         Options(url="http://x", media="mpeg").validate()  # type: ignore[arg-type]
     assert Options(url="http://x", sessions=3).process_count == 1
     many = Options(url="http://x", sessions=SESSIONS_PER_PROCESS * 10)
     assert 1 <= many.process_count <= 10
     assert Options(url="http://x", sessions=50, processes=3).process_count == 3
-    args = worker_args(Options(url="http://x", media="synthetic"), 0, 1, 0, "/tmp/w")
-    assert args[args.index("--media") + 1] == "synthetic"
+    args = worker_args(Options(url="http://x", audio_packet_ms=60), 0, 1, 0, "/tmp/w")
+    assert args[args.index("--media") + 1] == "replay"
+    assert args[args.index("--audio-packet-ms") + 1] == "60"
     assert args[args.index("--processes") + 1] == "1"
