@@ -9,7 +9,8 @@ idle again against the idle counts before the run (the baseline, measured in the
 leak shows as counts that do not come back down.
 
     python -m bench.soak [--minutes 10] [--sessions 30] [--relay-sessions 20] [--every 10]
-                         [--media replay|synthetic] [--processes N]
+                         [--media replay|synthetic] [--audio-packet-ms 20|40|60]
+                         [--processes N]
 
 A short proof on a busy machine: ``python -m bench.soak --minutes 1 --sessions 2
 --relay-sessions 2 --every 5``. Never fails on figures; exits non-zero only when the server or
@@ -138,7 +139,7 @@ def loadtest_args(args: argparse.Namespace, url: str, out: str) -> list[str]:
         "--sessions", str(args.sessions), "--relay-sessions", str(args.relay_sessions),
         "--hold", str(args.minutes * 60), "--ramp", str(args.ramp),
         "--video", args.video, "--fps", str(args.fps), "--processes", str(args.processes),
-        "--media", args.media,
+        "--media", args.media, "--audio-packet-ms", str(args.audio_packet_ms),
         "--max-duration", str(args.minutes * 60 + 600), "--connect-timeout", "60",
         "--quiet", "--no-metrics", "--output", out,
         "--token-env", TOKEN_VARIABLE,
@@ -164,7 +165,7 @@ async def soak(args: argparse.Namespace) -> int:
 
                 print(
                     f"soak: server at {url}; sampling every {args.every:g} s; load tester "
-                    f"media {args.media}",
+                    f"media {args.media} (audio packets {args.audio_packet_ms} ms)",
                     flush=True,
                 )
                 print(HEADER)
@@ -272,6 +273,13 @@ def main(argv: list[str] | None = None) -> int:
         default="replay",
         help="the load tester's media: replay (pre-encoded, frames counted, cheap) or "
         "synthetic (encoded and decoded live; far more load-tester CPU). Default %(default)s",
+    )
+    parser.add_argument(
+        "--audio-packet-ms",
+        type=int,
+        choices=(20, 40, 60),
+        default=20,
+        help="Opus packet length in replay mode (default %(default)s, as browsers send)",
     )
     parser.add_argument(
         "--settle", type=float, default=5.0, help="idle seconds before the first and last sample"
