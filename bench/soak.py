@@ -264,8 +264,8 @@ def main(argv: list[str] | None = None) -> int:
         "--processes",
         type=int,
         default=0,
-        help="load-test processes (default 0: the load tester's own choice, one per 15 "
-        "sessions, at most one per CPU core)",
+        help="load-test processes (default 0: the load tester's own choice, one per 12 "
+        "sessions, at most two per CPU core)",
     )
     parser.add_argument(
         "--media",

@@ -7,7 +7,7 @@ import asyncio
 import os
 import sys
 
-from loadtest.options import SESSIONS_PER_PROCESS, Options
+from loadtest.options import PROCESSES_PER_CORE, SESSIONS_PER_PROCESS, Options
 from loadtest.peer_figures import MEDIA_MODES
 from loadtest.report import summary_table
 
@@ -116,7 +116,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=defaults.processes,
         help="load-generating processes; each drives its share of the sessions (default 0: "
-        f"one per {SESSIONS_PER_PROCESS} sessions, at most one per CPU core)",
+        f"one per {SESSIONS_PER_PROCESS} sessions, at most {PROCESSES_PER_CORE} per CPU core)",
     )
     add("--no-metrics", action="store_true", help="do not sample the server's /metrics")
     add("--quiet", action="store_true", help="no live progress")

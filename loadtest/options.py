@@ -9,10 +9,14 @@ from typing import Any
 
 from loadtest.peer_figures import MEDIA_MODES, MediaMode
 
-SESSIONS_PER_PROCESS = 15
+SESSIONS_PER_PROCESS = 12
 """Sessions one load-generating process is given when the count is chosen automatically:
 few enough that its event loop answers every STUN consent check in time (see
 docs/loadtest.md)."""
+PROCESSES_PER_CORE = 2
+"""The automatic count's cap. One event loop uses one core at most; two per core keep every
+core busy while one waits, and on a machine shared with other work the scheduler shares time
+per runnable thread, so more loops get the load tester a fairer share."""
 
 
 @dataclass(frozen=True)
@@ -63,8 +67,8 @@ class Options:
     """Tag in the test users' e-mail addresses. Empty: random."""
     processes: int = 0
     """Load-generating processes; 0 chooses: one per started :data:`SESSIONS_PER_PROCESS`
-    sessions, at most one per CPU core. More processes spread the sessions and the ramp
-    evenly and merge their results into one report."""
+    sessions, at most :data:`PROCESSES_PER_CORE` per CPU core. More processes spread the
+    sessions and the ramp evenly and merge their results into one report."""
     scrape_metrics: bool = True
     """Sample the server's /metrics (off in the worker processes: the parent samples)."""
 
@@ -78,7 +82,7 @@ class Options:
         if self.processes > 0:
             return self.processes
         wanted = math.ceil(self.total_sessions / SESSIONS_PER_PROCESS)
-        return max(1, min(wanted, os.cpu_count() or 1))
+        return max(1, min(wanted, PROCESSES_PER_CORE * (os.cpu_count() or 1)))
 
     def validate(self) -> None:
         """Raise ValueError naming the first option out of range."""
