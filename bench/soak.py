@@ -42,9 +42,9 @@ FIGURES = {
     "hub_conns": "panamia_hub_connections",
     "workers_mb": "panamia_relay_worker_resident_memory_bytes",
     "cpu_s": "process_cpu_seconds_total",
-    "workers_cpu_s": "panamia_relay_worker_cpu_seconds",
+    "workers_cpu_s": "panamia_relay_worker_cpu_seconds_total",
 }
-SUMMED = {"panamia_relay_worker_resident_memory_bytes", "panamia_relay_worker_cpu_seconds"}
+SUMMED = {"panamia_relay_worker_resident_memory_bytes", "panamia_relay_worker_cpu_seconds_total"}
 """Figures given per relay worker (label ``worker``): the soak adds them up."""
 TOKEN_VARIABLE = "SOAK_LOADTEST_TOKEN"  # noqa: S105 - a variable name
 """Hands the server's loadtest token to ``panamia loadtest`` (not PANAMIA_*: the settings
