@@ -32,7 +32,14 @@ from aiortc.stats import RTCInboundRtpStreamStats, RTCTransportStats
 
 from loadtest.api import ApiUser
 from loadtest.media import AUDIO_RATE, VIDEO_CLOCK
-from loadtest.peer_figures import MediaOptions, PeerFailure, PeerSample, PeerTimings, PeerTotals
+from loadtest.peer_figures import (
+    CLOSED_BY_AIORTC,
+    MediaOptions,
+    PeerFailure,
+    PeerSample,
+    PeerTimings,
+    PeerTotals,
+)
 from loadtest.peer_media import Received, add_media, watch_remote_tracks
 from loadtest.pusher import PusherClient, PusherError
 from loadtest.rtp_count import RtpFrameCounter
@@ -50,12 +57,6 @@ __all__ = [
     "Role",
     "ice_configuration",
 ]
-
-CLOSED_BY_AIORTC = "peer connection closed (ICE consent lost: see the load tester's loop lag)"
-"""aiortc closes a connection by itself when aioice's consent-freshness checks go unanswered
-six times in a row (each gets 0.5 s). When the load tester's own sockets back up behind media
-it cannot process fast enough, the answers come seconds late: its report shows the event-loop
-lag to tell that apart from a broken path."""
 
 Role = Literal["mentor", "mentee"]
 Path = Literal["direct", "relay"]

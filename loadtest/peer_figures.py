@@ -10,6 +10,13 @@ MediaMode = Literal["replay", "synthetic"]
 MEDIA_MODES: tuple[MediaMode, ...] = ("replay", "synthetic")
 
 
+CLOSED_BY_AIORTC = "peer connection closed (ICE consent lost: see the load tester's loop lag)"
+"""aiortc closes a connection by itself when aioice's consent-freshness checks go unanswered
+six times in a row (each gets 0.5 s). When the load tester's own sockets back up behind media
+it cannot process fast enough, the answers come seconds late: its report shows the event-loop
+lag to tell that apart from a broken path."""
+
+
 class PeerFailure(Exception):
     """Why a peer could not join or dropped; the message is the reason reported."""
 

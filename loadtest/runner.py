@@ -20,6 +20,7 @@ import structlog
 
 from loadtest import api
 from loadtest.api import ApiError, ApiUser
+from loadtest.loop_lag import LagProbe
 from loadtest.options import Options
 from loadtest.peer import MediaOptions, Path, Peer, PeerFailure
 from loadtest.records import SessionRun, peer_record, session_record
@@ -38,8 +39,6 @@ SETUP_TIMEOUT_S = 60.0
 LEAVE_TIMEOUT_S = 15.0
 STALL_LIMIT_S = 5.0
 """A joined session whose video stopped for this long counts as dropped."""
-LAG_PROBE_S = 0.05
-"""How often the event loop's lateness is probed (see :meth:`Runner._probe_lag`)."""
 
 
 @contextlib.contextmanager
@@ -88,7 +87,7 @@ class Runner:
         self.stop_event = asyncio.Event()
         self._last_cpu: tuple[float, float] | None = None
         self._own_cpu = (time.monotonic(), time.process_time())
-        self._worst_lag_s = 0.0
+        self._lag = LagProbe()
 
     def start_clock(self) -> None:
         self._t0 = time.monotonic()
@@ -106,7 +105,7 @@ class Runner:
         deadline = self._t0 + options.max_duration_s
         background = [
             asyncio.create_task(self._every(self._sample_media)),
-            asyncio.create_task(self._probe_lag()),
+            asyncio.create_task(self._lag.run(self.stop_event)),
         ]
         if options.scrape_metrics:
             background.append(asyncio.create_task(self.scrape_loop()))
@@ -246,19 +245,6 @@ class Runner:
                 )
 
     # --- sampling ------------------------------------------------------------------------
-    async def _probe_lag(self) -> None:
-        """How late the event loop runs a short sleep: the worst per sample interval.
-
-        aioice gives a consent-freshness check 0.5 s and closes the connection after six
-        failed checks in a row, and with both peers of a direct session in one process an
-        answer needs two turns of the loop: a lag near 0.25 s is the danger sign.
-        """
-        while not self.stop_event.is_set():
-            asked = time.monotonic()
-            await asyncio.sleep(LAG_PROBE_S)
-            late = time.monotonic() - asked - LAG_PROBE_S
-            self._worst_lag_s = max(self._worst_lag_s, late)
-
     async def _every(self, step: Callable[[], Any]) -> None:
         while not self.stop_event.is_set():
             await asyncio.sleep(self.options.sample_interval_s)
@@ -299,10 +285,9 @@ class Runner:
                 "meanFps": round(sum(fps) / len(fps), 2) if fps else None,
                 "minFps": round(min(fps), 2) if fps else None,
                 "totalKbps": round(kbps, 1) if fps else None,
-                "loopLagMs": round(self._worst_lag_s * 1000, 1),
+                "loopLagMs": self._lag.take_worst_ms(),
             }
         )
-        self._worst_lag_s = 0.0
 
     async def scrape_loop(self) -> None:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as http:

@@ -13,6 +13,7 @@ from aiortc import RTCConfiguration, RTCPeerConnection
 
 from bench.media import PacketLoopTrack as BenchPacketLoopTrack
 from bench.media import loopback_only
+from loadtest.loop_lag import LagProbe
 from loadtest.options import SESSIONS_PER_PROCESS, Options
 from loadtest.replay import (
     OpusLoopTrack,
@@ -146,3 +147,15 @@ def test_media_mode_and_automatic_processes() -> None:
     assert args[args.index("--media") + 1] == "replay"
     assert args[args.index("--audio-packet-ms") + 1] == "60"
     assert args[args.index("--processes") + 1] == "1"
+
+
+async def test_the_lag_probe_reports_a_blocked_loop_once() -> None:
+    probe, stop = LagProbe(), asyncio.Event()
+    task = asyncio.create_task(probe.run(stop))
+    await asyncio.sleep(0.01)
+    time.sleep(0.3)  # the loop is blocked: the probe's sleep overshoots by about this much
+    await asyncio.sleep(0.1)
+    assert probe.take_worst_ms() >= 200
+    assert probe.take_worst_ms() < 200  # taken: the next interval starts afresh
+    stop.set()
+    await task
