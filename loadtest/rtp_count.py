@@ -61,7 +61,9 @@ class SsrcCounts:
                 self.cycles += 0x10000
             self.max_seq = seq
         if self.transit is not None:
-            self.jitter += (abs(transit - self.transit) - self.jitter) / 16
+            # RTP timestamps wrap at 2**32: take the change modulo that, as a signed number
+            change = (transit - self.transit + 0x80000000) % 0x100000000 - 0x80000000
+            self.jitter += (abs(change) - self.jitter) / 16
         self.transit = transit
 
     @property

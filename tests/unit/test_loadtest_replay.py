@@ -71,6 +71,8 @@ def test_sequence_numbers_give_loss_across_the_wrap() -> None:
     assert (stream.received, stream.max_seq, stream.cycles) == (6, 1, 65536)
     stream.add(4, 0)  # 2 and 3 lost; the duplicate makes up for one (as RFC 3550 counts)
     assert stream.lost == 1
+    stream.add(5, 0x100000000 - 10)  # the RTP timestamp wrapped: a 10-tick change, not 2**32
+    assert stream.jitter == 10 / 16
 
 
 async def test_frames_are_counted_from_markers_and_retransmissions_ignored() -> None:
