@@ -6,7 +6,8 @@
   the receiver asks (PLI/FIR), as browsers do; returns ``av.Packet`` so aiortc only
   packetises it.
 * :func:`encode_vp8_loop` + :class:`PacketLoopTrack` - a stream encoded once and replayed,
-  so a load generator spends no CPU encoding.
+  so a load generator spends no CPU encoding (they live in :mod:`loadtest.replay`, which the
+  load tester's ``replay`` media mode shares; re-exported here with the picture helpers).
 * :func:`loopback_host_addresses` - aiortc never offers 127.0.0.1 as a host candidate;
   benchmarks and tests on one machine patch aioice's address discovery with it.
 """
@@ -17,7 +18,6 @@ import asyncio
 import contextlib
 import fractions
 import math
-import random
 import struct
 import sys
 import time
@@ -28,7 +28,32 @@ import av
 from aiortc import RTCPeerConnection
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack, VideoStreamTrack
 
-VIDEO_TIME_BASE = fractions.Fraction(1, 90000)
+from loadtest.replay import (
+    VIDEO_TIME_BASE,
+    PacketLoopTrack,
+    draw,
+    encode_vp8,
+    encode_vp8_loop,
+    make_vp8_encoder,
+)
+
+__all__ = [
+    "VIDEO_TIME_BASE",
+    "BrowserLikeVideoTrack",
+    "ColourVideoTrack",
+    "PacketLoopTrack",
+    "ToneAudioTrack",
+    "draw",
+    "encode_vp8",
+    "encode_vp8_loop",
+    "honour_keyframe_requests",
+    "loopback_host_addresses",
+    "loopback_only",
+    "make_vp8_encoder",
+    "mean_colour",
+    "offer",
+    "vp8_is_keyframe",
+]
 
 
 def loopback_host_addresses(use_ipv4: bool = True, use_ipv6: bool = False) -> list[str]:
@@ -60,36 +85,6 @@ def loopback_only() -> Iterator[None]:
         aioice.ice.get_host_addresses = original
 
 
-def _yuv(colour: tuple[int, int, int]) -> tuple[int, int, int]:
-    red, green, blue = colour
-    y = 0.299 * red + 0.587 * green + 0.114 * blue
-    return (
-        int(16 + y * 219 / 255),
-        int(128 + (blue - y) * 0.564 * 224 / 255),
-        int(128 + (red - y) * 0.713 * 224 / 255),
-    )
-
-
-def draw(width: int, height: int, colour: tuple[int, int, int], index: int) -> av.VideoFrame:
-    """A yuv420p picture: a flat colour, a moving white bar and a block of noise on top."""
-    luma, cb, cr = _yuv(colour)
-    x = (index * 8) % (width - 16)
-    row = bytes([luma]) * x + b"\xeb" * 16 + bytes([luma]) * (width - x - 16)
-    noise_rows = height // 4
-    rng = random.Random(index)
-    noisy = b"".join(rng.randbytes(width // 4) + row[width // 4 :] for _ in range(noise_rows))
-    frame = av.VideoFrame(width, height, "yuv420p")
-    y_plane, u_plane, v_plane = frame.planes
-    if y_plane.line_size != width or u_plane.line_size != width // 2:
-        raise RuntimeError("unexpected plane padding")
-    y_plane.update(noisy + row * (height - noise_rows))
-    chroma_row_u = bytes([cb]) * (width // 2)
-    chroma_row_v = bytes([cr]) * (width // 2)
-    u_plane.update(chroma_row_u * (height // 2))
-    v_plane.update(chroma_row_v * (height // 2))
-    return frame
-
-
 class ColourVideoTrack(VideoStreamTrack):
     """Raw frames for aiortc to encode (its normal camera path)."""
 
@@ -107,34 +102,6 @@ class ColourVideoTrack(VideoStreamTrack):
         frame.time_base = time_base
         self.frames += 1
         return frame
-
-
-def make_vp8_encoder(width: int, height: int, bitrate: int) -> Any:
-    codec = av.CodecContext.create("libvpx", "w")
-    codec.width = width
-    codec.height = height
-    codec.pix_fmt = "yuv420p"
-    codec.bit_rate = bitrate
-    codec.time_base = fractions.Fraction(1, 30)
-    codec.framerate = fractions.Fraction(30, 1)
-    codec.gop_size = 100_000  # keyframes only when asked for
-    codec.options = {
-        "deadline": "realtime",
-        "cpu-used": "8",
-        "lag-in-frames": "0",
-        "minrate": str(bitrate),
-        "maxrate": str(bitrate),
-        "bufsize": str(bitrate),
-    }
-    return codec
-
-
-def encode_vp8(codec: Any, frame: av.VideoFrame, index: int, keyframe: bool) -> bytes:
-    frame.pts = index
-    frame.time_base = fractions.Fraction(1, 30)
-    if keyframe:
-        frame.pict_type = av.video.frame.PictureType.I
-    return b"".join(bytes(packet) for packet in codec.encode(frame))
 
 
 def vp8_is_keyframe(data: bytes) -> bool:
@@ -187,48 +154,6 @@ class BrowserLikeVideoTrack(MediaStreamTrack):
 def honour_keyframe_requests(sender: Any, track: BrowserLikeVideoTrack) -> None:
     """aiortc's sender ignores PLI for pre-encoded packets; route it to ``track``."""
     sender._send_keyframe = track.request_keyframe
-
-
-def encode_vp8_loop(
-    width: int = 640, height: int = 480, frames: int = 150, bitrate: int = 1_000_000
-) -> list[bytes]:
-    """Encode ``frames`` once (keyframe first) to replay them in a loop."""
-    codec = make_vp8_encoder(width, height, bitrate)
-    out = []
-    for index in range(frames):
-        image = draw(width, height, (40 + index % 60, 90, 160), index)
-        out.append(encode_vp8(codec, image, index, keyframe=index == 0))
-    return out
-
-
-class PacketLoopTrack(MediaStreamTrack):
-    """Replays pre-encoded VP8 frames at ``fps`` (the loop starts with a keyframe)."""
-
-    kind = "video"
-
-    def __init__(self, frames: list[bytes], fps: int = 30) -> None:
-        super().__init__()
-        self._frames = frames
-        self._fps = fps
-        self._index = 0
-        self._start: float | None = None
-
-    @property
-    def frames_sent(self) -> int:
-        """Frames handed to the sender so far."""
-        return self._index
-
-    async def recv(self) -> av.Packet[Any]:
-        if self.readyState != "live":
-            raise MediaStreamError
-        if self._start is None:
-            self._start = time.monotonic()
-        await asyncio.sleep(max(0.0, self._start + self._index / self._fps - time.monotonic()))
-        packet = av.Packet(self._frames[self._index % len(self._frames)])
-        packet.pts = self._index * 90000 // self._fps
-        packet.time_base = VIDEO_TIME_BASE
-        self._index += 1
-        return packet
 
 
 class ToneAudioTrack(MediaStreamTrack):

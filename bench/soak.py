@@ -9,6 +9,8 @@ idle again against the idle counts before the run (the baseline, measured in the
 leak shows as counts that do not come back down.
 
     python -m bench.soak [--minutes 10] [--sessions 30] [--relay-sessions 20] [--every 10]
+                         [--media replay|synthetic] [--audio-packet-ms 20|40|60]
+                         [--processes N]
 
 A short proof on a busy machine: ``python -m bench.soak --minutes 1 --sessions 2
 --relay-sessions 2 --every 5``. Never fails on figures; exits non-zero only when the server or
@@ -39,8 +41,10 @@ FIGURES = {
     "relay_peers": "panamia_relay_peer_connections",
     "hub_conns": "panamia_hub_connections",
     "workers_mb": "panamia_relay_worker_resident_memory_bytes",
+    "cpu_s": "process_cpu_seconds_total",
+    "workers_cpu_s": "panamia_relay_worker_cpu_seconds_total",
 }
-SUMMED = {"panamia_relay_worker_resident_memory_bytes"}
+SUMMED = {"panamia_relay_worker_resident_memory_bytes", "panamia_relay_worker_cpu_seconds_total"}
 """Figures given per relay worker (label ``worker``): the soak adds them up."""
 TOKEN_VARIABLE = "SOAK_LOADTEST_TOKEN"  # noqa: S105 - a variable name
 """Hands the server's loadtest token to ``panamia loadtest`` (not PANAMIA_*: the settings
@@ -59,6 +63,8 @@ class Sample:
     relay_peers: float
     hub_conns: float
     workers_mb: float
+    cpu_s: float = 0.0
+    workers_cpu_s: float = 0.0
 
     @property
     def total_mb(self) -> float:
@@ -133,6 +139,7 @@ def loadtest_args(args: argparse.Namespace, url: str, out: str) -> list[str]:
         "--sessions", str(args.sessions), "--relay-sessions", str(args.relay_sessions),
         "--hold", str(args.minutes * 60), "--ramp", str(args.ramp),
         "--video", args.video, "--fps", str(args.fps), "--processes", str(args.processes),
+        "--media", args.media, "--audio-packet-ms", str(args.audio_packet_ms),
         "--max-duration", str(args.minutes * 60 + 600), "--connect-timeout", "60",
         "--quiet", "--no-metrics", "--output", out,
         "--token-env", TOKEN_VARIABLE,
@@ -156,7 +163,11 @@ async def soak(args: argparse.Namespace) -> int:
                     print(taken.row(), flush=True)
                     return taken
 
-                print(f"soak: server at {url}; sampling every {args.every:g} s", flush=True)
+                print(
+                    f"soak: server at {url}; sampling every {args.every:g} s; load tester "
+                    f"media {args.media} (audio packets {args.audio_packet_ms} ms)",
+                    flush=True,
+                )
                 print(HEADER)
                 await asyncio.sleep(args.settle)
                 idle_before = await take("idle")
@@ -217,6 +228,15 @@ def report(samples: list[Sample], before: Sample, after: Sample, load_exit: int)
             )
     else:
         print("RSS growth: the run was too short to sample after the warm-up")
+    if len(loaded) >= 2:
+        first, last = loaded[0], loaded[-1]
+        span = max(1e-6, last.t - first.t)
+        web = (last.cpu_s - first.cpu_s) / span * 100
+        relay = (last.workers_cpu_s - first.workers_cpu_s) / span * 100
+        print(
+            f"server CPU under load: web process {web:.1f} % + relay workers {relay:.1f} %"
+            " (100 % = one core)"
+        )
     print(f"{'idle':<14} {'before':>8} {'after':>8} {'after/before':>13}")
     for key, label in (
         ("rss_mb", "RSS MB"),
@@ -240,7 +260,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ramp", type=float, default=2.0, help="sessions started per second")
     parser.add_argument("--video", default="160x120", help="synthetic video, WxH")
     parser.add_argument("--fps", type=int, default=15)
-    parser.add_argument("--processes", type=int, default=2, help="load-test processes")
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=0,
+        help="load-test processes (default 0: the load tester's own choice, one per 12 "
+        "sessions, at most two per CPU core)",
+    )
+    parser.add_argument(
+        "--media",
+        choices=("replay", "synthetic"),
+        default="replay",
+        help="the load tester's media: replay (pre-encoded, frames counted, cheap) or "
+        "synthetic (encoded and decoded live; far more load-tester CPU). Default %(default)s",
+    )
+    parser.add_argument(
+        "--audio-packet-ms",
+        type=int,
+        choices=(20, 40, 60),
+        default=20,
+        help="Opus packet length in replay mode (default %(default)s, as browsers send)",
+    )
     parser.add_argument(
         "--settle", type=float, default=5.0, help="idle seconds before the first and last sample"
     )

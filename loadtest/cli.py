@@ -7,7 +7,8 @@ import asyncio
 import os
 import sys
 
-from loadtest.options import Options
+from loadtest.options import PROCESSES_PER_CORE, SESSIONS_PER_PROCESS, Options
+from loadtest.peer_figures import MEDIA_MODES
 from loadtest.report import summary_table
 
 TOKEN_ENV = "PANAMIA_LOADTEST_TOKEN"  # noqa: S105 - a variable name, not a secret
@@ -59,6 +60,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--fps", type=int, default=defaults.fps, help="video frame rate (default %(default)s)")
     add("--no-audio", action="store_true", help="send video only")
     add(
+        "--media",
+        choices=MEDIA_MODES,
+        default=defaults.media,
+        help="replay: pre-encoded VP8/Opus out, received frames counted from RTP without "
+        "decoding (cheap); synthetic: live-encoded pictures out, every frame decoded (for "
+        "end-to-end quality checks; far more CPU). Default %(default)s",
+    )
+    add(
+        "--audio-packet-ms",
+        type=int,
+        choices=(20, 40, 60),
+        default=defaults.audio_packet_ms,
+        help="Opus packet length in replay mode (default %(default)s, as browsers send; 60 "
+        "sends a third of the audio packets)",
+    )
+    add(
         "--token-env",
         default=None,
         metavar="VAR",
@@ -97,8 +114,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add(
         "--processes",
         type=int,
-        default=1,
-        help="load-generating processes; each drives its share of the sessions (default 1)",
+        default=defaults.processes,
+        help="load-generating processes; each drives its share of the sessions (default 0: "
+        f"one per {SESSIONS_PER_PROCESS} sessions, at most {PROCESSES_PER_CORE} per CPU core)",
     )
     add("--no-metrics", action="store_true", help="do not sample the server's /metrics")
     add("--quiet", action="store_true", help="no live progress")
@@ -125,6 +143,8 @@ def options_from_args(args: argparse.Namespace) -> Options:
         height=height,
         fps=args.fps,
         audio=not args.no_audio,
+        media=args.media,
+        audio_packet_ms=args.audio_packet_ms,
         token=_token(args.token_env),
         pusher_key=args.pusher_key,
         connect_timeout_s=args.connect_timeout,

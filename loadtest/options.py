@@ -2,8 +2,21 @@
 
 from __future__ import annotations
 
+import math
+import os
 from dataclasses import asdict, dataclass
 from typing import Any
+
+from loadtest.peer_figures import MEDIA_MODES, MediaMode
+
+SESSIONS_PER_PROCESS = 12
+"""Sessions one load-generating process is given when the count is chosen automatically:
+few enough that its event loop answers every STUN consent check in time (see
+docs/loadtest.md)."""
+PROCESSES_PER_CORE = 2
+"""The automatic count's cap. One event loop uses one core at most; two per core keep every
+core busy while one waits, and on a machine shared with other work the scheduler shares time
+per runnable thread, so more loops get the load tester a fairer share."""
 
 
 @dataclass(frozen=True)
@@ -22,7 +35,15 @@ class Options:
     height: int = 240
     fps: int = 15
     audio: bool = True
-    """Send a synthetic tone besides the video."""
+    """Send a tone besides the video."""
+    media: MediaMode = "replay"
+    """``replay``: send VP8 and Opus encoded once and replayed, count received frames from RTP
+    marker bits without decoding (cheap: for many sessions on one machine). ``synthetic``:
+    encode live pictures and decode every received frame (end-to-end quality checks; about
+    three times the CPU per session)."""
+    audio_packet_ms: int = 20
+    """Opus packet length in the ``replay`` mode: 20 ms as browsers send, or 40/60 ms for
+    fewer packets (a third at 60 ms: audio is most of a session's packets)."""
     token: str = ""
     """The server's auth.loadtest_token. Empty: sign in through the development sign-in links
     (the server must have auth.dev_login on)."""
@@ -44,9 +65,9 @@ class Options:
     """Live progress on stderr: one updating line on a terminal, periodic lines otherwise."""
     run_id: str = ""
     """Tag in the test users' e-mail addresses. Empty: random."""
-    processes: int = 1
-    """Load-generating processes. One event loop drives about 20 peer pairs at 160x120@15
-    on a small core (its peers encode and decode every stream); more processes spread the
+    processes: int = 0
+    """Load-generating processes; 0 chooses: one per started :data:`SESSIONS_PER_PROCESS`
+    sessions, at most :data:`PROCESSES_PER_CORE` per CPU core. More processes spread the
     sessions and the ramp evenly and merge their results into one report."""
     scrape_metrics: bool = True
     """Sample the server's /metrics (off in the worker processes: the parent samples)."""
@@ -54,6 +75,14 @@ class Options:
     @property
     def total_sessions(self) -> int:
         return self.sessions + self.relay_sessions
+
+    @property
+    def process_count(self) -> int:
+        """:attr:`processes`, or the automatic choice when it is 0."""
+        if self.processes > 0:
+            return self.processes
+        wanted = math.ceil(self.total_sessions / SESSIONS_PER_PROCESS)
+        return max(1, min(wanted, PROCESSES_PER_CORE * (os.cpu_count() or 1)))
 
     def validate(self) -> None:
         """Raise ValueError naming the first option out of range."""
@@ -71,7 +100,9 @@ class Options:
             (self.connect_timeout_s > 0, "connect_timeout_s must be > 0"),
             (self.max_duration_s > 0, "max_duration_s must be > 0"),
             (self.sample_interval_s > 0, "sample_interval_s must be > 0"),
-            (1 <= self.processes <= 64, "processes must be 1-64"),
+            (0 <= self.processes <= 64, "processes must be 0 (automatic) to 64"),
+            (self.audio_packet_ms in (20, 40, 60), "audio_packet_ms must be 20, 40 or 60"),
+            (self.media in MEDIA_MODES, f"media must be one of {', '.join(MEDIA_MODES)}"),
         ]
         for ok, message in checks:
             if not ok:

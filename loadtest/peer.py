@@ -4,8 +4,10 @@ It joins ``private-session-{id}`` and ``presence-session-{id}`` on the hub, says
 ``client-hello`` and negotiates with perfect negotiation (the mentee is polite, the mentor
 impolite; the impolite side offers when it hears a hello). Or, when the session is forced
 through the relay, it asks the other side to move (``client-path``) and POSTs its own
-offer to /api/relay/sessions/{id}/offer. It sends synthetic audio and video, drains and counts
-what it receives, and reads aiortc's stats for loss, jitter and bitrate.
+offer to /api/relay/sessions/{id}/offer. It sends audio and video and counts what it receives:
+in the ``replay`` media mode pre-encoded streams out and RTP frame boundaries in (nothing is
+encoded or decoded); in the ``synthetic`` mode live-encoded pictures and a tone out, every
+received frame decoded. Loss, jitter and bitrate come from aiortc's stats or the counters.
 """
 
 from __future__ import annotations
@@ -29,15 +31,18 @@ from aiortc.sdp import candidate_from_sdp
 from aiortc.stats import RTCInboundRtpStreamStats, RTCTransportStats
 
 from loadtest.api import ApiUser
-from loadtest.media import (
-    AUDIO_RATE,
-    VIDEO_CLOCK,
-    ReceivedTrack,
-    SyntheticAudioTrack,
-    SyntheticVideoTrack,
+from loadtest.media import AUDIO_RATE, VIDEO_CLOCK
+from loadtest.peer_figures import (
+    CLOSED_BY_AIORTC,
+    MediaOptions,
+    PeerFailure,
+    PeerSample,
+    PeerTimings,
+    PeerTotals,
 )
-from loadtest.peer_figures import MediaOptions, PeerFailure, PeerSample, PeerTimings, PeerTotals
+from loadtest.peer_media import Received, add_media, watch_remote_tracks
 from loadtest.pusher import PusherClient, PusherError
+from loadtest.rtp_count import RtpFrameCounter
 
 log = structlog.get_logger(__name__)
 
@@ -102,7 +107,7 @@ class Peer:
         self._events: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
         self._pc: RTCPeerConnection | None = None
-        self._received: list[ReceivedTrack] = []
+        self._received: list[Received] = []
         self._ice_connected = asyncio.Event()
         self._first_frame = asyncio.Event()
         self._failed: str | None = None
@@ -172,14 +177,8 @@ class Peer:
 
     def _new_connection(self) -> RTCPeerConnection:
         pc = RTCPeerConnection(ice_configuration(self._ice_servers))
-        if self.media.audio:
-            pc.addTrack(SyntheticAudioTrack())
-        pc.addTrack(SyntheticVideoTrack(self.media.width, self.media.height, self.media.fps))
-
-        @pc.on("track")
-        def on_track(track: Any) -> None:
-            first = self._first_frame if track.kind == "video" else None
-            self._received.append(ReceivedTrack(track, first))
+        add_media(pc, self.media)
+        watch_remote_tracks(pc, self.media, self._received, self._first_frame)
 
         @pc.on("iceconnectionstatechange")
         def on_ice_state() -> None:
@@ -194,7 +193,7 @@ class Peer:
             if pc.connectionState == "failed":
                 self._fail("peer connection failed")
             elif pc.connectionState == "closed" and self._started and not self._closing:
-                self._fail("peer connection closed")
+                self._fail(CLOSED_BY_AIORTC)
 
         return pc
 
@@ -343,6 +342,11 @@ class Peer:
                     jitter_ms = max(jitter_ms, item.jitter * 1000 / VIDEO_CLOCK)
                 else:
                     jitter_ms = max(jitter_ms, item.jitter * 1000 / AUDIO_RATE)
+        counters = [r for r in self._received if isinstance(r, RtpFrameCounter)]
+        if counters:  # the counters replace aiortc's receiver statistics
+            packets_received = sum(c.packets_received for c in counters)
+            packets_lost = sum(c.packets_lost for c in counters)
+            jitter_ms = max(c.jitter_ms for c in counters)
         totals = self.totals
         totals.frames, totals.bytes = frames, received_bytes
         totals.packets_received, totals.packets_lost = packets_received, packets_lost

@@ -4,6 +4,17 @@ per-sample and running totals of received media."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
+
+MediaMode = Literal["replay", "synthetic"]
+MEDIA_MODES: tuple[MediaMode, ...] = ("replay", "synthetic")
+
+
+CLOSED_BY_AIORTC = "peer connection closed (ICE consent lost: see the load tester's loop lag)"
+"""aiortc closes a connection by itself when aioice's consent-freshness checks go unanswered
+six times in a row (each gets 0.5 s). When the load tester's own sockets back up behind media
+it cannot process fast enough, the answers come seconds late: its report shows the event-loop
+lag to tell that apart from a broken path."""
 
 
 class PeerFailure(Exception):
@@ -16,6 +27,12 @@ class MediaOptions:
     height: int
     fps: int
     audio: bool
+    mode: MediaMode = "replay"
+    """``replay``: send media encoded once, count received frames without decoding (cheap,
+    for many sessions). ``synthetic``: encode live pictures and a tone, decode everything
+    received (end-to-end quality checks; costs far more CPU per session)."""
+    audio_packet_ms: int = 20
+    """Opus packet length in the replay mode (20, 40 or 60; browsers send 20)."""
 
 
 @dataclass

@@ -70,6 +70,7 @@ TIMELINE_FIELDS = (
     "meanFps",
     "minFps",
     "totalKbps",
+    "loopLagMs",
 )
 REPORT_FIELDS = (
     "runId",
@@ -199,6 +200,7 @@ def summarize(report: Report) -> dict[str, Any]:
             failures[s["reason"]] = failures.get(s["reason"], 0) + 1
     cpu = [x["cpuPercent"] for x in report.server if x.get("cpuPercent") is not None]
     own = [x["loadtestCpuPercent"] for x in report.timeline if "loadtestCpuPercent" in x]
+    lags = [x["loopLagMs"] for x in report.timeline if x.get("loopLagMs") is not None]
 
     def peak(key: str) -> float | None:
         found = [x[key] for x in report.server if x.get(key) is not None]
@@ -236,6 +238,8 @@ def summarize(report: Report) -> dict[str, Any]:
         "loadtest": {
             "meanCpuPercent": round(sum(own) / len(own), 1) if own else None,
             "peakCpuPercent": max(own) if own else None,
+            "media": report.options.get("media"),
+            "loopLagMs": distribution(lags),
         },
         "failures": failures,
     }
@@ -282,10 +286,17 @@ def summary_table(report: Report) -> str:
         f"{_fmt(server['peakRelayStreams'], 0)}",
     ]
     own = s["loadtest"]
+    lag = own["loopLagMs"]
+    work = (
+        "its peers replay pre-encoded media and count frames without decoding"
+        if own["media"] == "replay"
+        else "its peers encode and decode all media"
+    )
     lines.append(
-        f"load tester itself: CPU mean {_fmt(own['meanCpuPercent'], 0)}% peak "
-        f"{_fmt(own['peakCpuPercent'], 0)}% (its peers encode and decode all media; near 100% "
-        "it, not the server, is the limit)"
+        f"load tester itself ({own['media']} media): CPU mean {_fmt(own['meanCpuPercent'], 0)}%"
+        f" peak {_fmt(own['peakCpuPercent'], 0)}% ({work}; 100% = one core); event-loop lag"
+        f" p95 {_fmt(lag['p95'], 0)} ms max {_fmt(lag['max'], 0)} ms (near 250 ms it, not"
+        " the server, is the limit)"
     )
     for reason, count in sorted(s["failures"].items(), key=lambda kv: -kv[1]):
         lines.append(f"failed x{count}: {reason}")

@@ -20,6 +20,7 @@ import structlog
 
 from loadtest import api
 from loadtest.api import ApiError, ApiUser
+from loadtest.loop_lag import LagProbe
 from loadtest.options import Options
 from loadtest.peer import MediaOptions, Path, Peer, PeerFailure
 from loadtest.records import SessionRun, peer_record, session_record
@@ -86,6 +87,7 @@ class Runner:
         self.stop_event = asyncio.Event()
         self._last_cpu: tuple[float, float] | None = None
         self._own_cpu = (time.monotonic(), time.process_time())
+        self._lag = LagProbe()
 
     def start_clock(self) -> None:
         self._t0 = time.monotonic()
@@ -101,7 +103,10 @@ class Runner:
         options = self.options
         self.start_clock()
         deadline = self._t0 + options.max_duration_s
-        background = [asyncio.create_task(self._every(self._sample_media))]
+        background = [
+            asyncio.create_task(self._every(self._sample_media)),
+            asyncio.create_task(self._lag.run(self.stop_event)),
+        ]
         if options.scrape_metrics:
             background.append(asyncio.create_task(self.scrape_loop()))
         if options.progress:
@@ -169,7 +174,12 @@ class Runner:
             api.ice_servers(mentor), api.ice_servers(mentee)
         )
         media = MediaOptions(
-            self.options.width, self.options.height, self.options.fps, self.options.audio
+            self.options.width,
+            self.options.height,
+            self.options.fps,
+            self.options.audio,
+            self.options.media,
+            self.options.audio_packet_ms,
         )
         common: dict[str, Any] = {
             "session_id": run.session_id,
@@ -275,6 +285,7 @@ class Runner:
                 "meanFps": round(sum(fps) / len(fps), 2) if fps else None,
                 "minFps": round(min(fps), 2) if fps else None,
                 "totalKbps": round(kbps, 1) if fps else None,
+                "loopLagMs": self._lag.take_worst_ms(),
             }
         )
 
@@ -372,7 +383,7 @@ def _stage_rank(peer: Peer) -> int:
 
 async def run_loadtest(options: Options, out: TextIO | None = None) -> Report:
     """Run a load test against ``options.url``; write report files when asked to."""
-    if options.processes > 1:
+    if options.process_count > 1:
         from loadtest.workers import run_in_processes
 
         report = await run_in_processes(options, out if out is not None else sys.stderr)

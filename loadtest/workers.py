@@ -45,6 +45,9 @@ def worker_args(options: Options, index: int, direct: int, relay: int, out_dir: 
         "--hold", str(options.hold_s),
         "--video", f"{options.width}x{options.height}",
         "--fps", str(options.fps),
+        "--media", options.media,
+        "--audio-packet-ms", str(options.audio_packet_ms),
+        "--processes", "1",
         "--token-env", WORKER_TOKEN_ENV,
         "--pusher-key", options.pusher_key,
         "--connect-timeout", str(options.connect_timeout_s),
@@ -66,7 +69,7 @@ async def run_in_processes(options: Options, out: TextIO) -> Report:
     options = replace(options, run_id=options.run_id or secrets.token_hex(3))
     sampler = Runner(replace(options, processes=1), out)  # samples /metrics, runs no peers
     sampler.run_id = options.run_id
-    parts = min(options.processes, options.total_sessions)
+    parts = min(options.process_count, options.total_sessions)
     directs, relays = split(options.sessions, parts), split(options.relay_sessions, parts)
     env = {**os.environ, WORKER_TOKEN_ENV: options.token}
     with tempfile.TemporaryDirectory(prefix="panamia-loadtest-") as scratch:
@@ -183,6 +186,7 @@ def merge_timelines(timelines: list[list[dict[str, Any]]], step: float) -> list[
                 else None,
                 "minFps": min((r["minFps"] for r in with_fps), default=None),
                 "totalKbps": round(sum(r["totalKbps"] for r in with_fps), 1) if with_fps else None,
+                "loopLagMs": max((r.get("loopLagMs", 0.0) for r in rows), default=0.0),
             }
         )
     return merged

@@ -39,6 +39,7 @@ SERVER_FIELDS = {
 }  # fmt: skip
 TIMELINE_FIELDS = {
     "t",
+    "loopLagMs",
     "loadtestCpuPercent",
     "startedSessions",
     "activeSessions",
@@ -75,6 +76,10 @@ async def test_three_direct_and_three_relayed_sessions_all_succeed(
     failures = [(s["path"], s["reason"]) for s in report.sessions if not s["success"]]
     assert failures == []
     data = json.loads((out / "report.json").read_text())
+    # The default media: replayed clips out, frames counted from RTP (no decoding) in.
+    assert data["options"]["media"] == "replay"
+    assert data["summary"]["loadtest"]["media"] == "replay"
+    assert data["summary"]["loadtest"]["loopLagMs"]["count"] > 0
     assert _missing(REPORT_FIELDS, data) == set()
     assert [s["path"] for s in data["sessions"]].count("relay") == 3
     for session in data["sessions"]:
@@ -107,7 +112,7 @@ async def test_three_direct_and_three_relayed_sessions_all_succeed(
 
 
 @pytest.mark.timeout(60)
-async def test_command_line_run_with_development_sign_in(
+async def test_command_line_run_with_development_sign_in_and_synthetic_media(
     make_settings: Callable[..., Settings], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     parser = argparse.ArgumentParser()
@@ -115,15 +120,18 @@ async def test_command_line_run_with_development_sign_in(
     async with live_server(make_settings) as (url, _):
         args = parser.parse_args(
             ["--url", url, "--sessions", "1", "--hold", "1", "--video", "160x120", "--fps",
-             "10", "--output", str(tmp_path), "--quiet", "--token-env", "UNSET_LOADTEST_TOKEN"]
+             "10", "--output", str(tmp_path), "--quiet", "--token-env", "UNSET_LOADTEST_TOKEN",
+             "--media", "synthetic"]
         )  # fmt: skip
         # The command runs its own event loop, as it does from a shell.
         code = await asyncio.to_thread(main_from_args, args)
     printed = capsys.readouterr().out
     assert code == 0, printed
     assert "first remote frame ms" in printed and "succeeded 1" in printed
+    assert "(synthetic media)" in printed
     data = json.loads((tmp_path / "report.json").read_text())
     assert data["sessions"][0]["success"] is True
+    assert data["sessions"][0]["peers"][0]["framesReceived"] > 0
     assert (tmp_path / "report.html").exists()
 
 
