@@ -185,6 +185,11 @@ class RelaySettings:
     and the subscriber waits for the next keyframe."""
     audio_queue_frames: int = 50
     """Frames queued per subscriber while transcoding audio; beyond it the oldest is dropped."""
+    event_loop: Literal["uvloop", "asyncio"] = "uvloop"
+    """The event loop of each relay worker process. uvloop (libuv, in C) receives and sends
+    datagrams at a fraction of asyncio's own cost per packet; asyncio is Python's standard
+    loop (used anyway where uvloop is not installed). With ``workers = -1`` the relay runs on
+    the web process's loop and this has no effect."""
 
     def __post_init__(self) -> None:
         if self.workers < -1:
