@@ -36,6 +36,7 @@ from relay import compat
 from relay.compat import SenderInternals, extension_ids, is_connected, sending_route
 from relay.history import SendHistory
 from relay.rtp import HEADER
+from relay.srtp import PacketCipher, Transform
 
 _WORD = struct.Struct("!I")
 """An abs-send-time element: its one-byte header and 24-bit value fill exactly one word."""
@@ -100,6 +101,8 @@ class PacketOutlet:
         self.octets = 0
         self._layout: _Layout | None = None
         self._pair: object = None
+        self._srtp: pylibsrtp.Session | None = None
+        self._protect: Transform = _no_session
         self._sendto: Callable[[bytes, tuple[str, int]], None] = _not_connected
         self._remote_addr: tuple[str, int] = ("", 0)
         compat.serve_retransmissions(sender, self._retransmittable)
@@ -170,6 +173,9 @@ class PacketOutlet:
         if layout is None:  # connected, but aiortc has not started the sender yet
             return NOT_CONNECTED
         srtp, pair = route
+        if srtp is not self._srtp:  # bound once per outbound session
+            self._srtp = srtp
+            self._protect = PacketCipher(srtp).protect
         first, second, sequence, timestamp, _ = HEADER.unpack_from(plain)
         mapped = self._map(sequence, timestamp)
         if mapped is None:
@@ -202,9 +208,8 @@ class PacketOutlet:
         out = b"".join(parts)
         history = self.history
         history.packets[out_seq % history.size] = out
-        try:
-            protected = srtp.protect(out)
-        except pylibsrtp.Error:
+        protected = self._protect(out)
+        if protected is None:
             return SKIPPED
         # What aioice's send_data does; through TURN the transport wraps it in ChannelData.
         if pair is not self._pair:  # the nominated pair rarely changes: look it up once
@@ -221,6 +226,10 @@ class PacketOutlet:
 
 def _not_connected(data: bytes, address: tuple[str, int]) -> None:
     raise RuntimeError("no candidate pair yet")
+
+
+def _no_session(packet: bytes) -> bytes | None:
+    return None
 
 
 class _Layout:
