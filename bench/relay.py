@@ -49,7 +49,7 @@ from bench.relay_load import (
     streams_per_core,
 )
 from config.settings import RelaySettings
-from relay import eventloop
+from relay import eventloop, udpbatch
 from relay.manager import RelayManager
 
 # --- the relay process ---------------------------------------------------------------
@@ -88,11 +88,11 @@ class TranscodingRelay:
             await pc.close()
 
 
-async def serve(mode: str, port: int) -> None:
+async def serve(mode: str, port: int, udp_gso: bool = True) -> None:
     with loopback_only():
         relay: Any
         if mode in OURS:
-            relay = RelayManager(RelaySettings(max_sessions=10_000), [])
+            relay = RelayManager(RelaySettings(max_sessions=10_000, udp_gso=udp_gso), [])
         else:
             relay = TranscodingRelay()
 
@@ -107,6 +107,7 @@ async def serve(mode: str, port: int) -> None:
             rss, hwm = process_memory_mb()
             stats: dict[str, Any] = {"cpu": process_cpu_seconds(), "rss_mb": rss, "hwm_mb": hwm}
             stats["event_loop"] = eventloop.running_loop_name()
+            stats["packets_batched"] = udpbatch.packets_batched()
             if isinstance(relay, RelayManager):  # the relay's own counters, for a closer look
                 stats["relay"] = relay.stats()
             return web.json_response(stats)
@@ -335,6 +336,9 @@ def main(argv: list[str] | None = None) -> None:
     serve_parser.add_argument(
         "--event-loop", choices=("uvloop", "asyncio"), default=RelaySettings().event_loop
     )
+    serve_parser.add_argument(
+        "--no-udp-gso", dest="udp_gso", action="store_false", help="relay.udp_gso = false"
+    )
     parser.add_argument("--streams", type=_counts, default=[1, 4, 8, 16, 32])
     parser.add_argument("--transcode-streams", type=_counts, default=[1, 4, 8])
     parser.add_argument(
@@ -368,13 +372,13 @@ def main(argv: list[str] | None = None) -> None:
             profile = profile.replace("{mode}", args.mode)
 
             cProfile.runctx(
-                "eventloop.run(serve(args.mode, args.port), args.event_loop)",
+                "eventloop.run(serve(args.mode, args.port, args.udp_gso), args.event_loop)",
                 globals(),
                 locals(),
                 profile,
             )
             return
-        eventloop.run(serve(args.mode, args.port), args.event_loop)
+        eventloop.run(serve(args.mode, args.port, args.udp_gso), args.event_loop)
         return
     if "transcode" not in args.against:
         args.against = [*args.against, "transcode"]

@@ -191,6 +191,11 @@ class RelaySettings:
     loop (used anyway where uvloop is not installed). With ``workers = -1`` the relay runs on
     the web process's loop and this has no effect."""
 
+    udp_gso: bool = True
+    """Send a video frame's packets to a subscriber in one system call (Linux UDP
+    segmentation offload) instead of one call per packet. Turned off for the rest of the
+    process when the kernel refuses it, and never used through TURN."""
+
     def __post_init__(self) -> None:
         if self.workers < -1:
             raise ValueError("relay.workers: must be -1 (in-process), 0 (one per core) or more")

@@ -37,6 +37,7 @@ from relay.compat import SenderInternals, extension_ids, is_connected, sending_r
 from relay.history import SendHistory
 from relay.rtp import HEADER
 from relay.srtp import PacketCipher, Transform
+from relay.udpbatch import FrameBatch
 
 _WORD = struct.Struct("!I")
 """An abs-send-time element: its one-byte header and 24-bit value fill exactly one word."""
@@ -103,8 +104,7 @@ class PacketOutlet:
         self._pair: object = None
         self._srtp: pylibsrtp.Session | None = None
         self._protect: Transform = _no_session
-        self._sendto: Callable[[bytes, tuple[str, int]], None] = _not_connected
-        self._remote_addr: tuple[str, int] = ("", 0)
+        self._batch = FrameBatch(_NotConnected(), ("", 0))
         compat.serve_retransmissions(sender, self._retransmittable)
 
     def _retransmittable(self, sequence: int) -> ForwardedPacket | None:
@@ -214,9 +214,9 @@ class PacketOutlet:
         # What aioice's send_data does; through TURN the transport wraps it in ChannelData.
         if pair is not self._pair:  # the nominated pair rarely changes: look it up once
             self._pair = pair
-            self._sendto = pair.protocol.transport.sendto
-            self._remote_addr = pair.remote_addr
-        self._sendto(protected, self._remote_addr)
+            self._batch.flush()
+            self._batch = FrameBatch(pair.protocol.transport, pair.remote_addr)
+        self._batch.send(protected, second & 0x80 != 0)  # a frame at a time: relay.udpbatch
         size = len(plain) - payload_at
         self.packets += 1
         self.octets += size
@@ -224,8 +224,14 @@ class PacketOutlet:
         return SENT
 
 
-def _not_connected(data: bytes, address: tuple[str, int]) -> None:
-    raise RuntimeError("no candidate pair yet")
+class _NotConnected:
+    """The transport of an outlet with no candidate pair yet (never sent to)."""
+
+    def sendto(self, data: bytes, address: tuple[str, int]) -> None:
+        raise RuntimeError("no candidate pair yet")
+
+    def get_extra_info(self, name: str, default: object = None) -> object:
+        return default
 
 
 def _no_session(packet: bytes) -> bytes | None:
