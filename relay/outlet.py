@@ -105,6 +105,7 @@ class PacketOutlet:
         self._srtp: pylibsrtp.Session | None = None
         self._protect: Transform = _no_session
         self._batch = FrameBatch(_NotConnected(), ("", 0))
+        self._video = sender.kind == "video"
         compat.serve_retransmissions(sender, self._retransmittable)
 
     def _retransmittable(self, sequence: int) -> ForwardedPacket | None:
@@ -215,8 +216,10 @@ class PacketOutlet:
         if pair is not self._pair:  # the nominated pair rarely changes: look it up once
             self._pair = pair
             self._batch.flush()
+            self._batch.close()
             self._batch = FrameBatch(pair.protocol.transport, pair.remote_addr)
-        self._batch.send(protected, second & 0x80 != 0)  # a frame at a time: relay.udpbatch
+        # Video a frame at a time (relay.udpbatch); audio is one packet per frame anyway.
+        self._batch.send(protected, not self._video or second & 0x80 != 0)
         size = len(plain) - payload_at
         self.packets += 1
         self.octets += size

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import os
 import socket
 import struct
 import sys
@@ -82,11 +83,14 @@ class FrameBatch:
     __slots__ = (
         "_address",
         "_bytes",
+        "_control",
+        "_control_segment",
         "_family",
         "_fd",
         "_pending",
         "_segment",
         "_sendto",
+        "_socket",
         "_transport",
     )
 
@@ -97,6 +101,12 @@ class FrameBatch:
         self._pending: list[bytes] = []
         self._segment = 0
         self._bytes = 0
+        self._control: list[tuple[int, int, bytes]] = []
+        self._control_segment = 0
+        self._socket: socket.socket | None = None
+        """Our own duplicate of the transport's descriptor, made at the first batch: a
+        socket object cannot wrap a descriptor it does not own without closing it when
+        collected, and building one per call costs a system call of its own."""
         self._fd = -1
         self._family = 0
         sock: Any = transport.get_extra_info("socket") if _plain_udp(transport) else None
@@ -143,18 +153,24 @@ class FrameBatch:
         if not pending:
             return
         self._pending = []
-        if len(pending) == 1 or self._transport.is_closing():
-            for packet in pending:  # a closing transport drops them: its socket may be gone
-                self._sendto(packet, self._address)
+        if len(pending) == 1:
+            self._sendto(pending[0], self._address)
             return
-        sock = socket.socket(self._family, socket.SOCK_DGRAM, 0, self._fd)
+        sock = self._socket
+        if sock is None or self._transport.is_closing():
+            sock = self._open()
+            if sock is None:
+                for packet in pending:  # a closing transport drops them, as it should
+                    self._sendto(packet, self._address)
+                return
+        control = self._control
+        if self._control_segment != self._segment:  # the same size frame after frame
+            self._control_segment = self._segment
+            control = self._control = [
+                (socket.SOL_UDP, UDP_SEGMENT, _SEGMENT_SIZE.pack(self._segment))
+            ]
         try:
-            sock.sendmsg(
-                pending,
-                [(socket.SOL_UDP, UDP_SEGMENT, _SEGMENT_SIZE.pack(self._segment))],
-                0,
-                self._address,
-            )
+            sock.sendmsg(pending, control, 0, self._address)
             _State.batched += len(pending)
         except OSError as exc:
             if exc.errno in _REFUSED:
@@ -164,8 +180,26 @@ class FrameBatch:
             # which queues or reports the error as it always does.
             for packet in pending:
                 self._sendto(packet, self._address)
-        finally:
-            sock.detach()  # the descriptor is the transport's: never close it here
+
+    def _open(self) -> socket.socket | None:
+        """Our socket on the transport's descriptor; None (and ours closed) once it closes."""
+        if self._transport.is_closing():
+            self.close()
+            return None
+        self._socket = socket.socket(self._family, socket.SOCK_DGRAM, 0, os.dup(self._fd))
+        return self._socket
+
+    def close(self) -> None:
+        """Close our duplicate descriptor (the transport's own is never touched)."""
+        self._fd = -1
+        sock, self._socket = self._socket, None
+        if sock is not None:
+            sock.close()
+
+    def __del__(self) -> None:
+        sock = self._socket
+        if sock is not None:
+            sock.close()
 
 
 def _plain_udp(transport: Any) -> bool:

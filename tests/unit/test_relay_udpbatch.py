@@ -160,3 +160,27 @@ def test_on_uvloop_a_frame_leaves_in_one_call() -> None:
 
     sent, received, one_by_one = uvloop.run(frame_over_uvloop())
     assert received == sent and one_by_one == 0
+
+
+async def test_closing_a_batch_leaves_the_transports_socket_open(link: Any) -> None:
+    transport, receiver, address = link
+    batch = FrameBatch(transport, address)
+    frame = _frame([1200, 1200, 500], tag=6)
+    for index, packet in enumerate(frame):
+        batch.send(packet, ends_frame=index == len(frame) - 1)
+    batch.close()
+    del batch
+    transport.sendto(b"after", address)  # the transport's own descriptor still works
+    await _arrived(receiver, 4)
+    assert receiver.datagrams == [*frame, b"after"]
+
+
+async def test_a_closing_transport_is_not_written_behind_its_back(link: Any) -> None:
+    transport, _receiver, address = link
+    batch = FrameBatch(transport, address)
+    batch.send(b"a" * 1000, ends_frame=False)
+    batch.send(b"b" * 1000, ends_frame=False)
+    before = udpbatch.packets_batched()
+    transport.transport.close()
+    batch.flush()  # handed to the closing transport, which does what it does with them
+    assert transport.one_by_one == 2 and udpbatch.packets_batched() == before
