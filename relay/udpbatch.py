@@ -87,6 +87,7 @@ class FrameBatch:
         "_control_segment",
         "_family",
         "_fd",
+        "_loop",
         "_pending",
         "_segment",
         "_sendto",
@@ -109,6 +110,8 @@ class FrameBatch:
         collected, and building one per call costs a system call of its own."""
         self._fd = -1
         self._family = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        """The loop the first batch is held on (looked up once: each lookup is a getpid)."""
         sock: Any = transport.get_extra_info("socket") if _plain_udp(transport) else None
         datagram = sock is not None and sock.type == socket.SOCK_DGRAM
         if datagram and sock.family in (socket.AF_INET, socket.AF_INET6):
@@ -145,7 +148,10 @@ class FrameBatch:
         _State.dirty.append(self)
         if not _State.flush_scheduled:
             _State.flush_scheduled = True
-            asyncio.get_running_loop().call_soon(_flush_dirty)
+            loop = self._loop
+            if loop is None:
+                loop = self._loop = asyncio.get_running_loop()
+            loop.call_soon(_flush_dirty)
 
     def flush(self) -> None:
         """Send what is held (nothing to do when empty)."""
