@@ -10,7 +10,9 @@ stream of about 1 Mbit/s and one subscriber counting the frames it gets. The ser
   with a message when the package is missing;
 * ``transcode`` - aiortc's MediaRelay (decode once, re-encode per subscriber);
 * ``ours-asyncio`` - ours again, on asyncio's own event loop instead of uvloop, with
-  ``--against asyncio`` (what ``relay.event_loop`` buys).
+  ``--against asyncio`` (what ``relay.event_loop`` buys);
+* ``ours-nogso`` - ours again, one system call per packet, with ``--against nogso`` (what
+  ``relay.udp_gso`` buys).
 
 Each server's CPU time and memory come from /proc. Printed per point: CPU-seconds per second
 per stream, RSS per stream above the idle process, received frame rate; then for each server
@@ -54,8 +56,15 @@ from relay.manager import RelayManager
 
 # --- the relay process ---------------------------------------------------------------
 
-OURS = ("passthrough", "ours-asyncio")
-"""Our relay: on the configured event loop (uvloop), and on asyncio's own."""
+OURS_VARIANTS = {
+    "passthrough": [],
+    "ours-asyncio": ["--event-loop", "asyncio"],
+    "ours-nogso": ["--no-udp-gso"],
+}
+"""Our relay as configured by default, and with one setting changed (``serve`` arguments)."""
+OURS = tuple(OURS_VARIANTS)
+BASELINE_MODES = {"asyncio": "ours-asyncio", "nogso": "ours-nogso"}
+"""``--against`` names of the variants of ours."""
 
 
 class TranscodingRelay:
@@ -158,9 +167,8 @@ class RelayProcess:
 @contextlib.asynccontextmanager
 async def relay_process(mode: str, pin: bool) -> AsyncIterator[RelayProcess]:
     port = free_port()
-    loop = "asyncio" if mode == "ours-asyncio" else RelaySettings().event_loop
     args = ["-m", "bench.relay", "serve", "--mode", mode, "--port", str(port)]
-    args += ["--event-loop", loop]
+    args += OURS_VARIANTS.get(mode, [])
     proc = await asyncio.create_subprocess_exec(
         sys.executable, *args, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE
     )
@@ -245,7 +253,7 @@ def print_summary(results: dict[str, list[Point]]) -> dict[str, Any]:
             f"{_ratio(ours.get('cpu_per_stream'), row['cpu_per_stream']):>12}"
             f"{_ratio(ours.get('mb_per_stream'), row['mb_per_stream']):>11}"
         )
-    for baseline in ("janus", "ours-asyncio"):
+    for baseline in ("janus", *BASELINE_MODES.values()):
         if not results.get(baseline) or not results["passthrough"]:
             continue
         print()
@@ -260,7 +268,7 @@ def print_summary(results: dict[str, list[Point]]) -> dict[str, Any]:
                 f"{_ratio(point.cpu_per_stream, other.cpu_per_stream):>13}"
                 f"{_ratio(point.rss_per_stream, other.rss_per_stream):>12}"
             )
-    for mode in ("janus", "ours-asyncio", "transcode"):
+    for mode in ("janus", *BASELINE_MODES.values(), "transcode"):
         if mode in summary and ours:
             theirs_capacity = summary[mode]["streams_per_core"]
             print(
@@ -287,8 +295,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             print(f"janus: event_loops = {args.janus_event_loops} (one shared loop thread)")
         else:
             print(f"janus skipped: {reason}")
-    if "asyncio" in args.against:
-        modes.append("ours-asyncio")
+    modes += [mode for name, mode in BASELINE_MODES.items() if name in args.against]
     if "transcode" in args.against:
         modes.append("transcode")
     print(
@@ -321,7 +328,7 @@ def _counts(text: str) -> list[int]:
 
 def _against(text: str) -> list[str]:
     chosen = [part.strip() for part in text.split(",") if part.strip()]
-    unknown = set(chosen) - {"janus", "transcode", "asyncio"}
+    unknown = set(chosen) - {"janus", "transcode", *BASELINE_MODES}
     if unknown:
         raise argparse.ArgumentTypeError(f"unknown baseline(s): {', '.join(sorted(unknown))}")
     return chosen
@@ -346,7 +353,8 @@ def main(argv: list[str] | None = None) -> None:
         type=_against,
         default=["transcode"],
         help="baselines, comma-separated: transcode (aiortc MediaRelay, always added), janus, "
-        "asyncio (ours on asyncio's own event loop instead of uvloop)",
+        "asyncio (ours on asyncio's own event loop instead of uvloop), nogso (ours sending "
+        "one packet per system call)",
     )
     parser.add_argument(
         "--janus-event-loops",
