@@ -71,7 +71,10 @@ def _flush_dirty() -> None:
     _State.flush_scheduled = False
     dirty, _State.dirty = _State.dirty, []
     for batch in dirty:
-        batch.flush()
+        try:
+            batch.flush()
+        except Exception:  # one subscriber's failure must not hold the others' packets
+            log.exception("relay.udp_batch_failed")
 
 
 Send = Callable[[bytes, tuple[str, int]], None]
