@@ -39,6 +39,8 @@ async def test_a_worker_runs_the_configured_event_loop_and_forwards_media(
         try:
             await until(lambda: alice.frames >= 5 and bob.frames >= 5, "video both ways")
             await until(lambda: pool.stats()["packets_forwarded"] > 0, "forwarding reported")
+            # The socket hook works on this loop's transport: media took the fast path.
+            assert pool.stats()["packets_fast"] > 0
         finally:
             await alice.close()
             await bob.close()
