@@ -8,7 +8,11 @@ stream of about 1 Mbit/s and one subscriber counting the frames it gets. The ser
 * ``passthrough`` - ours (:class:`relay.manager.RelayManager`), in ``bench.relay serve``;
 * ``janus`` - Janus 1.1.2's VideoRoom with ``--against janus`` (:mod:`bench.janus`), skipped
   with a message when the package is missing;
-* ``transcode`` - aiortc's MediaRelay (decode once, re-encode per subscriber).
+* ``transcode`` - aiortc's MediaRelay (decode once, re-encode per subscriber);
+* ``ours-asyncio`` - ours again, on asyncio's own event loop instead of uvloop, with
+  ``--against asyncio`` (what ``relay.event_loop`` buys);
+* ``ours-nogso`` - ours again, one system call per packet, with ``--against nogso`` (what
+  ``relay.udp_gso`` buys).
 
 Each server's CPU time and memory come from /proc. Printed per point: CPU-seconds per second
 per stream, RSS per stream above the idle process, received frame rate; then for each server
@@ -47,9 +51,20 @@ from bench.relay_load import (
     streams_per_core,
 )
 from config.settings import RelaySettings
+from relay import eventloop, udpbatch
 from relay.manager import RelayManager
 
 # --- the relay process ---------------------------------------------------------------
+
+OURS_VARIANTS = {
+    "passthrough": [],
+    "ours-asyncio": ["--event-loop", "asyncio"],
+    "ours-nogso": ["--no-udp-gso"],
+}
+"""Our relay as configured by default, and with one setting changed (``serve`` arguments)."""
+OURS = tuple(OURS_VARIANTS)
+BASELINE_MODES = {"asyncio": "ours-asyncio", "nogso": "ours-nogso"}
+"""``--against`` names of the variants of ours."""
 
 
 class TranscodingRelay:
@@ -82,11 +97,11 @@ class TranscodingRelay:
             await pc.close()
 
 
-async def serve(mode: str, port: int) -> None:
+async def serve(mode: str, port: int, udp_gso: bool = True) -> None:
     with loopback_only():
         relay: Any
-        if mode == "passthrough":
-            relay = RelayManager(RelaySettings(max_sessions=10_000), [])
+        if mode in OURS:
+            relay = RelayManager(RelaySettings(max_sessions=10_000, udp_gso=udp_gso), [])
         else:
             relay = TranscodingRelay()
 
@@ -100,6 +115,8 @@ async def serve(mode: str, port: int) -> None:
         async def handle_stats(request: web.Request) -> web.Response:
             rss, hwm = process_memory_mb()
             stats: dict[str, Any] = {"cpu": process_cpu_seconds(), "rss_mb": rss, "hwm_mb": hwm}
+            stats["event_loop"] = eventloop.running_loop_name()
+            stats["packets_batched"] = udpbatch.packets_batched()
             if isinstance(relay, RelayManager):  # the relay's own counters, for a closer look
                 stats["relay"] = relay.stats()
             return web.json_response(stats)
@@ -151,6 +168,7 @@ class RelayProcess:
 async def relay_process(mode: str, pin: bool) -> AsyncIterator[RelayProcess]:
     port = free_port()
     args = ["-m", "bench.relay", "serve", "--mode", mode, "--port", str(port)]
+    args += OURS_VARIANTS.get(mode, [])
     proc = await asyncio.create_subprocess_exec(
         sys.executable, *args, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE
     )
@@ -235,10 +253,12 @@ def print_summary(results: dict[str, list[Point]]) -> dict[str, Any]:
             f"{_ratio(ours.get('cpu_per_stream'), row['cpu_per_stream']):>12}"
             f"{_ratio(ours.get('mb_per_stream'), row['mb_per_stream']):>11}"
         )
-    if "janus" in results and results["janus"] and results["passthrough"]:
+    for baseline in ("janus", *BASELINE_MODES.values()):
+        if not results.get(baseline) or not results["passthrough"]:
+            continue
         print()
-        print("per stream count, ours / janus:  N   cpu/stream   MB/stream")
-        theirs = {point.streams: point for point in results["janus"]}
+        print(f"per stream count, ours / {baseline}:".ljust(32) + "  N   cpu/stream   MB/stream")
+        theirs = {point.streams: point for point in results[baseline]}
         for point in results["passthrough"]:
             other = theirs.get(point.streams)
             if other is None:
@@ -248,7 +268,7 @@ def print_summary(results: dict[str, list[Point]]) -> dict[str, Any]:
                 f"{_ratio(point.cpu_per_stream, other.cpu_per_stream):>13}"
                 f"{_ratio(point.rss_per_stream, other.rss_per_stream):>12}"
             )
-    for mode in ("janus", "transcode"):
+    for mode in ("janus", *BASELINE_MODES.values(), "transcode"):
         if mode in summary and ours:
             theirs_capacity = summary[mode]["streams_per_core"]
             print(
@@ -275,6 +295,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             print(f"janus: event_loops = {args.janus_event_loops} (one shared loop thread)")
         else:
             print(f"janus skipped: {reason}")
+    modes += [mode for name, mode in BASELINE_MODES.items() if name in args.against]
     if "transcode" in args.against:
         modes.append("transcode")
     print(
@@ -307,7 +328,7 @@ def _counts(text: str) -> list[int]:
 
 def _against(text: str) -> list[str]:
     chosen = [part.strip() for part in text.split(",") if part.strip()]
-    unknown = set(chosen) - {"janus", "transcode"}
+    unknown = set(chosen) - {"janus", "transcode", *BASELINE_MODES}
     if unknown:
         raise argparse.ArgumentTypeError(f"unknown baseline(s): {', '.join(sorted(unknown))}")
     return chosen
@@ -317,15 +338,23 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.relay", description=__doc__)
     sub = parser.add_subparsers(dest="command")
     serve_parser = sub.add_parser("serve", help="run the relay process (used by the benchmark)")
-    serve_parser.add_argument("--mode", choices=("passthrough", "transcode"), required=True)
+    serve_parser.add_argument("--mode", choices=(*OURS, "transcode"), required=True)
     serve_parser.add_argument("--port", type=int, required=True)
+    serve_parser.add_argument(
+        "--event-loop", choices=("uvloop", "asyncio"), default=RelaySettings().event_loop
+    )
+    serve_parser.add_argument(
+        "--no-udp-gso", dest="udp_gso", action="store_false", help="relay.udp_gso = false"
+    )
     parser.add_argument("--streams", type=_counts, default=[1, 4, 8, 16, 32])
     parser.add_argument("--transcode-streams", type=_counts, default=[1, 4, 8])
     parser.add_argument(
         "--against",
         type=_against,
         default=["transcode"],
-        help="baselines, comma-separated: transcode (aiortc MediaRelay, always added), janus",
+        help="baselines, comma-separated: transcode (aiortc MediaRelay, always added), janus, "
+        "asyncio (ours on asyncio's own event loop instead of uvloop), nogso (ours sending "
+        "one packet per system call)",
     )
     parser.add_argument(
         "--janus-event-loops",
@@ -351,10 +380,13 @@ def main(argv: list[str] | None = None) -> None:
             profile = profile.replace("{mode}", args.mode)
 
             cProfile.runctx(
-                "asyncio.run(serve(args.mode, args.port))", globals(), locals(), profile
+                "eventloop.run(serve(args.mode, args.port, args.udp_gso), args.event_loop)",
+                globals(),
+                locals(),
+                profile,
             )
             return
-        asyncio.run(serve(args.mode, args.port))
+        eventloop.run(serve(args.mode, args.port, args.udp_gso), args.event_loop)
         return
     if "transcode" not in args.against:
         args.against = [*args.against, "transcode"]

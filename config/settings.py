@@ -197,6 +197,16 @@ class RelaySettings:
     and the subscriber waits for the next keyframe."""
     audio_queue_frames: int = 50
     """Frames queued per subscriber while transcoding audio; beyond it the oldest is dropped."""
+    event_loop: Literal["uvloop", "asyncio"] = "uvloop"
+    """The event loop of each relay worker process. uvloop (libuv, in C) receives and sends
+    datagrams at a fraction of asyncio's own cost per packet; asyncio is Python's standard
+    loop (used anyway where uvloop is not installed). With ``workers = -1`` the relay runs on
+    the web process's loop and this has no effect."""
+
+    udp_gso: bool = True
+    """Send a video frame's packets to a subscriber in one system call (Linux UDP
+    segmentation offload) instead of one call per packet. Turned off for the rest of the
+    process when the kernel refuses it, and never used through TURN."""
 
     def __post_init__(self) -> None:
         if self.workers < -1:

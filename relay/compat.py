@@ -40,7 +40,7 @@ from relay.rtp import RtpHeader
 
 log = structlog.get_logger(__name__)
 
-SUPPORTED_VERSIONS = {"aiortc": ">=1.16,<1.17", "aioice": ">=0.13,<0.14"}
+SUPPORTED_VERSIONS = {"aiortc": ">=1.16,<1.17", "aioice": ">=0.13,<0.14", "pylibsrtp": ">=1.0,<1.1"}
 """The ranges pyproject.toml pins; the names below were read from these releases."""
 
 
@@ -72,6 +72,7 @@ _peer_connection = functools.partial(_needs, "aiortc", RTCPeerConnection)
 _certificate = functools.partial(_needs, "aiortc", RTCCertificate)
 _connection = functools.partial(_needs, "aioice", Connection)
 _protocol = functools.partial(_needs, "aioice", StunProtocol)
+_srtp = functools.partial(_needs, "pylibsrtp", pylibsrtp.Session)
 
 # RTCRtpSender (name-mangled attributes are set on the instance in aiortc's methods).
 SENDER_HISTORY = _sender("_RTCRtpSender__rtp_history")
@@ -116,6 +117,8 @@ CONNECTION_DATA_RECEIVED = _connection("data_received")
 PROTOCOL_DATAGRAM_RECEIVED = _protocol("datagram_received")
 PROTOCOL_LOCAL_CANDIDATE = _protocol("local_candidate")
 PROTOCOL_TRANSPORT = _protocol("transport")
+# pylibsrtp: a session's libsrtp context (a cffi ``srtp_t *``), for :mod:`relay.srtp`
+SRTP_CONTEXT = _srtp("_srtp")
 
 for field_name in ("mid", "abs_send_time", "audio_level"):  # read from EXTENSIONS_IDS
     _needs("aiortc", HeaderExtensions, field_name)
@@ -363,6 +366,17 @@ read_rx_srtp: Callable[[RTCDtlsTransport], pylibsrtp.Session | None] = operator.
     DTLS_RX_SRTP
 )
 """A DTLS transport's inbound SRTP session (None before the handshake); C-level, per packet."""
+
+
+def srtp_context(session: pylibsrtp.Session) -> Any:
+    """The libsrtp context (``srtp_t``) under a pylibsrtp session, for direct calls."""
+    return getattr(session, SRTP_CONTEXT)[0]
+
+
+def srtp_binding() -> tuple[Any, Any]:
+    """pylibsrtp's cffi ``ffi`` and ``lib`` (its package imports them, without exporting)."""
+    names = vars(pylibsrtp)
+    return names["ffi"], names["lib"]
 
 
 def sending_route(dtls: RTCDtlsTransport) -> tuple[pylibsrtp.Session, CandidatePair] | None:

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 from typing import Protocol
 
-import pylibsrtp
 import structlog
 from aiortc.rtcdtlstransport import RTCDtlsTransport
 
 from relay import compat
+from relay.srtp import PacketCipher
 
 log = structlog.get_logger(__name__)
 
@@ -46,6 +46,7 @@ def install(dtls_transport: RTCDtlsTransport, routes: dict[int, FastRoute]) -> b
     read_rx_srtp = compat.read_rx_srtp
     failures = [0]
     patched = [0]
+    cipher: list[PacketCipher | None] = [None]  # bound to the inbound session once
 
     def data_received(data: bytes, component: int) -> None:
         if patched[0] != len(protocols):  # gathering or TURN added sockets
@@ -57,9 +58,11 @@ def install(dtls_transport: RTCDtlsTransport, routes: dict[int, FastRoute]) -> b
             if srtp is not None:
                 route = routes.get(int.from_bytes(data[8:12], "big"))
                 if route is not None and route.accepts(data[1] & 0x7F):
-                    try:
-                        plain = srtp.unprotect(data)
-                    except pylibsrtp.Error:
+                    bound = cipher[0]
+                    if bound is None or bound.session is not srtp:
+                        bound = cipher[0] = PacketCipher(srtp)
+                    plain = bound.unprotect(data)
+                    if plain is None:  # a replay or a bad tag, as aiortc would drop it
                         return
                     try:
                         route.on_plain_rtp(plain)

@@ -13,6 +13,7 @@ needs only its name in :data:`relay.worker.WORKER_METHODS` and a one-line method
 from __future__ import annotations
 
 import asyncio
+import socket
 import struct
 from pathlib import PurePath
 from typing import Any, TypeVar
@@ -156,3 +157,33 @@ async def read_from_worker(reader: asyncio.StreamReader) -> FromWorker:
         return _from_worker.decode(await _read_body(reader))
     except msgspec.DecodeError as exc:
         raise FrameError(str(exc)) from exc
+
+
+def read_init(sock: socket.socket) -> Init:
+    """The first frame on a worker's (blocking) socket, which must be :class:`Init`.
+
+    Read before the worker's event loop exists, since the loop is one of the settings it
+    brings. Raises EOFError when the socket closes first and FrameError for anything else.
+    """
+    (length,) = _LENGTH.unpack(_receive_exactly(sock, _LENGTH.size))
+    if length > MAX_FRAME_BYTES:
+        raise FrameError(f"a frame of {length} bytes is larger than {MAX_FRAME_BYTES}")
+    try:
+        message = _to_worker.decode(_receive_exactly(sock, length))
+    except msgspec.DecodeError as exc:
+        raise FrameError(str(exc)) from exc
+    if not isinstance(message, Init):
+        raise FrameError("the first frame must be Init")
+    return message
+
+
+def _receive_exactly(sock: socket.socket, size: int) -> bytes:
+    buffer = bytearray(size)
+    view = memoryview(buffer)
+    received = 0
+    while received < size:
+        count = sock.recv_into(view[received:])
+        if count == 0:
+            raise EOFError(f"the socket closed after {received} of {size} bytes")
+        received += count
+    return bytes(buffer)

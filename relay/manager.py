@@ -13,7 +13,7 @@ import structlog
 from aiortc import RTCIceServer
 
 from config.settings import RelaySettings
-from relay import compat
+from relay import compat, udpbatch
 from relay.counters import Counters, relay_stats
 from relay.errors import BadOffer, RecordingRefused, RelayFull, RelayUnavailable
 from relay.limits import StreamLimits
@@ -59,6 +59,7 @@ class RelayManager:
         on_room_closed: Callable[[str], None] | None = None,
     ) -> None:
         self.settings = settings
+        udpbatch.enable(settings.udp_gso)  # process-wide, like the kernel's answer to it
         self._on_room_closed = on_room_closed
         self._ice_servers = ice_servers
         self._peer_timeout_s = peer_timeout_s

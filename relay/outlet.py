@@ -36,6 +36,8 @@ from relay import compat
 from relay.compat import SenderInternals, extension_ids, is_connected, sending_route
 from relay.history import SendHistory
 from relay.rtp import HEADER
+from relay.srtp import PacketCipher, Transform
+from relay.udpbatch import FrameBatch
 
 _WORD = struct.Struct("!I")
 """An abs-send-time element: its one-byte header and 24-bit value fill exactly one word."""
@@ -100,8 +102,10 @@ class PacketOutlet:
         self.octets = 0
         self._layout: _Layout | None = None
         self._pair: object = None
-        self._sendto: Callable[[bytes, tuple[str, int]], None] = _not_connected
-        self._remote_addr: tuple[str, int] = ("", 0)
+        self._srtp: pylibsrtp.Session | None = None
+        self._protect: Transform = _no_session
+        self._batch = FrameBatch(_NotConnected(), ("", 0))
+        self._video = sender.kind == "video"
         compat.serve_retransmissions(sender, self._retransmittable)
 
     def _retransmittable(self, sequence: int) -> ForwardedPacket | None:
@@ -170,6 +174,9 @@ class PacketOutlet:
         if layout is None:  # connected, but aiortc has not started the sender yet
             return NOT_CONNECTED
         srtp, pair = route
+        if srtp is not self._srtp:  # bound once per outbound session
+            self._srtp = srtp
+            self._protect = PacketCipher(srtp).protect
         first, second, sequence, timestamp, _ = HEADER.unpack_from(plain)
         mapped = self._map(sequence, timestamp)
         if mapped is None:
@@ -202,16 +209,17 @@ class PacketOutlet:
         out = b"".join(parts)
         history = self.history
         history.packets[out_seq % history.size] = out
-        try:
-            protected = srtp.protect(out)
-        except pylibsrtp.Error:
+        protected = self._protect(out)
+        if protected is None:
             return SKIPPED
         # What aioice's send_data does; through TURN the transport wraps it in ChannelData.
         if pair is not self._pair:  # the nominated pair rarely changes: look it up once
             self._pair = pair
-            self._sendto = pair.protocol.transport.sendto
-            self._remote_addr = pair.remote_addr
-        self._sendto(protected, self._remote_addr)
+            self._batch.flush()
+            self._batch.close()
+            self._batch = FrameBatch(pair.protocol.transport, pair.remote_addr)
+        # Video a frame at a time (relay.udpbatch); audio is one packet per frame anyway.
+        self._batch.send(protected, not self._video or second & 0x80 != 0)
         size = len(plain) - payload_at
         self.packets += 1
         self.octets += size
@@ -219,8 +227,18 @@ class PacketOutlet:
         return SENT
 
 
-def _not_connected(data: bytes, address: tuple[str, int]) -> None:
-    raise RuntimeError("no candidate pair yet")
+class _NotConnected:
+    """The transport of an outlet with no candidate pair yet (never sent to)."""
+
+    def sendto(self, data: bytes, address: tuple[str, int]) -> None:
+        raise RuntimeError("no candidate pair yet")
+
+    def get_extra_info(self, name: str, default: object = None) -> object:
+        return default
+
+
+def _no_session(packet: bytes) -> bytes | None:
+    return None
 
 
 class _Layout:

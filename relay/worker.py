@@ -21,20 +21,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
-import importlib
 import logging
 import os
 import socket
 import sys
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING
 
 import msgspec
 import structlog
 
 from config.settings import RelaySettings
-from relay import errors, ipc, lazy_av, memory, procstat, selfcheck
+from relay import errors, eventloop, ipc, lazy_av, memory, procstat, selfcheck
 from relay.counters import Counters, relay_stats
 from relay.tasks import spawn
 
@@ -239,38 +238,28 @@ def _plain_logging(level: str, _json: bool | None) -> None:
     logging.basicConfig(level=max(numeric, logging.WARNING))
 
 
-async def serve(fd: int, setup_logging: LogSetup | None) -> None:
+async def serve(sock: socket.socket, init: ipc.Init, setup_logging: LogSetup | None) -> None:
     lazy_av.defer()  # before anything can import aiortc (a no-op if a wrapper already did)
-    sock = socket.socket(fileno=fd)
     reader, writer = await asyncio.open_unix_connection(sock=sock)
-    try:
-        init = await ipc.read_to_worker(reader)
-    except (asyncio.IncompleteReadError, ConnectionError):
-        return
-    if not isinstance(init, ipc.Init):
-        raise ipc.FrameError("the first frame must be Init")
     (setup_logging or _plain_logging)(init.log_level, init.log_json)
     structlog.contextvars.bind_contextvars(relay_worker=init.index)
-    loop_name = type(asyncio.get_running_loop()).__module__.split(".")[0]
-    await WorkerServer(reader, writer, init).run(loop_name)
-
-
-def _runner() -> Callable[..., Any]:
-    """uvloop's runner when it is installed (it cuts the event loop's own cost per packet),
-    else asyncio's."""
-    try:
-        uvloop = importlib.import_module("uvloop")
-    except ImportError:
-        return asyncio.run
-    return cast("Callable[..., Any]", uvloop.run)
+    await WorkerServer(reader, writer, init).run(eventloop.running_loop_name())
 
 
 def main(argv: list[str] | None = None, setup_logging: LogSetup | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1 or not args[0].isdigit():
         raise SystemExit("usage: python -m relay.worker FD  (started by the relay's worker pool)")
+    sock = socket.socket(fileno=int(args[0]))
+    try:
+        init = ipc.read_init(sock)
+    except (EOFError, ConnectionError):
+        return  # the web process went away before it said anything
+    # --- event loop: relay.event_loop picks it, so Init is read before the loop exists ---
+    choice = str(init.relay_settings.get("event_loop", "uvloop"))
     with contextlib.suppress(KeyboardInterrupt):
-        _runner()(serve(int(args[0]), setup_logging))
+        eventloop.run(serve(sock, init, setup_logging), choice)
+    # --- end event loop ---
 
 
 if __name__ == "__main__":
