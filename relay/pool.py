@@ -37,6 +37,7 @@ from aiortc import RTCIceServer
 from config.settings import RelaySettings
 from relay import errors, ipc
 from relay.manager import MAX_OFFER_BYTES
+from relay.pool_figures import summed, worker_rows
 from relay.recording.writer import PartResult
 from relay.recycle import IdleRecycler
 from relay.tasks import spawn
@@ -471,36 +472,12 @@ class WorkerPool:
         interval), resident memory, whether it holds the media stack, restarts and recycles
         (replacements of an idle worker). For metrics labels and an operator view."""
         placed = Counter(self._placement.values())
-        rows = []
-        for index, worker in enumerate(self.workers):
-            stats = worker.figures.stats if worker is not None else {}
-            rows.append(
-                {
-                    "worker": index,
-                    "alive": worker is not None and worker.alive,
-                    "pid": worker.pid if worker is not None else None,
-                    "sessions": placed[worker] if worker is not None else 0,
-                    "streams": stats.get("streams", 0),
-                    "peer_connections": stats.get("peer_connections", 0),
-                    "cpu_seconds": worker.figures.cpu_seconds if worker is not None else 0.0,
-                    "cpu_load": worker.figures.cpu_load if worker is not None else 0.0,
-                    "rss_bytes": worker.figures.rss_bytes if worker is not None else 0,
-                    "media_stack": bool(stats.get(ipc.MEDIA_STACK_FIGURE, False)),
-                    "restarts": self._restarts[index],
-                    "recycles": self._recycler.recycles[index],
-                }
-            )
-        return rows
+        return worker_rows(self.workers, placed, self._restarts, self._recycler.recycles)
 
     def stats(self) -> dict[str, Any]:
         """The in-process manager's figures summed over the workers (as of their last
         report, at most a second old), plus ``workers`` (see :meth:`worker_stats`)."""
-        totals: dict[str, float] = dict(self._retired)
-        for worker in self._alive():
-            for key, value in worker.figures.stats.items():
-                if isinstance(value, int | float) and not isinstance(value, bool):
-                    totals[key] = totals.get(key, 0) + value
-        result: dict[str, Any] = dict(totals)
+        result: dict[str, Any] = summed(self._retired, self._alive())
         result.update(
             sessions=len(self._placement),
             max_sessions=self.settings.max_sessions,
