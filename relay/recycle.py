@@ -127,10 +127,8 @@ class IdleRecycler:
         if reason is not None:
             log.info("relay.worker_recycle_called_off", worker=old.index, why=reason)
             self._idle_since[old] = time.monotonic()
-            try:
-                await fresh.close()
-            finally:
-                self._held.discard(fresh)
+            await fresh.close()
+            self._held.discard(fresh)  # kept if cancelled: the pool's close finishes the job
             return
         self._pool.swap_in(old, fresh)
         self._held.discard(fresh)
@@ -145,10 +143,8 @@ class IdleRecycler:
             idle_s=round(idle_s, 1),
             previous_rss_mb=round(old.figures.rss_bytes / 2**20, 1),
         )
-        try:
-            await old.close()
-        finally:
-            self._held.discard(old)
+        await old.close()
+        self._held.discard(old)
 
     def _why_not(self, old: WorkerProcess, fresh: WorkerProcess) -> str | None:
         """Why ``old`` must stay after all (None: swap it out now)."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 
 import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection
@@ -187,3 +188,31 @@ async def test_a_placement_while_a_worker_is_being_replaced_goes_to_another_one(
     finally:
         await relay.end("s2")
         await pc.close()
+
+
+def worker_children() -> set[int]:
+    """Relay worker processes that are children of this one (a pool's workers and spares)."""
+    children = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text(encoding="ascii", errors="replace")
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        parent = int(stat.rpartition(")")[2].split()[1])
+        if parent == os.getpid() and b"relay.worker" in cmdline:
+            children.add(int(entry.name))
+    return children
+
+
+async def test_closing_the_pool_while_a_worker_is_being_replaced_leaves_no_process(
+    make_pool: PoolFactory,
+) -> None:
+    before = worker_children()
+    relay = await make_pool(1.0)
+    await load_media_stack(relay, "s1")
+    await until(lambda: relay.recycling == 0, "the fresh worker starting", timeout=60)
+    await relay.close()
+    assert worker_children() - before == set()
