@@ -211,49 +211,6 @@ class WorkerPool:
             if key not in GAUGES and isinstance(value, int | float) and not isinstance(value, bool):
                 self._retired[key] = self._retired.get(key, 0) + value
 
-    # --- recycling an idle worker (relay.recycle) -------------------------------------
-
-    @property
-    def idle_recycle_s(self) -> float:
-        """Idle seconds after which a worker holding the media stack is replaced (0: never;
-        always 0 with ``relay.worker_preload``)."""
-        return self._recycler.idle_after_s
-
-    @property
-    def recycling(self) -> int | None:
-        """The slot whose worker is being replaced while its fresh process starts, if any."""
-        replacing = self._recycler.replacing
-        return replacing.index if replacing is not None else None
-
-    def worker_busy(self, worker: WorkerProcess) -> bool:
-        """Whether a session is placed on the worker, a call is on its way to it, or its last
-        report shows a session or a connection still open."""
-        stats = worker.figures.stats
-        return (
-            worker in self._placement.values()
-            or self._calls_on[worker] > 0
-            or bool(worker.figures.rooms)
-            or bool(stats.get("sessions", 0))
-            or bool(stats.get("peer_connections", 0))
-        )
-
-    async def start_spare(self, index: int) -> WorkerProcess:
-        """A started worker for slot ``index``, outside the slot until :meth:`swap_in`."""
-        worker = self._new_worker(index)
-        await self._launch(worker)
-        return worker
-
-    def swap_in(self, old: WorkerProcess, fresh: WorkerProcess) -> None:
-        """Put ``fresh`` in ``old``'s slot (the caller closes ``old``). Not a restart: the
-        slot's restart delay and count stay as they were."""
-        self._keep_totals(old)
-        self.workers[old.index] = fresh
-        self._started_at[old.index] = time.monotonic()
-
-    def _on_report(self, worker: WorkerProcess) -> None:
-        self._reconcile(worker)
-        self._recycler.observe(worker)
-
     def _schedule_restart(self, index: int) -> None:
         lived = time.monotonic() - self._started_at[index]
         self._quick_deaths[index] = 0 if lived >= STABLE_AFTER_S else self._quick_deaths[index] + 1
@@ -463,6 +420,49 @@ class WorkerPool:
                 self._participants[session_id] = set(rooms.get(session_id, ()))
                 if session_id not in recording:
                     self._recording_failed.pop(session_id, None)
+
+    # --- recycling an idle worker (relay.recycle) -------------------------------------
+
+    @property
+    def idle_recycle_s(self) -> float:
+        """Idle seconds after which a worker holding the media stack is replaced (0: never;
+        always 0 with ``relay.worker_preload``)."""
+        return self._recycler.idle_after_s
+
+    @property
+    def recycling(self) -> int | None:
+        """The slot whose worker is being replaced while its fresh process starts, if any."""
+        replacing = self._recycler.replacing
+        return replacing.index if replacing is not None else None
+
+    def worker_busy(self, worker: WorkerProcess) -> bool:
+        """Whether a session is placed on the worker, a call is on its way to it, or its last
+        report shows a session or a connection still open."""
+        stats = worker.figures.stats
+        return (
+            worker in self._placement.values()
+            or self._calls_on[worker] > 0
+            or bool(worker.figures.rooms)
+            or bool(stats.get("sessions", 0))
+            or bool(stats.get("peer_connections", 0))
+        )
+
+    async def start_spare(self, index: int) -> WorkerProcess:
+        """A started worker for slot ``index``, outside the slot until :meth:`swap_in`."""
+        worker = self._new_worker(index)
+        await self._launch(worker)
+        return worker
+
+    def swap_in(self, old: WorkerProcess, fresh: WorkerProcess) -> None:
+        """Put ``fresh`` in ``old``'s slot (the caller closes ``old``). Not a restart: the
+        slot's restart delay and count stay as they were."""
+        self._keep_totals(old)
+        self.workers[old.index] = fresh
+        self._started_at[old.index] = time.monotonic()
+
+    def _on_report(self, worker: WorkerProcess) -> None:
+        self._reconcile(worker)
+        self._recycler.observe(worker)
 
     # --- figures ---------------------------------------------------------------------
 

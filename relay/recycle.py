@@ -1,5 +1,6 @@
-"""Idle relay workers go back to their fresh size: a worker that has held the media stack
-without a session for ``relay.worker_idle_recycle_s`` is replaced by a fresh process.
+"""Idle relay workers go back to their fresh size: a worker that has carried a session, and
+so holds the media stack, and has carried none for ``relay.worker_idle_recycle_s`` is replaced
+by a fresh process.
 
 A worker imports aiortc (pyOpenSSL, libsrtp, aioice) at its first session, and those native
 libraries stay mapped until the process ends: an idle worker that once relayed a call keeps
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import weakref
 from typing import Protocol
 
 import structlog
@@ -74,13 +76,19 @@ class IdleRecycler:
         equals. None again once it is swapped out or stays."""
         self._running = False
         """A recycling is under way (from the spare's start to the old worker's exit)."""
-        self._idle_since: dict[WorkerProcess, float] = {}
+        self._idle_since: weakref.WeakKeyDictionary[WorkerProcess, float] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._served: weakref.WeakSet[WorkerProcess] = weakref.WeakSet()
+        """Workers that have been sent a call. Only those are recycled: a worker whose
+        start-up code imported aiortc without any session would come back the same."""
         self._held: set[WorkerProcess] = set()
         """Spares not (yet) in a slot and retired workers still closing."""
         self._tasks = tasks
 
     def touched(self, worker: WorkerProcess) -> None:
         """A call goes to the worker: its idle spell (if any) is over."""
+        self._served.add(worker)
         self._idle_since.pop(worker, None)
 
     def observe(self, worker: WorkerProcess) -> None:
@@ -90,7 +98,8 @@ class IdleRecycler:
         if self._pool.workers[worker.index] is not worker or not worker.alive:
             self._idle_since.pop(worker, None)
             return
-        if not worker.figures.stats.get(MEDIA_STACK_FIGURE) or self._pool.worker_busy(worker):
+        loaded = worker in self._served and worker.figures.stats.get(MEDIA_STACK_FIGURE)
+        if not loaded or self._pool.worker_busy(worker):
             self._idle_since.pop(worker, None)
             return
         now = time.monotonic()
