@@ -22,7 +22,7 @@ from bench.relay_idle import loaded_stacks, memory_of
 from config.settings import RelaySettings
 from relay.pool import WorkerPool
 from tests.integration.test_relay_worker_memory import LOOPBACK_ONLY_WORKER
-from tests.integration.test_relay_workers import Peer, call, until
+from tests.integration.test_relay_workers import LOOPBACK_WORKER, Peer, call, until
 
 PoolFactory = Callable[..., Awaitable[WorkerPool]]
 
@@ -142,6 +142,29 @@ async def test_a_worker_idle_after_a_call_is_replaced_by_a_fresh_one_and_calls_w
         await relay.end("s2")
         await alice.close()
         await bob.close()
+
+
+async def test_a_worker_that_never_carried_a_session_is_not_recycled() -> None:
+    # This start-up command imports aiortc before the worker runs: replacing such a worker
+    # would give back the same, so only a worker that was sent a call is recycled.
+    relay = WorkerPool(
+        RelaySettings(worker_idle_recycle_s=0.5),
+        [],
+        workers=1,
+        command=LOOPBACK_WORKER,
+        log_json=True,
+        report_interval_s=0.25,
+    )
+    await relay.start()
+    await relay.wait_started()
+    try:
+        first = pid_of(relay)
+        await until(lambda: relay.stats()["workers"][0]["media_stack"], "the stack reported")
+        await asyncio.sleep(4 * relay.idle_recycle_s)
+        assert pid_of(relay) == first and relay.recycling is None
+        assert relay.stats()["worker_recycles"] == 0
+    finally:
+        await relay.close()
 
 
 async def test_a_placement_while_the_only_worker_is_being_replaced_calls_it_off(
