@@ -11,7 +11,7 @@ runs ``relay.workers`` relay processes (:mod:`relay.worker`). The pool stands be
 * a worker that dies (killed, crashed) is noticed at once (its socket closes, its process
   exits), its sessions are forgotten and a replacement is started. The pages' relay watchdog
   sees the media stop and re-offers; the new offer lands on a live worker;
-* a worker that has loaded the media stack and carried no session for
+* a worker that has carried sessions (so holds the media stack) and has carried none for
   ``relay.worker_idle_recycle_s`` is replaced by a fresh, smaller process
   (:mod:`relay.recycle`);
 * ``stats()`` sums the workers' figures (totals of dead and recycled workers are kept, so
