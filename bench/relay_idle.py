@@ -10,6 +10,8 @@ mapping them) and unique set size (USS: private pages), read from
 * ``after a session``: the same worker once one relayed call (two aiortc peers in this
   process, a few seconds of video both ways) has ended and the worker has handed freed
   memory back;
+* ``recycled``: the fresh process the pool put in that worker's place once it had been idle
+  for ``relay.worker_idle_recycle_s`` (``--recycle-seconds``, 10 by default);
 * ``preloaded worker``: a fresh worker with ``relay.worker_preload = true`` (aiortc imported
   at start, PyAV still deferred).
 
@@ -46,6 +48,9 @@ STEPS = (
 """(label, module) imported in this order, each on top of the previous ones: what a fresh
 worker holds (to relay.worker), what its first session adds (to relay.manager, with PyAV
 deferred), and what transcoding or recording adds (PyAV)."""
+
+AFTER_CALL_S = 4.0
+"""Idle seconds before the "after a session" figure (the worker trims two reports after)."""
 
 MARKERS = {"aiortc": "pylibsrtp", "PyAV": "libavcodec"}
 """A native library whose mapping shows a stack is loaded in a process."""
@@ -147,12 +152,14 @@ class _Peer:
         await asyncio.gather(*self._readers, return_exceptions=True)
 
 
-async def _measure_worker(preload: bool, call_seconds: float) -> dict[str, Any]:
+async def _measure_worker(
+    preload: bool, call_seconds: float, recycle_s: float = 0.0
+) -> dict[str, Any]:
     from config.settings import RelaySettings
     from relay.pool import WorkerPool
 
     pool = WorkerPool(
-        RelaySettings(worker_preload=preload),
+        RelaySettings(worker_preload=preload, worker_idle_recycle_s=recycle_s),
         [],
         workers=1,
         command=(sys.executable, "-m", "relay.worker"),
@@ -179,8 +186,17 @@ async def _measure_worker(preload: bool, call_seconds: float) -> dict[str, Any]:
             await alice.close()
             await bob.close()
         await _wait(lambda: pool.stats()["peer_connections"] == 0, 30)
-        await asyncio.sleep(4.0)  # the worker hands memory back two reports after its last call
+        await asyncio.sleep(AFTER_CALL_S)  # memory is handed back two reports after the call
         result["after"] = {**memory_of(pid), "loaded": loaded_stacks(pid)}
+        if pool.idle_recycle_s:
+            print(f"  .. waiting for the idle worker to be recycled ({recycle_s:g} s)", flush=True)
+            await _wait(
+                lambda: pool.stats()["workers"][0]["pid"] not in (pid, None), 60 + recycle_s
+            )
+            fresh = pool.stats()["workers"][0]["pid"]
+            await _wait(lambda: pool.stats()["workers"][0]["cpu_seconds"] > 0, 30)
+            await asyncio.sleep(2.0)  # settle, as for the fresh figure
+            result["recycled"] = {**memory_of(fresh), "loaded": loaded_stacks(fresh)}
     finally:
         await pool.close()
     return result
@@ -197,10 +213,10 @@ async def _measure_janus() -> dict[str, Any] | str:
         return memory_of(server.pid)
 
 
-async def _measure_all(call_seconds: float) -> dict[str, Any]:
+async def _measure_all(call_seconds: float, recycle_s: float) -> dict[str, Any]:
     # Media meets on the machine's own addresses (aioice leaves loopback out), as in a node.
     print("  .. a fresh worker, then one relayed call through it", flush=True)
-    lazy = await _measure_worker(False, call_seconds)
+    lazy = await _measure_worker(False, call_seconds, recycle_s)
     print("  .. a worker with relay.worker_preload = true", flush=True)
     preloaded = await _measure_worker(True, call_seconds)
     print("  .. janus", flush=True)
@@ -222,17 +238,27 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--call-seconds", type=float, default=3.0, help="how long the relayed call runs"
     )
+    parser.add_argument(
+        "--recycle-seconds",
+        type=float,
+        default=10.0,
+        help="relay.worker_idle_recycle_s for the worker that carries the call (longer than "
+        f"the {AFTER_CALL_S:g} s the idle-after figure waits)",
+    )
     parser.add_argument("--json", help="also write the results to this file")
     args = parser.parse_args(argv)
+    if args.recycle_seconds <= AFTER_CALL_S + 1:
+        parser.error(f"--recycle-seconds must be more than {AFTER_CALL_S + 1:g}")
     if args.probe:
         print(json.dumps(probe()))
         return
-    figures = asyncio.run(_measure_all(args.call_seconds))
+    figures = asyncio.run(_measure_all(args.call_seconds, args.recycle_seconds))
     lazy, preloaded, janus = figures["lazy"], figures["preloaded"], figures["janus"]
     print(f"\n{'process (state)':<38}{'RSS MB':>8}{'PSS':>8}{'USS':>8}{'RSS/Janus':>9}   loaded")
     print(_row("relay worker, fresh (no session yet)", lazy["fresh"], janus))
     print(_row("relay worker, during a relayed call", lazy["during"], janus))
     print(_row("relay worker, idle again after it", lazy["after"], janus))
+    print(_row("  the same, once recycled", lazy["recycled"], janus))
     print(_row("relay worker, preloaded, fresh", preloaded["fresh"], janus))
     print(_row("relay worker, preloaded, after a call", preloaded["after"], janus))
     if isinstance(janus, dict):

@@ -90,6 +90,12 @@ class Report(msgspec.Struct, tag=True):
     """Sessions whose recording is running."""
 
 
+MEDIA_STACK_FIGURE = "media_stack_loaded"
+"""A flag in :attr:`Report.stats`: the worker has imported the media stack (aiortc and its
+native libraries), which stays mapped until the process ends. The pool replaces such a
+worker once it has been idle for ``relay.worker_idle_recycle_s``."""
+
+
 class RoomClosed(msgspec.Struct, tag=True):
     session_id: str
 

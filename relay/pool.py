@@ -11,8 +11,11 @@ runs ``relay.workers`` relay processes (:mod:`relay.worker`). The pool stands be
 * a worker that dies (killed, crashed) is noticed at once (its socket closes, its process
   exits), its sessions are forgotten and a replacement is started. The pages' relay watchdog
   sees the media stop and re-offers; the new offer lands on a live worker;
-* ``stats()`` sums the workers' figures (totals of dead workers are kept, so counters never
-  go down) and lists each worker's sessions, streams, CPU and memory.
+* a worker that has carried sessions (so holds the media stack) and has carried none for
+  ``relay.worker_idle_recycle_s`` is replaced by a fresh, smaller process
+  (:mod:`relay.recycle`);
+* ``stats()`` sums the workers' figures (totals of dead and recycled workers are kept, so
+  counters never go down) and lists each worker's sessions, streams, CPU and memory.
 """
 
 from __future__ import annotations
@@ -34,7 +37,9 @@ from aiortc import RTCIceServer
 from config.settings import RelaySettings
 from relay import errors, ipc
 from relay.manager import MAX_OFFER_BYTES
+from relay.pool_figures import summed, worker_rows
 from relay.recording.writer import PartResult
+from relay.recycle import IdleRecycler
 from relay.tasks import spawn
 from relay.worker_process import CallFailed, WorkerDied, WorkerProcess, worker_environment
 
@@ -109,6 +114,8 @@ class WorkerPool:
         self._recording_failed: dict[str, Callable[[str], None]] = {}
         """Sessions recording on a worker, with what to call if writing fails there."""
         self._in_flight: Counter[str] = Counter()
+        self._calls_on: Counter[WorkerProcess] = Counter()
+        """Calls on their way to each worker (an ``end`` is one after its session is gone)."""
         self._retired: dict[str, float] = {}
         self._restarts = [0] * self.size
         self._started_at = [0.0] * self.size
@@ -118,6 +125,12 @@ class WorkerPool:
         self._initial: asyncio.Task[None] | None = None
         self.sessions_started = 0
         self.closed = False
+        self._recycler = IdleRecycler(
+            self,
+            0.0 if settings.worker_preload else settings.worker_idle_recycle_s,
+            self.size,
+            self._tasks,
+        )
 
     # --- life cycle ------------------------------------------------------------------
 
@@ -145,24 +158,30 @@ class WorkerPool:
         if self._check_failure is None:
             log.info("relay.workers_ready", workers=self.size, alive=len(self._alive()))
 
-    async def _start_worker(self, index: int) -> None:
-        worker = WorkerProcess(
+    def _new_worker(self, index: int) -> WorkerProcess:
+        return WorkerProcess(
             index,
             self._command,
             msgspec.structs.replace(self._init, index=index),
             on_exit=self._worker_exited,
             on_room_closed=self._room_closed,
-            on_report=self._reconcile,
+            on_report=self._on_report,
             on_recording_failed=self._recording_stopped,
             env=self._env,
         )
-        self.workers[index] = worker
-        self._started_at[index] = time.monotonic()  # a start that fails counts as a quick death
+
+    async def _launch(self, worker: WorkerProcess) -> None:
         try:
             await worker.start(self.settings.worker_start_timeout_s)
         except BaseException:
             await worker.close(timeout_s=1.0)
             raise
+
+    async def _start_worker(self, index: int) -> None:
+        worker = self._new_worker(index)
+        self.workers[index] = worker
+        self._started_at[index] = time.monotonic()  # a start that fails counts as a quick death
+        await self._launch(worker)
         if worker.unavailable_reason is not None and self._check_failure is None:
             self._check_failure = worker.unavailable_reason
             log.error("relay.unavailable", reason=self._check_failure)
@@ -176,9 +195,7 @@ class WorkerPool:
             del self._placement[session_id]
             self._participants.pop(session_id, None)
             self._recording_failed.pop(session_id, None)
-        for key, value in worker.figures.stats.items():
-            if key not in GAUGES and isinstance(value, int | float) and not isinstance(value, bool):
-                self._retired[key] = self._retired.get(key, 0) + value
+        self._keep_totals(worker)
         log.error(
             "relay.worker_replaced",
             worker=worker.index,
@@ -187,6 +204,12 @@ class WorkerPool:
         )
         if not self.closed:
             self._schedule_restart(worker.index)
+
+    def _keep_totals(self, worker: WorkerProcess) -> None:
+        """Add a worker's counters (as of its last report) to the totals, as it leaves."""
+        for key, value in worker.figures.stats.items():
+            if key not in GAUGES and isinstance(value, int | float) and not isinstance(value, bool):
+                self._retired[key] = self._retired.get(key, 0) + value
 
     def _schedule_restart(self, index: int) -> None:
         lived = time.monotonic() - self._started_at[index]
@@ -215,7 +238,8 @@ class WorkerPool:
         # gather, not "suppress(CancelledError): await task": that would also swallow a
         # cancellation of whoever is closing the pool (an interrupted bench kept running).
         await asyncio.gather(*tasks, return_exceptions=True)
-        await asyncio.gather(*(w.close() for w in self.workers if w is not None))
+        held = self._recycler.held()
+        await asyncio.gather(*(w.close() for w in [*self.workers, *held] if w is not None))
         self._placement.clear()
         self._participants.clear()
 
@@ -237,7 +261,12 @@ class WorkerPool:
         placed = Counter(self._placement.values())
         return min(
             self._alive(),
-            key=lambda w: (placed[w], w.figures.stats.get("streams", 0), w.index),
+            key=lambda w: (
+                placed[w],
+                w.figures.stats.get("streams", 0),
+                w is self._recycler.replacing,  # among equals, not the one being replaced
+                w.index,
+            ),
             default=None,
         )
 
@@ -312,6 +341,8 @@ class WorkerPool:
         """One call, with the worker's failures turned into the relay's errors."""
         ice = _wire_ice(self._current_ice_servers()) if method == "answer" else []
         self._in_flight[session_id] += 1
+        self._calls_on[worker] += 1
+        self._recycler.touched(worker)
         try:
             return await worker.call(method, session_id, args, ice)
         except WorkerDied as exc:
@@ -329,6 +360,9 @@ class WorkerPool:
             self._in_flight[session_id] -= 1
             if not self._in_flight[session_id]:
                 del self._in_flight[session_id]
+            self._calls_on[worker] -= 1
+            if not self._calls_on[worker]:
+                del self._calls_on[worker]
 
     async def start_recording(
         self, session_id: str, path: str, on_failed: Callable[[str], None] | None = None
@@ -387,41 +421,63 @@ class WorkerPool:
                 if session_id not in recording:
                     self._recording_failed.pop(session_id, None)
 
+    # --- recycling an idle worker (relay.recycle) -------------------------------------
+
+    @property
+    def idle_recycle_s(self) -> float:
+        """Idle seconds after which a worker holding the media stack is replaced (0: never;
+        always 0 with ``relay.worker_preload``)."""
+        return self._recycler.idle_after_s
+
+    @property
+    def recycling(self) -> int | None:
+        """The slot whose worker is being replaced while its fresh process starts, if any."""
+        replacing = self._recycler.replacing
+        return replacing.index if replacing is not None else None
+
+    def worker_busy(self, worker: WorkerProcess) -> bool:
+        """Whether a session is placed on the worker, a call is on its way to it, or its last
+        report shows a session or a connection still open."""
+        stats = worker.figures.stats
+        return (
+            worker in self._placement.values()
+            or self._calls_on[worker] > 0
+            or bool(worker.figures.rooms)
+            or bool(stats.get("sessions", 0))
+            or bool(stats.get("peer_connections", 0))
+        )
+
+    async def start_spare(self, index: int) -> WorkerProcess:
+        """A started worker for slot ``index``, outside the slot until :meth:`swap_in`."""
+        worker = self._new_worker(index)
+        await self._launch(worker)
+        return worker
+
+    def swap_in(self, old: WorkerProcess, fresh: WorkerProcess) -> None:
+        """Put ``fresh`` in ``old``'s slot (the caller closes ``old``). Not a restart: the
+        slot's restart delay and count stay as they were."""
+        self._keep_totals(old)
+        self.workers[old.index] = fresh
+        self._started_at[old.index] = time.monotonic()
+
+    def _on_report(self, worker: WorkerProcess) -> None:
+        self._reconcile(worker)
+        self._recycler.observe(worker)
+
     # --- figures ---------------------------------------------------------------------
 
     def worker_stats(self) -> list[dict[str, Any]]:
         """Per worker slot: whether it runs, its pid, sessions, streams, CPU seconds (a
         total since it started), CPU load (CPU-seconds per second over the last report
-        interval), resident memory and restarts. For metrics labels and an operator view."""
+        interval), resident memory, whether it holds the media stack, restarts and recycles
+        (replacements of an idle worker). For metrics labels and an operator view."""
         placed = Counter(self._placement.values())
-        rows = []
-        for index, worker in enumerate(self.workers):
-            stats = worker.figures.stats if worker is not None else {}
-            rows.append(
-                {
-                    "worker": index,
-                    "alive": worker is not None and worker.alive,
-                    "pid": worker.pid if worker is not None else None,
-                    "sessions": placed[worker] if worker is not None else 0,
-                    "streams": stats.get("streams", 0),
-                    "peer_connections": stats.get("peer_connections", 0),
-                    "cpu_seconds": worker.figures.cpu_seconds if worker is not None else 0.0,
-                    "cpu_load": worker.figures.cpu_load if worker is not None else 0.0,
-                    "rss_bytes": worker.figures.rss_bytes if worker is not None else 0,
-                    "restarts": self._restarts[index],
-                }
-            )
-        return rows
+        return worker_rows(self.workers, placed, self._restarts, self._recycler.recycles)
 
     def stats(self) -> dict[str, Any]:
         """The in-process manager's figures summed over the workers (as of their last
         report, at most a second old), plus ``workers`` (see :meth:`worker_stats`)."""
-        totals: dict[str, float] = dict(self._retired)
-        for worker in self._alive():
-            for key, value in worker.figures.stats.items():
-                if isinstance(value, int | float) and not isinstance(value, bool):
-                    totals[key] = totals.get(key, 0) + value
-        result: dict[str, Any] = dict(totals)
+        result: dict[str, Any] = summed(self._retired, self._alive())
         result.update(
             sessions=len(self._placement),
             max_sessions=self.settings.max_sessions,
@@ -429,5 +485,6 @@ class WorkerPool:
             workers=self.worker_stats(),
             workers_alive=len(self._alive()),
             worker_restarts=sum(self._restarts),
+            worker_recycles=sum(self._recycler.recycles),
         )
         return result

@@ -213,7 +213,10 @@ class WorkerServer:
         manager = self.manager
         if manager is None:  # nothing imported yet, so nothing relayed
             return ipc.Report(
-                stats=relay_stats(Counters(), max_sessions=self.settings.max_sessions),
+                stats={
+                    **relay_stats(Counters(), max_sessions=self.settings.max_sessions),
+                    ipc.MEDIA_STACK_FIGURE: media_stack_imported(),
+                },
                 cpu_seconds=procstat.cpu_seconds(),
                 rss_bytes=procstat.rss_bytes(),
                 rooms={},
@@ -221,7 +224,7 @@ class WorkerServer:
             )
         rooms = manager.participants_by_session()
         return ipc.Report(
-            stats=manager.stats(),
+            stats={**manager.stats(), ipc.MEDIA_STACK_FIGURE: media_stack_imported()},
             cpu_seconds=procstat.cpu_seconds(),
             rss_bytes=procstat.rss_bytes(),
             rooms=rooms,

@@ -191,6 +191,12 @@ RELAY_WORKER_METRICS: tuple[tuple[str, str, str, str], ...] = (
         "Worker's resident memory",
     ),
     ("restarts", "panamia_relay_worker_restarts", "counter", "Times the worker was replaced"),
+    (
+        "recycles",
+        "panamia_relay_worker_recycles",
+        "counter",
+        "Times the worker was replaced by a fresh process after relay.worker_idle_recycle_s idle",
+    ),
 )
 """Per relay worker process (label ``worker``: its slot, 0 to relay.workers - 1)."""
 

@@ -248,6 +248,7 @@ async def test_the_app_runs_workers_and_reports_them_in_readyz_and_metrics(
     metrics = await (await client.get("/metrics")).text()
     assert 'panamia_relay_worker_up{worker="0"} 1.0' in metrics
     assert 'panamia_relay_worker_cpu_seconds_total{worker="0"}' in metrics
+    assert 'panamia_relay_worker_recycles_total{worker="0"} 0.0' in metrics
     # With its only worker gone, the node is not ready for relayed calls until the
     # replacement is up.
     pid = relay.stats()["workers"][0]["pid"]
