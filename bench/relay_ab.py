@@ -17,7 +17,8 @@ Variants:
 * ``--baseline PATH`` - another checkout's code (``baseline``): its ``bench.relay serve``
   run by its own ``.venv/bin/python`` in its own directory, with only the arguments every
   version accepts (``--mode passthrough --port N``). It is the reference when given;
-  otherwise ``current`` is.
+  otherwise ``current`` is. Repeat it to run more checkouts (named after their
+  directories), e.g. the session's start and the last commit before a change.
 
 A ratio below 1 means the variant costs less CPU per packet than the reference.
 """
@@ -100,13 +101,20 @@ def parse_variant(text: str) -> tuple[str, tuple[str, ...]]:
 
 
 def build_variants(
-    baseline: str | None, extra: Sequence[tuple[str, tuple[str, ...]]], python: str
+    baselines: Sequence[str], extra: Sequence[tuple[str, tuple[str, ...]]], python: str
 ) -> list[Variant]:
-    """The variants in run order; the first one is the reference for the ratios."""
+    """The variants in run order; the first one is the reference for the ratios.
+
+    The first checkout in ``baselines`` is ``baseline``; any further one is named after its
+    directory.
+    """
     variants: list[Variant] = []
-    if baseline is not None:
+    for number, baseline in enumerate(baselines):
         checkout = Path(baseline).resolve()
-        variants.append(Variant("baseline", str(checkout / ".venv/bin/python"), str(checkout)))
+        name = "baseline" if number == 0 else checkout.name
+        if name in {variant.name for variant in variants} | {"current"}:
+            raise ValueError(f"two variants would be called {name!r}")
+        variants.append(Variant(name, str(checkout / ".venv/bin/python"), str(checkout)))
     variants.append(Variant("current", python, str(REPOSITORY)))
     names = {variant.name for variant in variants}
     for name, serve_args in extra:
@@ -328,7 +336,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench.relay_ab", description=__doc__)
     parser.add_argument(
-        "--baseline", help="another checkout (with its own .venv) to run as the reference"
+        "--baseline",
+        action="append",
+        default=[],
+        help="another checkout (with its own .venv) to run as the reference; repeatable "
+        "(further checkouts run beside it, named after their directories)",
     )
     parser.add_argument(
         "--variant",

@@ -36,9 +36,13 @@ def test_the_baseline_checkout_runs_its_own_interpreter_and_is_the_reference(
     assert variants[0].checkout == str(tmp_path) and variants[0].serve_args == ()
     assert variants[1].python == "/usr/bin/python3"
     assert variants[2].serve_args == ("--no-udp-gso",)
-    assert build_variants(None, [], "py")[0].name == "current"
+    assert build_variants([], [], "py")[0].name == "current"
     with pytest.raises(ValueError):
-        build_variants(None, [("x", ()), ("x", ())], "py")
+        build_variants([], [("x", ()), ("x", ())], "py")
+    more = build_variants([str(tmp_path / "before"), str(tmp_path / "head")], [], "py")
+    assert [v.name for v in more] == ["baseline", "head", "current"]
+    with pytest.raises(ValueError):
+        build_variants([str(tmp_path), str(tmp_path / "current")], [], "py")
 
 
 def test_summary_takes_the_median_of_per_round_ratios() -> None:
