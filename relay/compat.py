@@ -16,9 +16,10 @@ import functools
 import importlib.metadata
 import operator
 import queue
+import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any, NamedTuple, cast
+from typing import Any, NamedTuple
 
 import pylibsrtp
 import structlog
@@ -36,7 +37,6 @@ from aiortc.rtp import RTP_HISTORY_SIZE, AnyRtcpPacket, HeaderExtensions, Header
 from OpenSSL import SSL
 
 from relay.introspect import defines
-from relay.rtp import RtpHeader
 
 log = structlog.get_logger(__name__)
 
@@ -73,6 +73,7 @@ _certificate = functools.partial(_needs, "aiortc", RTCCertificate)
 _connection = functools.partial(_needs, "aioice", Connection)
 _protocol = functools.partial(_needs, "aioice", StunProtocol)
 _srtp = functools.partial(_needs, "pylibsrtp", pylibsrtp.Session)
+_statistics = functools.partial(_needs, "aiortc", StreamStatistics)
 
 # RTCRtpSender (name-mangled attributes are set on the instance in aiortc's methods).
 SENDER_HISTORY = _sender("_RTCRtpSender__rtp_history")
@@ -117,6 +118,11 @@ CONNECTION_DATA_RECEIVED = _connection("data_received")
 PROTOCOL_DATAGRAM_RECEIVED = _protocol("datagram_received")
 PROTOCOL_LOCAL_CANDIDATE = _protocol("local_candidate")
 PROTOCOL_TRANSPORT = _protocol("transport")
+# StreamStatistics: a receiver's per-SSRC reception figures, updated by the fast path
+STATS_CLOCKRATE = _statistics("_clockrate")
+STATS_JITTER = _statistics("_jitter_q4")
+STATS_LAST_ARRIVAL = _statistics("_last_arrival")
+STATS_LAST_TIMESTAMP = _statistics("_last_timestamp")
 # pylibsrtp: a session's libsrtp context (a cffi ``srtp_t *``), for :mod:`relay.srtp`
 SRTP_CONTEXT = _srtp("_srtp")
 
@@ -298,8 +304,33 @@ class ReceiverInternals:
         return original
 
 
-count_received = cast(Callable[[StreamStatistics, RtpHeader], None], StreamStatistics.add)
-"""``StreamStatistics.add`` for the fast path, which has no RtpPacket (add reads only these)."""
+def count_received(
+    stream: StreamStatistics, sequence: int, timestamp: int, clock: Callable[[], float] = time.time
+) -> None:
+    """What ``StreamStatistics.add`` does for one packet, from its sequence number and
+    timestamp (the fast path has no RtpPacket), with its comparisons inline.
+
+    Per received packet: aiortc's version needs a packet object and calls a helper for the
+    wrap-around comparison. The figures (highest sequence, cycles, count, jitter) are the same.
+    """
+    state = vars(stream)
+    stream.packets_received += 1
+    highest = stream.max_seq
+    if highest is None:
+        stream.base_seq = sequence
+    elif not 0 < (sequence - highest) & 0xFFFF < 0x8000:
+        return  # a retransmission or reordering: counted, but not the newest
+    arrival = int(clock() * state[STATS_CLOCKRATE])
+    if highest is not None and sequence < highest:
+        stream.cycles += 1 << 16
+    stream.max_seq = sequence
+    last_timestamp = state[STATS_LAST_TIMESTAMP]
+    if timestamp != last_timestamp and stream.packets_received > 1:
+        jitter = state[STATS_JITTER]
+        diff = abs((arrival - state[STATS_LAST_ARRIVAL]) - (timestamp - last_timestamp))
+        state[STATS_JITTER] = jitter + diff - ((jitter + 8) >> 4)
+    state[STATS_LAST_ARRIVAL] = arrival
+    state[STATS_LAST_TIMESTAMP] = timestamp
 
 
 class _DecoderQueueTap:
