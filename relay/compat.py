@@ -33,7 +33,14 @@ from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 from aiortc.rtcrtpreceiver import RTCRtpReceiver, StreamStatistics
 from aiortc.rtcrtpsender import RTCRtpSender
 from aiortc.rtcrtptransceiver import RTCRtpTransceiver
-from aiortc.rtp import RTP_HISTORY_SIZE, AnyRtcpPacket, HeaderExtensions, HeaderExtensionsMap
+from aiortc.rtp import (
+    RTP_HISTORY_SIZE,
+    AnyRtcpPacket,
+    HeaderExtensions,
+    HeaderExtensionsMap,
+    RtcpRrPacket,
+    RtcpSrPacket,
+)
 from OpenSSL import SSL
 
 from relay.introspect import defines
@@ -87,6 +94,7 @@ SENDER_SSRC = _sender("_ssrc")
 SENDER_SEND_KEYFRAME = _sender("_send_keyframe")
 SENDER_HANDLE_RTCP = _sender("_handle_rtcp_packet")
 SENDER_RETRANSMIT = _sender("_retransmit")
+SENDER_SEND_RTCP = _sender("_send_rtcp")
 # RTCRtpReceiver
 RECEIVER_DECODER_QUEUE = _receiver("_RTCRtpReceiver__decoder_queue")
 RECEIVER_DECODER_THREAD = _receiver("_RTCRtpReceiver__decoder_thread")
@@ -251,6 +259,41 @@ def wrap_rtcp_handler(
 RtpHandler = Callable[..., Awaitable[None]]
 """aiortc's ``_handle_rtp_packet(packet, arrival_time_ms)`` (called with a keyword)."""
 FrameHandler = Callable[[RTCRtpCodecParameters, JitterFrame], None]
+
+
+REPORTS_ALWAYS_SENT = 2
+"""A stream's first reports always go: a receiver's lip sync and first round-trip time need them."""
+
+
+def thin_reports(sender: RTCRtpSender, receiver: RTCRtpReceiver, keep_every: int) -> None:
+    """Send only one in ``keep_every`` of the sender's RTCP sender reports and of the
+    receiver's receiver reports (after the first :data:`REPORTS_ALWAYS_SENT` of each).
+
+    aiortc schedules both about once a second (0.5-1.5 s apart); each one it sends costs
+    serialising, SRTCP and a system call on the relay's loop, per stream. RFC 3550 (6.2)
+    recommends 5 s between reports. Everything else (NACK, PLI, REMB, BYE) passes untouched;
+    the skipped reports' figures stay counted, so the next report sent is still true.
+    """
+    if keep_every <= 1:
+        return
+    _thin(sender, SENDER_SEND_RTCP, RtcpSrPacket, keep_every)
+    _thin(receiver, RECEIVER_SEND_RTCP, RtcpRrPacket, keep_every)
+
+
+def _thin(owner: object, name: str, report_type: type, keep_every: int) -> None:
+    send = getattr(owner, name)
+    reports = [0]
+
+    async def send_some(packets: Any) -> None:
+        first = packets[0] if isinstance(packets, list) and packets else packets
+        if isinstance(first, report_type):
+            reports[0] += 1
+            count = reports[0]
+            if count > REPORTS_ALWAYS_SENT and (count - REPORTS_ALWAYS_SENT) % keep_every:
+                return
+        await send(packets)
+
+    setattr(owner, name, send_some)
 
 
 class ReceiverInternals:
