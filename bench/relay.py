@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import json
 import os
 import sys
@@ -97,11 +98,16 @@ class TranscodingRelay:
             await pc.close()
 
 
-async def serve(mode: str, port: int, udp_gso: bool = True) -> None:
+async def serve(
+    mode: str, port: int, udp_gso: bool = True, rtcp_report_every: int | None = None
+) -> None:
     with loopback_only():
         relay: Any
         if mode in OURS:
-            relay = RelayManager(RelaySettings(max_sessions=10_000, udp_gso=udp_gso), [])
+            settings = RelaySettings(max_sessions=10_000, udp_gso=udp_gso)
+            if rtcp_report_every is not None:
+                settings = dataclasses.replace(settings, rtcp_report_every=rtcp_report_every)
+            relay = RelayManager(settings, [])
         else:
             relay = TranscodingRelay()
 
@@ -346,6 +352,9 @@ def main(argv: list[str] | None = None) -> None:
     serve_parser.add_argument(
         "--no-udp-gso", dest="udp_gso", action="store_false", help="relay.udp_gso = false"
     )
+    serve_parser.add_argument(
+        "--rtcp-report-every", type=int, help="relay.rtcp_report_every (default: the setting's)"
+    )
     parser.add_argument("--streams", type=_counts, default=[1, 4, 8, 16, 32])
     parser.add_argument("--transcode-streams", type=_counts, default=[1, 4, 8])
     parser.add_argument(
@@ -380,13 +389,16 @@ def main(argv: list[str] | None = None) -> None:
             profile = profile.replace("{mode}", args.mode)
 
             cProfile.runctx(
-                "eventloop.run(serve(args.mode, args.port, args.udp_gso), args.event_loop)",
+                "eventloop.run(serve(args.mode, args.port, args.udp_gso, args.rtcp_report_every), "
+                "args.event_loop)",
                 globals(),
                 locals(),
                 profile,
             )
             return
-        eventloop.run(serve(args.mode, args.port, args.udp_gso), args.event_loop)
+        eventloop.run(
+            serve(args.mode, args.port, args.udp_gso, args.rtcp_report_every), args.event_loop
+        )
         return
     if "transcode" not in args.against:
         args.against = [*args.against, "transcode"]

@@ -210,6 +210,12 @@ class RelaySettings:
     loop (used anyway where uvloop is not installed). With ``workers = -1`` the relay runs on
     the web process's loop and this has no effect."""
 
+    rtcp_report_every: int = 5
+    """Send one in this many of the RTCP sender and receiver reports aiortc schedules for a
+    relayed stream (about one a second): 5 puts them about 5 s apart, the minimum interval
+    RFC 3550 recommends; 1 sends every one. A stream's first two reports always go. NACK,
+    PLI and REMB are never held back. Each report costs the relay's loop as much as dozens of
+    forwarded packets."""
     udp_gso: bool = True
     """Send a video frame's packets to a subscriber in one system call (Linux UDP
     segmentation offload) instead of one call per packet. Turned off for the rest of the
@@ -228,6 +234,7 @@ class RelaySettings:
             "nack_window_packets": (16, 4096),
             "video_queue_frames": (1, 600),
             "audio_queue_frames": (1, 1000),
+            "rtcp_report_every": (1, 30),
         }
         for name, (low, high) in bounds.items():
             if not low <= getattr(self, name) <= high:

@@ -16,9 +16,10 @@ import functools
 import importlib.metadata
 import operator
 import queue
+import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any, NamedTuple, cast
+from typing import Any, NamedTuple
 
 import pylibsrtp
 import structlog
@@ -32,11 +33,17 @@ from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 from aiortc.rtcrtpreceiver import RTCRtpReceiver, StreamStatistics
 from aiortc.rtcrtpsender import RTCRtpSender
 from aiortc.rtcrtptransceiver import RTCRtpTransceiver
-from aiortc.rtp import RTP_HISTORY_SIZE, AnyRtcpPacket, HeaderExtensions, HeaderExtensionsMap
+from aiortc.rtp import (
+    RTP_HISTORY_SIZE,
+    AnyRtcpPacket,
+    HeaderExtensions,
+    HeaderExtensionsMap,
+    RtcpRrPacket,
+    RtcpSrPacket,
+)
 from OpenSSL import SSL
 
 from relay.introspect import defines
-from relay.rtp import RtpHeader
 
 log = structlog.get_logger(__name__)
 
@@ -73,6 +80,7 @@ _certificate = functools.partial(_needs, "aiortc", RTCCertificate)
 _connection = functools.partial(_needs, "aioice", Connection)
 _protocol = functools.partial(_needs, "aioice", StunProtocol)
 _srtp = functools.partial(_needs, "pylibsrtp", pylibsrtp.Session)
+_statistics = functools.partial(_needs, "aiortc", StreamStatistics)
 
 # RTCRtpSender (name-mangled attributes are set on the instance in aiortc's methods).
 SENDER_HISTORY = _sender("_RTCRtpSender__rtp_history")
@@ -86,6 +94,7 @@ SENDER_SSRC = _sender("_ssrc")
 SENDER_SEND_KEYFRAME = _sender("_send_keyframe")
 SENDER_HANDLE_RTCP = _sender("_handle_rtcp_packet")
 SENDER_RETRANSMIT = _sender("_retransmit")
+SENDER_SEND_RTCP = _sender("_send_rtcp")
 # RTCRtpReceiver
 RECEIVER_DECODER_QUEUE = _receiver("_RTCRtpReceiver__decoder_queue")
 RECEIVER_DECODER_THREAD = _receiver("_RTCRtpReceiver__decoder_thread")
@@ -117,6 +126,11 @@ CONNECTION_DATA_RECEIVED = _connection("data_received")
 PROTOCOL_DATAGRAM_RECEIVED = _protocol("datagram_received")
 PROTOCOL_LOCAL_CANDIDATE = _protocol("local_candidate")
 PROTOCOL_TRANSPORT = _protocol("transport")
+# StreamStatistics: a receiver's per-SSRC reception figures, updated by the fast path
+STATS_CLOCKRATE = _statistics("_clockrate")
+STATS_JITTER = _statistics("_jitter_q4")
+STATS_LAST_ARRIVAL = _statistics("_last_arrival")
+STATS_LAST_TIMESTAMP = _statistics("_last_timestamp")
 # pylibsrtp: a session's libsrtp context (a cffi ``srtp_t *``), for :mod:`relay.srtp`
 SRTP_CONTEXT = _srtp("_srtp")
 
@@ -247,6 +261,41 @@ RtpHandler = Callable[..., Awaitable[None]]
 FrameHandler = Callable[[RTCRtpCodecParameters, JitterFrame], None]
 
 
+REPORTS_ALWAYS_SENT = 2
+"""A stream's first reports always go: a receiver's lip sync and first round-trip time need them."""
+
+
+def thin_reports(sender: RTCRtpSender, receiver: RTCRtpReceiver, keep_every: int) -> None:
+    """Send only one in ``keep_every`` of the sender's RTCP sender reports and of the
+    receiver's receiver reports (after the first :data:`REPORTS_ALWAYS_SENT` of each).
+
+    aiortc schedules both about once a second (0.5-1.5 s apart); each one it sends costs
+    serialising, SRTCP and a system call on the relay's loop, per stream. RFC 3550 (6.2)
+    recommends 5 s between reports. Everything else (NACK, PLI, REMB, BYE) passes untouched;
+    the skipped reports' figures stay counted, so the next report sent is still true.
+    """
+    if keep_every <= 1:
+        return
+    _thin(sender, SENDER_SEND_RTCP, RtcpSrPacket, keep_every)
+    _thin(receiver, RECEIVER_SEND_RTCP, RtcpRrPacket, keep_every)
+
+
+def _thin(owner: object, name: str, report_type: type, keep_every: int) -> None:
+    send = getattr(owner, name)
+    reports = [0]
+
+    async def send_some(packets: Any) -> None:
+        first = packets[0] if isinstance(packets, list) and packets else packets
+        if isinstance(first, report_type):
+            reports[0] += 1
+            count = reports[0]
+            if count > REPORTS_ALWAYS_SENT and (count - REPORTS_ALWAYS_SENT) % keep_every:
+                return
+        await send(packets)
+
+    setattr(owner, name, send_some)
+
+
 class ReceiverInternals:
     """An ``RTCRtpReceiver``'s private state and RTCP senders, bound once per receiver."""
 
@@ -298,8 +347,33 @@ class ReceiverInternals:
         return original
 
 
-count_received = cast(Callable[[StreamStatistics, RtpHeader], None], StreamStatistics.add)
-"""``StreamStatistics.add`` for the fast path, which has no RtpPacket (add reads only these)."""
+def count_received(
+    stream: StreamStatistics, sequence: int, timestamp: int, clock: Callable[[], float] = time.time
+) -> None:
+    """What ``StreamStatistics.add`` does for one packet, from its sequence number and
+    timestamp (the fast path has no RtpPacket), with its comparisons inline.
+
+    Per received packet: aiortc's version needs a packet object and calls a helper for the
+    wrap-around comparison. The figures (highest sequence, cycles, count, jitter) are the same.
+    """
+    state = vars(stream)
+    stream.packets_received += 1
+    highest = stream.max_seq
+    if highest is None:
+        stream.base_seq = sequence
+    elif not 0 < (sequence - highest) & 0xFFFF < 0x8000:
+        return  # a retransmission or reordering: counted, but not the newest
+    arrival = int(clock() * state[STATS_CLOCKRATE])
+    if highest is not None and sequence < highest:
+        stream.cycles += 1 << 16
+    stream.max_seq = sequence
+    last_timestamp = state[STATS_LAST_TIMESTAMP]
+    if timestamp != last_timestamp and stream.packets_received > 1:
+        jitter = state[STATS_JITTER]
+        diff = abs((arrival - state[STATS_LAST_ARRIVAL]) - (timestamp - last_timestamp))
+        state[STATS_JITTER] = jitter + diff - ((jitter + 8) >> 4)
+    state[STATS_LAST_ARRIVAL] = arrival
+    state[STATS_LAST_TIMESTAMP] = timestamp
 
 
 class _DecoderQueueTap:

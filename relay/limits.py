@@ -23,6 +23,8 @@ class StreamLimits:
     """Frames queued per transcoded video subscriber."""
     audio_queue_frames: int = 50
     """Frames queued per transcoded audio subscriber."""
+    rtcp_report_every: int = 5
+    """One in this many of aiortc's RTCP sender/receiver reports goes out per stream."""
 
     @classmethod
     def from_settings(cls, settings: RelaySettings) -> StreamLimits:
@@ -32,6 +34,7 @@ class StreamLimits:
             nack_window_packets=settings.nack_window_packets,
             video_queue_frames=settings.video_queue_frames,
             audio_queue_frames=settings.audio_queue_frames,
+            rtcp_report_every=settings.rtcp_report_every,
         )
 
     def queue_frames(self, kind: str) -> int:

@@ -178,10 +178,18 @@ class PacketOutlet:
             self._srtp = srtp
             self._protect = PacketCipher(srtp).protect
         first, second, sequence, timestamp, _ = HEADER.unpack_from(plain)
-        mapped = self._map(sequence, timestamp)
-        if mapped is None:
-            return SKIPPED
-        out_seq, out_ts = mapped
+        if self._restart or self._start is not None:  # the first packets of a run
+            mapped = self._map(sequence, timestamp)
+            if mapped is None:
+                return SKIPPED
+            out_seq, out_ts = mapped
+        else:  # _map's steady state, inline: it runs for every forwarded packet
+            out_seq = (sequence + self._seq_offset) & 0xFFFF
+            out_ts = (timestamp + self._ts_offset) & 0xFFFFFFFF
+            if (out_seq - self._last_seq) & 0xFFFF < 0x8000:
+                self._last_seq = out_seq
+                self._next_seq = (out_seq + 1) & 0xFFFF
+                self._next_ts = (out_ts + self._clock_step) & 0xFFFFFFFF
         csrc_count = first & 0x0F
         if audio_level is not None and layout.level_id:
             extension = layout.with_level

@@ -31,9 +31,8 @@ from relay.fastpath import FastRoute
 from relay.limits import DEFAULT_LIMITS, StreamLimits
 from relay.nack import LossTracker
 from relay.rtp import (
+    HEADER,
     ONE_BYTE_PROFILE,
-    SEQUENCE_AND_TIMESTAMP,
-    RtpHeader,
     is_keyframe,
     ntp_now,
     one_byte_extension,
@@ -110,7 +109,6 @@ class Publication:
         self._read_enabled = compat.read_enabled  # per packet: bound once
         self._count_received = compat.count_received
         self._taps: tuple[PacketTap, ...] = ()
-        self._header = RtpHeader(0, 0)
 
     @property
     def subscribers(self) -> int:
@@ -216,18 +214,14 @@ class Publication:
         except ValueError:
             self._counters.packets_dropped += 1
             return
-        sequence, timestamp = SEQUENCE_AND_TIMESTAMP.unpack_from(plain, 2)
-        ssrc = int.from_bytes(plain[8:12], "big")
+        _, _, sequence, timestamp, ssrc = HEADER.unpack_from(plain)  # one call for all three
         self.packets += 1
         counters = self._counters
         counters.packets_in += 1
         counters.packets_fast += 1
         stream = self._streams.get(ssrc)
         if stream is not None:
-            header = self._header  # one per publication, refilled: no object per packet
-            header.sequence_number = sequence
-            header.timestamp = timestamp
-            self._count_received(stream, header)
+            self._count_received(stream, sequence, timestamp)
         nack = self._nack
         if nack is not None and nack.add(sequence):
             self._spawn(self._internals.send_nack(ssrc, sorted(nack.missing)), "nack")

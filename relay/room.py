@@ -121,6 +121,7 @@ class Participant:
             transceiver.setCodecPreferences(_codec_preferences(kind))
             track.bind_sender(transceiver.sender)
             hook_sender_feedback(transceiver.sender, track.request_keyframe, track.forward_bitrate)
+            compat.thin_reports(transceiver.sender, transceiver.receiver, limits.rtcp_report_every)
             self.outputs[kind] = track
             fast = fastpath.install(transceiver.receiver.transport, self.routes)
             if not fast:

@@ -11,23 +11,11 @@ import time
 
 HEADER = struct.Struct("!BBHII")
 """V/P/X/CC, M/PT, sequence number, timestamp, SSRC."""
-SEQUENCE_AND_TIMESTAMP = struct.Struct("!HI")
-"""The sequence number and timestamp, at offset 2 of the fixed header."""
 _EXTENSION_HEADER = struct.Struct("!HH")
 ONE_BYTE_PROFILE = 0xBEDE
 
 NTP_UNIX_OFFSET = 2_208_988_800
 """Seconds from 1900 (NTP's epoch) to 1970."""
-
-
-class RtpHeader:
-    """The fields aiortc's reception statistics and NACK generator read from a packet."""
-
-    __slots__ = ("sequence_number", "timestamp")
-
-    def __init__(self, sequence_number: int, timestamp: int) -> None:
-        self.sequence_number = sequence_number
-        self.timestamp = timestamp
 
 
 def rtp_layout(plain: bytes) -> tuple[int, int, bytes]:

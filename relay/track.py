@@ -204,7 +204,11 @@ class ForwardTrack(MediaStreamTrack):
             outlet, starts_keyframe(mime_lower, plain[payload_at : payload_at + 64])
         ):
             return
-        self._count(outlet.forward_bytes(plain, payload_at, audio_level, ntp))
+        outcome = outlet.forward_bytes(plain, payload_at, audio_level, ntp)
+        if outcome == SENT:  # per packet: the common case without another call
+            self._counters.packets_forwarded += 1
+        else:
+            self._count(outcome)
 
     def _gate_opens(self, outlet: PacketOutlet, keyframe_start: bool) -> bool:
         """Whether a packet passes the closed video gate (and so opens it).
