@@ -23,7 +23,7 @@ class StreamLimits:
     """Frames queued per transcoded video subscriber."""
     audio_queue_frames: int = 50
     """Frames queued per transcoded audio subscriber."""
-    rtcp_report_every: int = 5
+    rtcp_report_every: int = 1
     """One in this many of aiortc's RTCP sender/receiver reports goes out per stream."""
 
     @classmethod
