@@ -27,14 +27,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bench import janus
-from bench.cgroup import DEFAULT_PERIOD_US, CgroupUnavailable, open_cpu_caps
+from bench.cgroup import DEFAULT_PERIOD_US, CgroupUnavailable, nice_weight, open_cpu_caps
 from bench.media import encode_vp8_loop, loopback_only
 from bench.relay_load import Point, Target, drive
 from bench.relay_scaling import largest_passing
-from bench.relay_scaling_point import ScalingPoint, WorkerShare, progress
+from bench.relay_scaling_point import ScalingPoint, WorkerShare, progress, renice
 
 OURS = "passthrough"
 GROUP = "server"
+GENERATOR = "generator"
 
 
 def scaling_point(point: Point, cap: float, throttled: float | None) -> ScalingPoint:
@@ -126,7 +127,15 @@ async def measure_capped(
     async with _server(mode, args, pin) as (target, pid):
         caps = open_cpu_caps(args.cfs_period_us)
         try:
-            caps.add(GROUP, pid)  # cgroup.procs: the process with all of its threads
+            # As in the scaling bench: on a shared machine --nice gives the server and this
+            # process (the load generator) their CPU back from other jobs; groups of their
+            # own take them out of the session's autogroup, where nice would not count.
+            weight = nice_weight(args.nice)
+            caps.weigh(caps.parent, 2 * weight)
+            caps.add(GROUP, pid, weight)  # cgroup.procs: the process with all of its threads
+            caps.add(GENERATOR, os.getpid(), weight, capped=False)
+            renice(pid, args.nice)
+            renice(os.getpid(), args.nice)
             before: list[Any] = []
 
             def cap_now() -> None:
@@ -221,7 +230,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     print(
         f"capacity under a cap: {', '.join(modes)} each capped at {args.cap:g} core "
         f"(cgroup, period {args.cfs_period_us / 1000:g} ms); server on CPU0, load on CPU1: "
-        f"{pin}; warm-up {args.warmup}s, window {args.window}s"
+        f"{pin}; nice {args.nice}; warm-up {args.warmup}s, window {args.window}s"
     )
     print(
         f"{'server':<12}{'N':>5}{'cpu s/s':>9}{'capped':>8}{'sent fps':>9}{'recv %':>8}"
@@ -267,6 +276,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--cap-max-streams", type=int, default=200, help="largest count the --cap search tries"
+    )
+    parser.add_argument(
+        "--nice",
+        type=int,
+        default=0,
+        help="with --cap: run the server and the load at this priority, weighed alike "
+        "(e.g. -10 on a machine busy with other jobs)",
     )
     parser.add_argument(
         "--cfs-period-us", type=int, default=DEFAULT_PERIOD_US, help="the cap's CFS period"
