@@ -20,6 +20,9 @@ streams per core at full frame rate (1 / the CPU per stream at the largest strea
 held full frame rate, and 1 / the slope through the full-rate points), memory per stream,
 idle RSS, and ours / each baseline. Figures on a shared machine are noisy: compare within one
 run.
+
+``--cap CORES`` measures capacity at saturation instead (:mod:`bench.relay_capped`): ours and
+Janus each capped at CORES by a cgroup, the most streams each carries at full frame rate.
 """
 
 from __future__ import annotations
