@@ -23,7 +23,7 @@ import asyncio
 import contextlib
 import os
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from bench import janus
@@ -244,10 +244,15 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         searches = await search_all(modes, measure, args.cap_guess, args.cap_max_streams)
     summary = summarise(searches, args.cap)
     print_summary(summary, args.cap)
+    return results(searches, summary, args.cap)
+
+
+def results(searches: dict[str, Search], summary: dict[str, Any], cap: float) -> dict[str, Any]:
+    """What ``--json`` writes: the cap, the summary and every probe."""
     return {
-        "cap": args.cap,
+        "cap": cap,
         "summary": summary,
-        "points": {mode: [p.__dict__ for p in s.points] for mode, s in searches.items()},
+        "points": {mode: [asdict(p) for p in s.points] for mode, s in searches.items()},
     }
 
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 
 import pytest
 
 from bench.relay_capped import (
     Search,
     add_arguments,
+    results,
     scaling_point,
     search_all,
     summarise,
@@ -98,3 +100,10 @@ def test_a_search_that_never_failed_or_never_passed_says_so() -> None:
     summary = summarise({"passthrough": unlimited, "janus": nothing}, 0.5)
     assert summary["passthrough"]["streams_per_core"] == 400
     assert summary["janus"]["ours_over_it"] is None
+
+
+def test_the_results_are_plain_json() -> None:
+    searches = {"passthrough": Search("passthrough", [_fake(74, 80)], 74)}
+    written = json.loads(json.dumps(results(searches, summarise(searches, 0.25), 0.25)))
+    assert written["summary"]["passthrough"]["streams_per_core"] == 296
+    assert written["points"]["passthrough"][0]["per_worker"][0]["throttled"] == 0.9
