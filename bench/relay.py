@@ -20,6 +20,9 @@ streams per core at full frame rate (1 / the CPU per stream at the largest strea
 held full frame rate, and 1 / the slope through the full-rate points), memory per stream,
 idle RSS, and ours / each baseline. Figures on a shared machine are noisy: compare within one
 run.
+
+``--cap CORES`` measures capacity at saturation instead (:mod:`bench.relay_capped`): ours and
+Janus each capped at CORES by a cgroup, the most streams each carries at full frame rate.
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.contrib.media import MediaRelay
 from aiortc.mediastreams import MediaStreamTrack
 
-from bench import janus
+from bench import janus, relay_capped
 from bench.media import encode_vp8_loop, loopback_only, offer
 from bench.ports import free_port
 from bench.procstat import pin_process, process_cpu_seconds, process_memory_mb
@@ -146,9 +149,10 @@ async def serve(
 class RelayProcess:
     """``bench.relay serve`` in a subprocess, as a :class:`bench.relay_load.Target`."""
 
-    def __init__(self, http: ClientSession, url: str) -> None:
+    def __init__(self, http: ClientSession, url: str, pid: int = 0) -> None:
         self._http = http
         self._url = url
+        self.pid = pid
 
     async def stats(self) -> dict[str, float]:
         async with self._http.get(f"{self._url}/stats") as response:
@@ -186,7 +190,7 @@ async def relay_process(mode: str, pin: bool) -> AsyncIterator[RelayProcess]:
         if pin:
             pin_process(proc.pid, 0)
         async with ClientSession() as http:
-            yield RelayProcess(http, f"http://127.0.0.1:{port}")
+            yield RelayProcess(http, f"http://127.0.0.1:{port}", proc.pid)
     finally:
         if proc.stdin is not None:
             proc.stdin.close()
@@ -380,6 +384,7 @@ def main(argv: list[str] | None = None) -> None:
         help="pin the server to CPU0 and the load to CPU1 (only on an otherwise idle machine)",
     )
     parser.add_argument("--json", help="also write the results to this file")
+    relay_capped.add_arguments(parser)
     args = parser.parse_args(argv)
     if args.command == "serve":
         profile = os.environ.get("BENCH_RELAY_PROFILE")
@@ -400,9 +405,12 @@ def main(argv: list[str] | None = None) -> None:
             serve(args.mode, args.port, args.udp_gso, args.rtcp_report_every), args.event_loop
         )
         return
-    if "transcode" not in args.against:
-        args.against = [*args.against, "transcode"]
-    results = asyncio.run(run(args))
+    if args.cap is not None:  # capacity under a CPU cap instead of the sweep
+        results = asyncio.run(relay_capped.run(args))
+    else:
+        if "transcode" not in args.against:
+            args.against = [*args.against, "transcode"]
+        results = asyncio.run(run(args))
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2), encoding="utf-8")
     with contextlib.suppress(Exception):

@@ -52,6 +52,13 @@ class Point:
     fps_mean: float
     fps_min: float
     load_cpu_per_s: float
+    sent_fps: float = 30.0
+    """Frames per second per stream the publishers sent in the window (below 30: the load
+    generator starved)."""
+    worst_share: float = 1.0
+    """The lowest received / sent share of any stream in the window."""
+    receiving: int = 0
+    """Streams whose subscriber got any frame in the window."""
 
     @property
     def cpu_per_stream(self) -> float:
@@ -101,17 +108,24 @@ async def drive(
     progress: Callable[[str], None] | None = None,
     fps: int = 30,
     connect_concurrency: int = CONNECT_CONCURRENCY,
+    on_wired: Callable[[], None] | None = None,
 ) -> Point:
-    """Wire ``streams`` publisher/subscriber pairs through ``target`` and measure a window."""
+    """Wire ``streams`` publisher/subscriber pairs through ``target`` and measure a window.
+
+    ``on_wired`` runs once media flows, before the warm-up (e.g. to cap the server's CPU
+    only after the DTLS handshakes)."""
     idle = await target.stats()
     pcs: list[RTCPeerConnection] = []
+    tracks: list[PacketLoopTrack | None] = [None] * streams
     counts = [0] * streams
     all_receiving = asyncio.Event()
     limit = asyncio.Semaphore(connect_concurrency)
 
     async def wire(index: int) -> None:
         publisher = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-        publisher.addTransceiver(PacketLoopTrack(frames, fps), direction="sendonly")
+        track = PacketLoopTrack(frames, fps)
+        tracks[index] = track
+        publisher.addTransceiver(track, direction="sendonly")
         subscriber = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         pcs.extend((publisher, subscriber))
         async with limit:
@@ -127,9 +141,12 @@ async def drive(
             progress(f"{mode}: {streams} streams wired, waiting for media")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(all_receiving.wait(), 20 + streams / 5)
+        if on_wired is not None:
+            on_wired()
         await asyncio.sleep(warmup)
         before = await target.stats()
         counts_before = list(counts)
+        sent_before = _frames_sent(tracks)
         load_before = _self_cpu()
         started = time.monotonic()
         await asyncio.sleep(window)
@@ -137,6 +154,11 @@ async def drive(
         elapsed = time.monotonic() - started
         load_cpu = (_self_cpu() - load_before) / elapsed
         rates = [(counts[i] - counts_before[i]) / elapsed for i in range(streams)]
+        sent = [
+            after_i - before_i
+            for after_i, before_i in zip(_frames_sent(tracks), sent_before, strict=True)
+        ]
+        received = [counts[i] - counts_before[i] for i in range(streams)]
     finally:
         for pc in pcs:
             await pc.close()
@@ -150,7 +172,14 @@ async def drive(
         fps_mean=sum(rates) / len(rates),
         fps_min=min(rates),
         load_cpu_per_s=load_cpu,
+        sent_fps=sum(sent) / elapsed / streams,
+        worst_share=min(r / s if s else 0.0 for r, s in zip(received, sent, strict=True)),
+        receiving=sum(1 for rate in rates if rate > 0),
     )
+
+
+def _frames_sent(tracks: list[PacketLoopTrack | None]) -> list[int]:
+    return [track.frames_sent if track is not None else 0 for track in tracks]
 
 
 def streams_per_core(points: list[Point]) -> tuple[float, Point | None]:

@@ -355,7 +355,7 @@ async def measure_point(workers: int, streams: int, setup: Setup) -> ScalingPoin
             generators(url, streams, setup.generators, setup.frames_file)
         )
         for index, gen in enumerate(gens):
-            _renice(gen.process.pid, setup.nice)
+            renice(gen.process.pid, setup.nice)
             if caps is not None:  # uncapped, but weighed like the workers (not autogrouped)
                 caps.add(f"generator{index}", gen.process.pid, weight, capped=False)
         wired = await asyncio.gather(*(g.read(120 + streams) for g in gens))
@@ -387,7 +387,7 @@ def split_cores(workers: list[int], generators: list[int]) -> None:
                     os.sched_setaffinity(int(task.name), allowed)
 
 
-def _renice(pid: int, nice: int) -> None:
+def renice(pid: int, nice: int) -> None:
     """Every thread of ``pid`` at priority ``nice`` (Linux priorities are per thread)."""
     if not nice:
         return
