@@ -119,19 +119,36 @@ class SyntheticAudioTrack(MediaStreamTrack):
         return frame
 
 
-class ReceivedTrack:
-    """Drains one remote track (aiortc queues are unbounded, so an unread track piles up)
-    and counts what arrives."""
+class FrameTally:
+    """What a peer reports of a received track: frames, when the first and the last came,
+    and the size when known. ``first_frame`` is set at the first frame."""
 
-    def __init__(self, track: MediaStreamTrack, first_frame: asyncio.Event | None) -> None:
-        self.track = track
-        self.kind = track.kind
+    def __init__(self, kind: str, first_frame: asyncio.Event | None) -> None:
+        self.kind = kind
         self.frames = 0
         self.first_frame_at: float | None = None
         self.last_frame_at: float | None = None
         self.width = 0
         self.height = 0
         self._first_frame = first_frame
+
+    def _frame_arrived(self) -> None:
+        now = time.monotonic()
+        if self.first_frame_at is None:
+            self.first_frame_at = now
+            if self._first_frame is not None:
+                self._first_frame.set()
+        self.last_frame_at = now
+        self.frames += 1
+
+
+class ReceivedTrack(FrameTally):
+    """Drains one remote track (aiortc queues are unbounded, so an unread track piles up)
+    and counts what arrives."""
+
+    def __init__(self, track: MediaStreamTrack, first_frame: asyncio.Event | None) -> None:
+        super().__init__(track.kind, first_frame)
+        self.track = track
         self._task = asyncio.create_task(self._drain())
 
     async def _drain(self) -> None:
@@ -140,13 +157,7 @@ class ReceivedTrack:
                 frame = await self.track.recv()
             except MediaStreamError:
                 return
-            now = time.monotonic()
-            if self.first_frame_at is None:
-                self.first_frame_at = now
-                if self._first_frame is not None:
-                    self._first_frame.set()
-            self.last_frame_at = now
-            self.frames += 1
+            self._frame_arrived()
             if isinstance(frame, av.VideoFrame):
                 self.width, self.height = frame.width, frame.height
 

@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import asyncio
 import re
-import time
 from collections.abc import Callable
 from typing import Any
 
 from aiortc import RTCRtpReceiver
+
+from loadtest.media import FrameTally
 
 RECEIVER_HOOK = "_handle_rtp_packet"
 _RTX = re.compile(r"a=rtpmap:(\d+) rtx/", re.IGNORECASE)
@@ -72,7 +73,7 @@ class SsrcCounts:
         return max(0, expected - self.received)
 
 
-class RtpFrameCounter:
+class RtpFrameCounter(FrameTally):
     """Counts the frames arriving on one receiver, in place of decoding them.
 
     Offers what :class:`loadtest.media.ReceivedTrack` offers (``kind``, ``frames``,
@@ -87,13 +88,7 @@ class RtpFrameCounter:
         remote_sdp: Callable[[], str],
         first_frame: asyncio.Event | None,
     ) -> None:
-        self.kind = kind
-        self.frames = 0
-        self.first_frame_at: float | None = None
-        self.last_frame_at: float | None = None
-        self.width = 0
-        self.height = 0  # unknown without decoding
-        self._first_frame = first_frame
+        super().__init__(kind, first_frame)  # width and height stay 0: unknown without decoding
         self._remote_sdp = remote_sdp
         self._parsed_sdp = ""
         self._rates: dict[int, int] = {}
@@ -123,13 +118,7 @@ class RtpFrameCounter:
         stream.add(packet.sequence_number, arrival_time_ms * rate // 1000 - packet.timestamp)
         if self.kind == "video" and not packet.marker:
             return
-        now = time.monotonic()
-        if self.first_frame_at is None:
-            self.first_frame_at = now
-            if self._first_frame is not None:
-                self._first_frame.set()
-        self.last_frame_at = now
-        self.frames += 1
+        self._frame_arrived()
 
     @property
     def packets_received(self) -> int:
