@@ -174,6 +174,18 @@ class RelayProcess:
         await self._offer(f"s{index}", "sub", subscriber)
 
 
+async def stop_serve(proc: asyncio.subprocess.Process) -> None:
+    """End a ``bench.relay serve`` process: closing its stdin tells it to stop; kill it if it
+    has not within 15 s."""
+    if proc.stdin is not None:
+        proc.stdin.close()
+    try:
+        await asyncio.wait_for(proc.wait(), 15)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+
+
 @contextlib.asynccontextmanager
 async def relay_process(mode: str, pin: bool) -> AsyncIterator[RelayProcess]:
     port = free_port()
@@ -192,13 +204,7 @@ async def relay_process(mode: str, pin: bool) -> AsyncIterator[RelayProcess]:
         async with ClientSession() as http:
             yield RelayProcess(http, f"http://127.0.0.1:{port}", proc.pid)
     finally:
-        if proc.stdin is not None:
-            proc.stdin.close()
-        try:
-            await asyncio.wait_for(proc.wait(), 15)
-        except TimeoutError:
-            proc.kill()
-            await proc.wait()
+        await stop_serve(proc)
 
 
 async def measure(

@@ -45,7 +45,7 @@ from aiortc import RTCConfiguration, RTCPeerConnection
 from bench.media import PacketLoopTrack, encode_vp8_loop, loopback_only
 from bench.ports import free_port
 from bench.procstat import pin_process, process_cpu_seconds
-from bench.relay import RelayProcess
+from bench.relay import RelayProcess, stop_serve
 from bench.relay_load import CONNECT_CONCURRENCY
 
 REPOSITORY = Path(__file__).resolve().parent.parent
@@ -191,13 +191,7 @@ async def running_relay(
             pin_process(proc.pid, RELAY_CPU)
         yield RelayProcess(http, f"http://127.0.0.1:{port}"), proc.pid
     finally:
-        if proc.stdin is not None:
-            proc.stdin.close()
-        try:
-            await asyncio.wait_for(proc.wait(), 15)
-        except TimeoutError:
-            proc.kill()
-            await proc.wait()
+        await stop_serve(proc)
 
 
 class Counts:
