@@ -115,6 +115,7 @@ def _plain(value: Any) -> Any:
     """File paths (a recorded part's) travel as text."""
     if isinstance(value, PurePath):
         return str(value)
+    # msgspec's enc_hook/dec_hook contract: NotImplementedError means "no conversion".
     raise NotImplementedError(f"{type(value).__name__} cannot cross to the web process")
 
 
