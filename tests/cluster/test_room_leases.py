@@ -98,12 +98,17 @@ async def test_a_dead_owner_s_lease_lapses_within_the_ttl(
     assert a._task is not None
     a._task.cancel()  # the owner stops renewing, as a killed process would
     died = time.monotonic()
+    # What is timed is when each question was put, not when its answer came back: a
+    # question put after the TTL must not see the dead owner, however slow the answer is on a
+    # busy machine. The slack covers a renewal already on its way when the owner stopped.
     while True:
+        asked = time.monotonic()
         owner = await b.resolve("s3", claim=True)
         assert owner is not None
         if owner.url == NODE_B:
             break
-        assert time.monotonic() - died < TTL_S + 1.0
+        assert asked - died < TTL_S + 0.3, "the dead owner's lease outlived its TTL"
+        assert time.monotonic() - died < TTL_S * 5, "node B never took the room"
         await asyncio.sleep(0.1)
     assert not a.holds("s3")  # a stalled owner stops counting the room as its own, too
 
