@@ -11,10 +11,11 @@
 // its offer but sends nothing: offer and candidates to an empty room would spend the hub's
 // client-event budget (10 a second) just before the newcomer's hello needs an answer.
 //
-// Relay (call_relay.js): in "always" mode the call goes straight to the media relay. In "auto" mode, when
-// ICE does not connect within relay.connectTimeoutMs (or fails), this side sends client-path
-// and both sides POST their own offer to /api/relay/sessions/{id}/offer (non-trickle: after
-// ICE gathering completes) and use the answer. "never" keeps retrying peer to peer.
+// Relay (call_relay.js): in "always" mode the call goes straight to the media relay. In
+// "auto" mode, when ICE does not connect within relay.connectTimeoutMs (or fails), this side
+// sends client-path and both sides POST their own offer to /api/relay/sessions/{id}/offer
+// (non-trickle: after ICE gathering completes) and use the answer. "never" keeps retrying
+// peer to peer.
 //
 // A relay connection that stops carrying media (ICE failed or disconnected for a few
 // seconds, or the remote video no longer decoding: relay_watch.js) is replaced with a fresh
