@@ -1,0 +1,58 @@
+// Small helpers for RTCPeerConnection shared by the direct call (call.js) and its relay
+// half (call_relay.js).
+
+/** The path of a connected RTCPeerConnection from its selected candidate pair. */
+export async function selectedPath(pc) {
+  const stats = await pc.getStats();
+  let pair = null;
+  stats.forEach((report) => {
+    if (report.type === "transport" && report.selectedCandidatePairId) {
+      pair = stats.get(report.selectedCandidatePairId) || pair;
+    }
+  });
+  if (!pair) {
+    stats.forEach((report) => {
+      if (report.type === "candidate-pair" && report.state === "succeeded" && report.nominated) {
+        pair = pair || report;
+      }
+    });
+  }
+  if (!pair) return null;
+  const local = stats.get(pair.localCandidateId);
+  const remote = stats.get(pair.remoteCandidateId);
+  const types = [local?.candidateType, remote?.candidateType];
+  return types.includes("relay") ? "turn" : "direct";
+}
+
+/**
+ * Active TCP host candidates only connect to a passive TCP candidate on the other side, and
+ * neither browsers nor aiortc offer those; sending them would only eat into the hub's budget
+ * of 10 client events per second.
+ */
+export function worthSending(candidate) {
+  return !candidate || !(candidate.protocol === "tcp" && candidate.tcpType === "active");
+}
+
+export function videoTransceiver(pc) {
+  return pc.getTransceivers().find((t) => t.receiver.track.kind === "video" && !t.stopped) || null;
+}
+
+export function plain(description) {
+  return { type: description.type, sdp: description.sdp };
+}
+
+export function gatheringDone(pc, limitMs) {
+  if (pc.iceGatheringState === "complete") return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(finish, limitMs);
+    function finish() {
+      clearTimeout(timer);
+      pc.removeEventListener("icegatheringstatechange", check);
+      resolve();
+    }
+    function check() {
+      if (pc.iceGatheringState === "complete") finish();
+    }
+    pc.addEventListener("icegatheringstatechange", check);
+  });
+}
