@@ -1,9 +1,11 @@
 // Small helpers for RTCPeerConnection shared by the direct call (call.js) and its relay
 // half (call_relay.js).
 
-/** The path of a connected RTCPeerConnection from its selected candidate pair. */
-export async function selectedPath(pc) {
-  const stats = await pc.getStats();
+/**
+ * The candidate pair a connection's statistics say it uses: the transport's selected pair, or
+ * (browsers that do not report one) a nominated pair that succeeded; null before connecting.
+ */
+export function selectedPair(stats) {
   let pair = null;
   stats.forEach((report) => {
     if (report.type === "transport" && report.selectedCandidatePairId) {
@@ -17,6 +19,13 @@ export async function selectedPath(pc) {
       }
     });
   }
+  return pair;
+}
+
+/** The path of a connected RTCPeerConnection from its selected candidate pair. */
+export async function selectedPath(pc) {
+  const stats = await pc.getStats();
+  const pair = selectedPair(stats);
   if (!pair) return null;
   const local = stats.get(pair.localCandidateId);
   const remote = stats.get(pair.remoteCandidateId);

@@ -5,6 +5,8 @@
 //
 // The figures are display data: the server checks their ranges and never acts on them.
 
+import { selectedPair } from "./peer_util.js";
+
 export const REPORT_INTERVAL_MS = 5000;
 /** Loss at or above this percentage counts as poor (the server uses the same value). */
 export const POOR_LOSS_PCT = 5;
@@ -82,7 +84,6 @@ export async function summarise(pc, previous, onRelay) {
   let height = null;
   let limitation = null;
   let remoteRtt = null;
-  let pair = null;
   stats.forEach((report) => {
     if (report.type === "inbound-rtp") {
       bytesIn += report.bytesReceived || 0;
@@ -103,17 +104,9 @@ export async function summarise(pc, previous, onRelay) {
       }
     } else if (report.type === "remote-inbound-rtp" && typeof report.roundTripTime === "number") {
       remoteRtt = report.roundTripTime * 1000;
-    } else if (report.type === "transport" && report.selectedCandidatePairId) {
-      pair = stats.get(report.selectedCandidatePairId) || pair;
     }
   });
-  if (!pair) {
-    stats.forEach((report) => {
-      if (report.type === "candidate-pair" && report.state === "succeeded" && report.nominated) {
-        pair = pair || report;
-      }
-    });
-  }
+  const pair = selectedPair(stats);
   const local = pair ? stats.get(pair.localCandidateId) : null;
   const remote = pair ? stats.get(pair.remoteCandidateId) : null;
   let rtt = null;
