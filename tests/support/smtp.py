@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import ssl
 import threading
 import time
 from collections.abc import Iterator
@@ -27,6 +28,8 @@ from tests.support.procs import free_port
 class Recorder:
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
+        self.over_tls: list[bool] = []
+        """For each accepted message, whether its connection had been upgraded to TLS."""
         self.refused = 0
         self._refuse = 0
         self._code = "451 4.3.0 try again later"
@@ -107,6 +110,7 @@ class Recorder:
             parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
             assert isinstance(parsed, EmailMessage)
             self.messages.append(parsed)
+            self.over_tls.append(session.ssl is not None)
         return "250 OK"
 
     def to(self, address: str) -> list[EmailMessage]:
@@ -126,9 +130,12 @@ class Recorder:
 
 
 @contextmanager
-def smtp_server(login: tuple[str, str] | None = None) -> Iterator[tuple[Recorder, int]]:
-    """A plain-text server (no STARTTLS offered). With ``login`` it requires AUTH with those
-    credentials (over plain text: a test server on loopback)."""
+def smtp_server(
+    login: tuple[str, str] | None = None, starttls: ssl.SSLContext | None = None
+) -> Iterator[tuple[Recorder, int]]:
+    """A plain-text server that offers STARTTLS only when given a server ``starttls``
+    context. With ``login`` it takes AUTH with those credentials (over plain text too: a
+    test server on loopback)."""
     recorder = Recorder()
     port = free_port()
     auth: dict[str, Any] = {}
@@ -141,6 +148,8 @@ def smtp_server(login: tuple[str, str] | None = None) -> Iterator[tuple[Recorder
             # One mechanism, so one login attempt is one AUTH (aiosmtplib tries them all).
             "auth_exclude_mechanism": ["LOGIN"],
         }
+    if starttls is not None:
+        auth["tls_context"] = starttls
     controller = Controller(recorder, hostname="127.0.0.1", port=port, **auth)
     controller.start()
     try:
