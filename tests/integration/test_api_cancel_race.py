@@ -67,7 +67,8 @@ async def test_a_cancel_overtaken_by_a_move_is_409_and_sends_nothing(
     notices = [m for m in await store.list_mail_for(MENTOR, 200) if m.kind is MailKind.CANCELLED]
     assert len(notices) == 1 and notices[0].ics is not None
     cal = icalendar.Calendar.from_ical(notices[0].ics)
-    [event] = cal.walk("VEVENT")
+    events: list[Any] = list(cal.walk("VEVENT"))
+    [event] = events
     assert cal["METHOD"] == "CANCEL" and int(event["SEQUENCE"]) == 2
     assert event.decoded("DTSTART") == utc(slot(12))
 
