@@ -5,13 +5,14 @@ exactly one holds a message at a time; a node that dies mid-send loses its lease
 node (or itself after a restart) takes the message over when the lease expires.
 
 A failed SMTP attempt is retried with jittered exponential backoff until
-``mail.max_attempts`` (:func:`retry_delay`). Only a refusal of the message itself fails it at
-once (:func:`is_permanent`): the recipient refused with 5xx at RCPT, or the message refused
-with 5xx at DATA. Everything else is about the path, not the message, and passes: wrong
-credentials (535, logged as ``mail.smtp_auth_failed`` for the operator), a refused sender
-address (MAIL FROM 5xx, a configuration problem), a server that cannot be reached, a
-timeout, any 4xx. Failing those for good would throw away the whole outbox, reminders
-included, over a few minutes of misconfiguration.
+``mail.max_attempts`` (:func:`retry_delay`). Apart from a message that cannot even be built,
+only a refusal of the message itself fails it at once (:func:`is_permanent`): the recipient
+refused with 5xx at RCPT, or the message refused with 5xx at DATA. Everything else is about
+the path, not the message, and is retried: wrong credentials (535, logged as
+``mail.smtp_auth_failed`` for the operator), a refused sender address (MAIL FROM 5xx, a
+configuration problem), a server that cannot be reached, a timeout, any 4xx. Failing those
+for good would throw away the whole outbox, reminders included, over a few minutes of
+misconfiguration.
 
 Handlers never wait for mail: they enqueue (in the same write as the change) and call
 :meth:`MailSender.kick` so the loop looks at the outbox now instead of at its next poll.
