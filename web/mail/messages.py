@@ -82,29 +82,11 @@ def _message_id(*parts: object) -> str:
 
 
 def session_event(
-    session: Session,
-    sequence: int,
-    site: MailSite,
-    profiles: Mapping[str, Profile],
-    now: datetime,
-    *,
-    reader: str | None = None,
+    session: Session, sequence: int, site: MailSite, profiles: Mapping[str, Profile], now: datetime
 ) -> ics.Event:
-    """The session as a calendar event: the mentor is the ORGANIZER.
-
-    ``reader`` is whose copy this is. The mentee's copy (and the feed, ``reader`` None) lists
-    both people as attendees, the mentor as the accepted CHAIR. The mentor's own copy lists
-    only the mentee: an organizer is not invited to their own event, and clients that find
-    themselves both ORGANIZER and a REQUEST's attendee offer to accept or decline it, or
-    send a reply to themselves. It stays a REQUEST (not a PUBLISH without attendees) so that
-    a move (a higher SEQUENCE) and a CANCEL, which must name the attendees it cancels for
-    (RFC 5546 3.2.5), update or remove the same entry in the mentor's calendar as in the
-    mentee's.
-    """
     link = room_url(site.base_url, session.session_id)
     mentor = ics.Person(session.mentor_email, _name(session.mentor_email, profiles))
     mentee = ics.Person(session.mentee_email, _name(session.mentee_email, profiles))
-    organizers_copy = reader == session.mentor_email and reader != session.mentee_email
     return ics.Event(
         uid=event_uid(session.session_id, site.uid_host),
         sequence=sequence,
@@ -115,7 +97,7 @@ def session_event(
         f"\nJoin the call: {link}",
         url=link,
         organizer=mentor,
-        attendees=(mentee,) if organizers_copy else (mentor, mentee),
+        attendees=(mentor, mentee),
         stamp=now,
     )
 
@@ -142,6 +124,8 @@ def session_change_mail(
     if change not in SESSION_CHANGES:
         raise ValueError(f"{change} is not a session change")
     method = ics.Method.CANCEL if change is MailKind.CANCELLED else ics.Method.REQUEST
+    event = session_event(session, sequence, site, profiles, now)
+    invitation = ics.calendar([event], method)
     link = room_url(site.base_url, session.session_id)
     messages: list[OutboxMessage] = []
     for recipient in (session.mentor_email, session.mentee_email):
@@ -157,7 +141,6 @@ def session_change_mail(
             reason,
             previous_start,
         )
-        event = session_event(session, sequence, site, profiles, now, reader=recipient)
         messages.append(
             OutboxMessage(
                 message_id=_message_id(session.session_id, change.value, sequence, recipient),
@@ -169,7 +152,7 @@ def session_change_mail(
                 session_id=session.session_id,
                 sequence=sequence,
                 session_start=session.scheduled_at,
-                ics=ics.calendar([event], method),
+                ics=invitation,
                 ics_method=method.value,
                 created_at=now,
             )
