@@ -343,9 +343,11 @@ class MailSettings:
     on a server listening on localhost, shown on the Messages page."""
     smtp_port: int = 587
     """SMTP port (587 for STARTTLS, 465 for TLS, 25 or a test server's port for none)."""
-    tls: Literal["starttls", "tls", "none"] = "starttls"
-    """starttls: upgrade the connection (required); tls: TLS from the start; none: plain
-    text (only for a server on the same machine or a test server)."""
+    tls: Literal["starttls", "opportunistic", "tls", "none"] = "starttls"
+    """starttls: upgrade the connection with STARTTLS, and refuse to send when the server
+    does not offer it; opportunistic: upgrade when the server offers STARTTLS, otherwise
+    send in plain text (a relay on port 25 that may not speak TLS); tls: TLS from the start
+    (port 465); none: plain text (only for a server on the same machine or a test server)."""
     username: str = ""
     """SMTP user name, if the server needs one."""
     password: Secret = field(default_factory=lambda: Secret(""))
@@ -485,8 +487,9 @@ class Settings:
     @property
     def smtp(self) -> MailSettings:
         """The mail settings in force: ``[mail]``, or the deprecated ``auth.smtp_*`` options
-        when ``[mail] smtp_host`` is empty and ``auth.smtp_host`` is set (then STARTTLS is
-        used when offered, as before, and port 465 means TLS)."""
+        when ``[mail] smtp_host`` is empty and ``auth.smtp_host`` is set. Those options
+        always upgraded with STARTTLS only when the server offered it, so they map to
+        ``tls = "opportunistic"`` (a plain relay keeps working); port 465 means TLS."""
         mail, auth = self.mail, self.auth
         if mail.smtp_host or not auth.smtp_host:
             return mail
@@ -495,7 +498,7 @@ class Settings:
             mail,
             smtp_host=auth.smtp_host,
             smtp_port=auth.smtp_port,
-            tls="tls" if auth.smtp_port == 465 else "starttls",
+            tls="tls" if auth.smtp_port == 465 else "opportunistic",
             username=auth.smtp_user,
             password=auth.smtp_password,
             from_address=mail.from_address if mail.from_address != default_from else auth.mail_from,

@@ -46,6 +46,17 @@ class NotScheduled(Conflict):
     """The session is not scheduled any more (cancelled, over) or has already started."""
 
 
+class SessionChanged(Conflict):
+    """The session is still scheduled, but not at the sequence or start the caller read: a
+    move (or another change) landed between the caller's read and its write.
+
+    ``current`` is the session as it is now, so the caller can say what changed."""
+
+    def __init__(self, message: str, current: Session) -> None:
+        super().__init__(message)
+        self.current = current
+
+
 class StoreUnavailable(StoreError):
     """The database cannot be reached."""
 
@@ -145,9 +156,21 @@ class Store(Protocol):
         reason: str,
         now: datetime,
         outbox: Sequence[OutboxMessage] = (),
+        *,
+        expected_sequence: int | None = None,
+        expected_start: datetime | None = None,
     ) -> Session:
-        """Cancel and free the slot. NotFound if absent, Conflict unless scheduled.
-        ``outbox`` is enqueued with the change, as for :meth:`create_session`."""
+        """Cancel and free the slot. NotFound if absent, NotScheduled (a Conflict) unless
+        scheduled and not yet over. ``outbox`` is enqueued with the change, as for
+        :meth:`create_session`.
+
+        ``expected_sequence`` and ``expected_start`` are what the caller read: the cancel
+        happens only while the session is still at that sequence and start (one conditional
+        write), else SessionChanged and nothing is stored. Its notices describe the session
+        as read, so a move landing in between must not be answered with a CANCEL that
+        carries the old time and the move's own SEQUENCE. Without ``expected_sequence``,
+        messages about this session in ``outbox`` imply it (their sequence minus one, see
+        :func:`store.codec.mail_sequence`); both given must agree (ValueError)."""
 
     async def reschedule_session(
         self,

@@ -169,3 +169,21 @@ def mail_sequence(messages: Sequence[OutboxMessage], session_id: str) -> int | N
     if len(sequences) > 1:
         raise ValueError(f"mail for session {session_id} mixes sequences {sorted(sequences)}")
     return sequences.pop()
+
+
+def cancel_guard(
+    messages: Sequence[OutboxMessage], session_id: str, expected_sequence: int | None
+) -> int | None:
+    """The sequence a cancel must find the session at: the one the caller read, or, when it
+    gives none, the one its mail was built from (the mail's sequence minus one); None when
+    neither says."""
+    after = mail_sequence(messages, session_id)
+    from_mail = None if after is None else after - 1
+    if expected_sequence is None:
+        return from_mail
+    if from_mail is not None and from_mail != expected_sequence:
+        raise ValueError(
+            f"cancel of {session_id}: mail built for sequence {after}, but the session was"
+            f" read at {expected_sequence}"
+        )
+    return expected_sequence

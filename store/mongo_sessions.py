@@ -15,12 +15,12 @@ from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
-from store.base import Conflict, NotFound, RoleFilter
+from store.base import Conflict, NotFound, NotScheduled, RoleFilter, SessionChanged
 from store.codec import (
+    cancel_guard,
     claim_keys,
     email_key,
     from_mongo,
-    mail_sequence,
     normalise_session,
     utc_ms,
 )
@@ -151,26 +151,35 @@ class MongoSessions(MongoClaims, MongoHeldMail):
         reason: str,
         now: datetime,
         outbox: Sequence[OutboxMessage] = (),
+        *,
+        expected_sequence: int | None = None,
+        expected_start: datetime | None = None,
     ) -> Session:
         at = utc_ms(now)
         sessions = self._col(SESSIONS)
-        after = mail_sequence(outbox, session_id)
+        sequence = cancel_guard(outbox, session_id, expected_sequence)
         # Only a session that is still scheduled (and not yet over) can be cancelled; the
-        # filter makes the state change atomic, so two cancels cannot both succeed. With mail,
-        # also only at the sequence the mail was built from: a move or another cancel that
-        # got in between makes this one a conflict rather than a notice of the wrong change.
+        # filter makes the state change atomic, so two cancels cannot both succeed. Also only
+        # at the sequence (and start) the caller read: a move or another cancel that got in
+        # between makes this one a conflict rather than a notice of the wrong change.
         where: dict[str, Any] = {
             "sessionId": session_id,
             "status": SessionStatus.SCHEDULED.value,
             "endsAt": {"$gt": at},
         }
         expect: dict[str, Any] = {"status": SessionStatus.CANCELLED.value, "updatedAt": at}
-        if after is not None:
-            where["sequence"] = {"$in": [0, None]} if after == 1 else after - 1
-            expect = {"status": SessionStatus.CANCELLED.value, "sequence": after}
+        if sequence is not None:
+            # Sessions stored before the sequence existed have none: they are at 0.
+            where["sequence"] = {"$in": [0, None]} if sequence == 0 else sequence
+            expect = {"status": SessionStatus.CANCELLED.value, "sequence": sequence + 1}
+        if expected_start is not None:
+            where["scheduledAt"] = utc_ms(expected_start)
         held = await self.hold_mail(outbox, session_id, expect)
-        if len(held) < len(outbox):  # another cancel of this session holds these ids
+        if len(held) < len(outbox):  # another cancel at this sequence has these ids
             await self.drop_held_mail(held)
+            other = await sessions.find_one({"sessionId": session_id}, {"status": 1})
+            if other is not None and other["status"] != SessionStatus.SCHEDULED.value:
+                raise NotScheduled(f"session {session_id} is not scheduled")
             raise Conflict(f"session {session_id} is being changed by another request")
         doc = await sessions.find_one_and_update(
             where,
@@ -187,9 +196,13 @@ class MongoSessions(MongoClaims, MongoHeldMail):
         )
         if doc is None:
             await self.drop_held_mail(held)
-            if await sessions.find_one({"sessionId": session_id}, {"_id": 1}) is None:
+            current = await sessions.find_one({"sessionId": session_id})
+            if current is None:
                 raise NotFound(f"no session {session_id}")
-            raise Conflict(f"session {session_id} is not scheduled")
+            found = session_from_doc(current)
+            if found.status is SessionStatus.SCHEDULED and found.ends_at > now:
+                raise SessionChanged(f"session {session_id} changed since it was read", found)
+            raise NotScheduled(f"session {session_id} is not scheduled")
         await self.release_mail(held)
         await self._col(CLAIMS).delete_many({"sessionId": session_id})
         return session_from_doc(doc)

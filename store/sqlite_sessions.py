@@ -17,11 +17,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from store.base import Conflict, NotFound, RoleFilter
+from store.base import Conflict, NotFound, NotScheduled, RoleFilter, SessionChanged
 from store.codec import (
+    cancel_guard,
     email_key,
     from_text,
-    mail_sequence,
     normalise_session,
     to_text,
 )
@@ -163,16 +163,25 @@ class SqliteSessions(SqliteAccess):
         reason: str,
         now: datetime,
         outbox: Sequence[OutboxMessage] = (),
+        *,
+        expected_sequence: int | None = None,
+        expected_start: datetime | None = None,
     ) -> Session:
         at = to_text(now)
         by = email_key(cancelled_by)
-
-        after = mail_sequence(outbox, session_id)
-        # With mail, only at the sequence the mail was built from (see mail_sequence).
-        guard, guard_args = ("", ()) if after is None else (" AND sequence = ?", (after - 1,))
+        # Only at the sequence (and start) the caller read, so its notices describe this
+        # session and not one a move changed meanwhile (see Store.cancel_session).
+        guard = ""
+        guard_args: list[object] = []
+        sequence = cancel_guard(outbox, session_id, expected_sequence)
+        if sequence is not None:
+            guard += " AND sequence = ?"
+            guard_args.append(sequence)
+        if expected_start is not None:
+            guard += " AND scheduled_at = ?"
+            guard_args.append(to_text(expected_start))
 
         def cancel(conn: sqlite3.Connection) -> Session:
-            # Only a session that is still scheduled (and not yet over) can be cancelled.
             row = conn.execute(
                 "UPDATE sessions SET status = 'cancelled', cancelled_by = ?, cancel_reason = ?,"
                 " updated_at = ?, sequence = sequence + 1"
@@ -181,12 +190,15 @@ class SqliteSessions(SqliteAccess):
                 (by, reason, at, session_id, at, *guard_args),
             ).fetchone()
             if row is None:
-                exists = conn.execute(
-                    "SELECT 1 FROM sessions WHERE session_id = ?", (session_id,)
+                current = conn.execute(
+                    f"SELECT {SESSION_COLUMNS} FROM sessions WHERE session_id = ?", (session_id,)
                 ).fetchone()
-                if exists is None:
+                if current is None:
                     raise NotFound(f"no session {session_id}")
-                raise Conflict(f"session {session_id} is not scheduled")
+                found = session_from_row(current)
+                if found.status is SessionStatus.SCHEDULED and found.ends_at > now:
+                    raise SessionChanged(f"session {session_id} changed since it was read", found)
+                raise NotScheduled(f"session {session_id} is not scheduled")
             conn.execute("DELETE FROM slot_claims WHERE session_id = ?", (session_id,))
             insert_outbox(conn, outbox)
             return session_from_row(row)

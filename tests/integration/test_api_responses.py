@@ -114,6 +114,7 @@ async def journey(server: TestServer, factory: AiohttpClient) -> None:
     session_id = await check_booking(mentee)
     await check_slots_and_reschedule(mentor, mentee, outsider, session_id)
     await check_sessions(mentor, mentee, outsider, session_id)
+    await check_cancel(server, mentor, mentee)
     await check_room_closed(mentee, session_id)
     open_sid = await open_session(server)
     await check_room_services(mentee, outsider, open_sid)
@@ -266,6 +267,33 @@ async def check_sessions(mentor: Client, mentee: Client, outsider: Client, sid: 
     assert (await mentee.get(chat)).status == 200
     assert (await outsider.get(chat)).status == 403
     assert (await mentee.get("/api/mentoring/sessions/nosuch/chat")).status == 404
+
+
+async def check_cancel(server: TestServer, mentor: Client, mentee: Client) -> None:
+    """Both 409s of a cancel: a move let in between the handler's read and its write (a
+    fault injected into the store) is code session_changed; a session already cancelled
+    is field action."""
+    booking = {"mentorEmail": MENTOR, "scheduledAt": slot(16), "duration": 30, "topic": "Dropped"}
+    booked = await mentee.post("/api/mentoring/sessions", json=booking)
+    assert booked.status == 201, await booked.text()
+    one = f"/api/mentoring/sessions/{(await booked.json())['session']['sessionId']}"
+    store = server.app[keys.STORE]
+    cancel_for_real = store.cancel_session
+
+    async def moved_in_between(*args: Any, **kwargs: Any) -> Session:
+        moved = await mentor.post(f"{one}/reschedule", json={"scheduledAt": slot(16, 30)})
+        assert moved.status == 200, await moved.text()
+        return await cancel_for_real(*args, **kwargs)
+
+    cancel = {"action": "cancel", "reason": "Not needed"}
+    store.cancel_session = moved_in_between  # type: ignore[method-assign]
+    try:
+        lost = await mentee.patch(one, json=cancel)
+    finally:
+        store.cancel_session = cancel_for_real  # type: ignore[method-assign]
+    assert lost.status == 409 and (await lost.json())["code"] == "session_changed"
+    assert (await mentee.patch(one, json=cancel)).status == 200
+    assert (await mentor.patch(one, json=cancel)).status == 409
 
 
 async def open_session(server: TestServer) -> str:

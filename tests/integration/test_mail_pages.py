@@ -111,6 +111,7 @@ async def test_the_calendar_feed_lists_upcoming_sessions_until_revoked(
     assert feed.status == 200
     assert feed.content_type == "text/calendar"
     cal = icalendar.Calendar.from_ical(await feed.read())
+    assert "METHOD" not in cal  # a subscribed calendar, not a scheduling message
     events: list[Any] = list(cal.walk("VEVENT"))
     assert [str(e["UID"]) for e in events] == [f"{kept}@localhost"]
     assert str(events[0]["SUMMARY"]) == "Mentoring: Kept, with a comma; and more"

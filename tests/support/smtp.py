@@ -1,13 +1,17 @@
 """A real SMTP server in the test process (aiosmtpd), recording what it accepts.
 
-``refuse_next(n, code)`` makes it answer the next ``n`` DATA commands with a temporary
-failure, to exercise the sender's retries.
+``refuse_next(n, answer)`` makes it answer the next ``n`` DATA commands with ``answer`` (a
+temporary failure by default), ``refuse_sender_next`` and ``refuse_recipient_next`` do the
+same for MAIL FROM and RCPT TO, and ``refuse_login_next`` for AUTH on a server started with
+``smtp_server(login=(user, password))``, which then requires a login. Together they exercise
+the sender's retries and what it gives up on.
 """
 
 from __future__ import annotations
 
 import email
 import email.policy
+import ssl
 import threading
 import time
 from collections.abc import Iterator
@@ -16,6 +20,7 @@ from email.message import EmailMessage
 from typing import Any
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from tests.support.procs import free_port
 
@@ -23,14 +28,78 @@ from tests.support.procs import free_port
 class Recorder:
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
+        self.over_tls: list[bool] = []
+        """For each accepted message, whether its connection had been upgraded to TLS."""
         self.refused = 0
         self._refuse = 0
         self._code = "451 4.3.0 try again later"
         self._lock = threading.Lock()
+        self.login: tuple[str, str] | None = None
+        """The credentials AUTH accepts (set by ``smtp_server(login=...)``)."""
+        self.logins_refused = 0
+        self._refuse_login = 0
+        self.senders_refused = 0
+        self._refuse_sender = (0, "")
+        self.recipients_refused = 0
+        self._refuse_recipient = (0, "")
 
     def refuse_next(self, count: int, answer: str = "451 4.3.0 try again later") -> None:
         with self._lock:
             self._refuse, self._code = count, answer
+
+    def refuse_login_next(self, count: int) -> None:
+        """Answer the next ``count`` logins with 535, even with the right password."""
+        with self._lock:
+            self._refuse_login = count
+
+    def refuse_sender_next(self, count: int, answer: str = "550 5.7.1 sender refused") -> None:
+        with self._lock:
+            self._refuse_sender = (count, answer)
+
+    def refuse_recipient_next(self, count: int, answer: str = "550 5.1.1 no such user") -> None:
+        with self._lock:
+            self._refuse_recipient = (count, answer)
+
+    def authenticate(
+        self, server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
+    ) -> AuthResult:
+        with self._lock:
+            given = (
+                (auth_data.login.decode(), auth_data.password.decode())
+                if isinstance(auth_data, LoginPassword)
+                else None
+            )
+            if self._refuse_login > 0 or given != self.login:
+                self._refuse_login = max(self._refuse_login - 1, 0)
+                self.logins_refused += 1
+                return AuthResult(success=False, handled=False)
+        return AuthResult(success=True)
+
+    async def handle_MAIL(
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        with self._lock:
+            count, answer = self._refuse_sender
+            if count > 0:
+                self._refuse_sender = (count - 1, answer)
+                self.senders_refused += 1
+                return answer
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return "250 OK"
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        with self._lock:
+            count, answer = self._refuse_recipient
+            if count > 0:
+                self._refuse_recipient = (count - 1, answer)
+                self.recipients_refused += 1
+                return answer
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(options)
+        return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         with self._lock:
@@ -41,6 +110,7 @@ class Recorder:
             parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
             assert isinstance(parsed, EmailMessage)
             self.messages.append(parsed)
+            self.over_tls.append(session.ssl is not None)
         return "250 OK"
 
     def to(self, address: str) -> list[EmailMessage]:
@@ -60,10 +130,27 @@ class Recorder:
 
 
 @contextmanager
-def smtp_server() -> Iterator[tuple[Recorder, int]]:
+def smtp_server(
+    login: tuple[str, str] | None = None, starttls: ssl.SSLContext | None = None
+) -> Iterator[tuple[Recorder, int]]:
+    """A plain-text server that offers STARTTLS only when given a server ``starttls``
+    context. With ``login`` it takes AUTH with those credentials (over plain text too: a
+    test server on loopback)."""
     recorder = Recorder()
     port = free_port()
-    controller = Controller(recorder, hostname="127.0.0.1", port=port)
+    auth: dict[str, Any] = {}
+    if login is not None:
+        recorder.login = login
+        auth = {
+            "authenticator": recorder.authenticate,
+            "auth_required": False,
+            "auth_require_tls": False,
+            # One mechanism, so one login attempt is one AUTH (aiosmtplib tries them all).
+            "auth_exclude_mechanism": ["LOGIN"],
+        }
+    if starttls is not None:
+        auth["tls_context"] = starttls
+    controller = Controller(recorder, hostname="127.0.0.1", port=port, **auth)
     controller.start()
     try:
         yield recorder, port

@@ -6,7 +6,7 @@ import msgspec
 import structlog
 from aiohttp import web
 
-from store.base import Conflict, RoleFilter
+from store.base import Conflict, RoleFilter, SessionChanged
 from store.models import MailKind, OutboxMessage, Session, SessionStatus, utcnow
 from store.validation import (
     check_start_time,
@@ -105,15 +105,44 @@ async def patch_session(request: web.Request) -> web.Response:
             reason=update.reason,
         )
         try:
+            # Only the session as read: the notices above carry its time and sequence.
             saved = await store.cancel_session(
-                session.session_id, email, update.reason, now, outbox=outbox
+                session.session_id,
+                email,
+                update.reason,
+                now,
+                outbox=outbox,
+                expected_sequence=session_sequence(session),
+                expected_start=session.scheduled_at,
             )
+        except SessionChanged as exc:
+            raise changed_meanwhile(session, exc.current) from exc
         except Conflict as exc:
             raise ApiError(409, "Only a scheduled session can be cancelled", "action") from exc
         mail_queued(request.app)
         log.info("session.cancelled", session_id=session.session_id, by=email)
     (shown,) = await sessions_out(store, [saved], now)
     return answer(out.SessionAnswer(session=shown))
+
+
+def changed_meanwhile(read: Session, current: Session) -> ApiError:
+    """409 for a cancel that lost a race with a move: the field names what changed (the
+    start, or only the change counter), so the page can show the session afresh."""
+    if current.scheduled_at != read.scheduled_at:
+        moved_to = current.scheduled_at.isoformat().replace("+00:00", "Z")
+        return ApiError(
+            409,
+            f"The session was just moved to {moved_to}; nothing was cancelled. Check the new"
+            " time and cancel again if you still want to.",
+            "scheduledAt",
+            code="session_changed",
+        )
+    return ApiError(
+        409,
+        "The session was just changed; nothing was cancelled. Reload it and try again.",
+        "sequence",
+        code="session_changed",
+    )
 
 
 async def reschedule_session(request: web.Request) -> web.Response:
@@ -207,7 +236,13 @@ ROUTES = (
                 error(400, "A rule was broken; field names the input"),
                 _NOT_YOURS,
                 _NO_SESSION,
-                error(409, "Only a scheduled session can be cancelled (field action)"),
+                error(
+                    409,
+                    "Only a scheduled session can be cancelled (field action); or the session"
+                    " was moved or changed between reading it and cancelling it, and nothing"
+                    " was cancelled (code session_changed; field scheduledAt when its time"
+                    " moved, else sequence)",
+                ),
                 NOT_SIGNED_IN,
                 TOO_MANY_WRITES,
             ),

@@ -32,7 +32,12 @@ def feed_url(site: MailSite, token: str) -> str:
 
 
 async def feed_calendar(store: Store, email: str, site: MailSite, now: datetime) -> str:
-    """Upcoming scheduled sessions of ``email`` as a PUBLISH calendar."""
+    """Upcoming scheduled sessions of ``email`` as a calendar without METHOD.
+
+    A subscribed feed is a view of the person's calendar, not an iTIP message, so it has no
+    METHOD, and RFC 5546's rule that a PUBLISH carries no ATTENDEE does not apply: each
+    event keeps its organizer and attendees, so the calendar shows who the session is with.
+    """
     sessions = await store.list_sessions(email, status=SessionStatus.SCHEDULED, now=now)
     profiles = {}
     for address in sorted({e for s in sessions for e in (s.mentor_email, s.mentee_email)}):
@@ -43,4 +48,4 @@ async def feed_calendar(store: Store, email: str, site: MailSite, now: datetime)
         session_event(s, s.sequence, site, profiles, now)
         for s in sorted(sessions, key=lambda s: s.scheduled_at)
     ]
-    return ics.calendar(events, ics.Method.PUBLISH, name="Pana Mia Live sessions")
+    return ics.calendar(events, None, name="Pana Mia Live sessions")

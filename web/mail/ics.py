@@ -92,7 +92,7 @@ def _person(name: str, person: Person, params: Iterable[str] = ()) -> str:
     return f"{name}{cn}{extra}:mailto:{person.email}"
 
 
-def _event_lines(event: Event, method: Method) -> list[str]:
+def _event_lines(event: Event, method: Method | None) -> list[str]:
     cancelled = event.cancelled or method is Method.CANCEL
     lines = [
         "BEGIN:VEVENT",
@@ -108,7 +108,8 @@ def _event_lines(event: Event, method: Method) -> list[str]:
         _person("ORGANIZER", event.organizer),
     ]
     partstat = "NEEDS-ACTION" if method is Method.REQUEST else "ACCEPTED"
-    for attendee in event.attendees:
+    # RFC 5546 3.2.1: a PUBLISH carries no ATTENDEE (nobody is being asked anything).
+    for attendee in () if method is Method.PUBLISH else event.attendees:
         accepted = attendee.email == event.organizer.email
         lines.append(
             _person(
@@ -126,10 +127,16 @@ def _event_lines(event: Event, method: Method) -> list[str]:
     return lines
 
 
-def calendar(events: Sequence[Event], method: Method, name: str | None = None) -> str:
-    """A whole VCALENDAR object as text with CRLF line ends."""
+def calendar(events: Sequence[Event], method: Method | None, name: str | None = None) -> str:
+    """A whole VCALENDAR object as text with CRLF line ends.
+
+    ``method`` makes it a scheduling message (RFC 5546) for an e-mail attachment; None makes
+    it a plain calendar with no METHOD, as a subscribed feed is: a copy of someone's
+    calendar, not a request to anyone (CalDAV, RFC 4791 4.1, likewise keeps METHOD out of
+    stored calendar data)."""
     lines = ["BEGIN:VCALENDAR", f"PRODID:{PRODID}", "VERSION:2.0", "CALSCALE:GREGORIAN"]
-    lines.append(f"METHOD:{method.value}")
+    if method is not None:
+        lines.append(f"METHOD:{method.value}")
     if name:
         lines.append(f"X-WR-CALNAME:{escape_text(name)}")
     for event in events:

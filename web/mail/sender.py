@@ -2,9 +2,17 @@
 
 Every node runs one :class:`MailSender`. The store's claim is atomic, so among several nodes
 exactly one holds a message at a time; a node that dies mid-send loses its lease and another
-node (or itself after a restart) takes the message over when the lease expires. A failed
-SMTP attempt is retried with exponential backoff until ``mail.max_attempts``; an answer in
-the 5xx range (the server will never take it) fails the message at once.
+node (or itself after a restart) takes the message over when the lease expires.
+
+A failed SMTP attempt is retried with jittered exponential backoff until
+``mail.max_attempts`` (:func:`retry_delay`). Apart from a message that cannot even be built,
+only a refusal of the message itself fails it at once (:func:`is_permanent`): the recipient
+refused with 5xx at RCPT, or the message refused with 5xx at DATA. Everything else is about
+the path, not the message, and is retried: wrong credentials (535, logged as
+``mail.smtp_auth_failed`` for the operator), a refused sender address (MAIL FROM 5xx, a
+configuration problem), a server that cannot be reached, a timeout, any 4xx. Failing those
+for good would throw away the whole outbox, reminders included, over a few minutes of
+misconfiguration.
 
 Handlers never wait for mail: they enqueue (in the same write as the change) and call
 :meth:`MailSender.kick` so the loop looks at the outbox now instead of at its next poll.
@@ -15,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import random
 import secrets
 import socket
 from collections.abc import Callable
@@ -40,6 +49,16 @@ class Transport(Protocol):
         """Deliver or raise."""
 
 
+def start_tls_flag(tls: str) -> bool | None:
+    """aiosmtplib's ``start_tls`` for a ``mail.tls`` mode: True requires the upgrade, None
+    upgrades only when the server offers STARTTLS, False never upgrades."""
+    if tls == "starttls":
+        return True
+    if tls == "opportunistic":
+        return None
+    return False
+
+
 class SmtpTransport:
     """Delivery over SMTP with aiosmtplib (one connection per message: simple and robust)."""
 
@@ -55,7 +74,7 @@ class SmtpTransport:
             username=s.username or None,
             password=s.password.reveal() if s.username else None,
             use_tls=s.tls == "tls",
-            start_tls=s.tls == "starttls",
+            start_tls=start_tls_flag(s.tls),
             timeout=s.timeout_s,
         )
 
@@ -114,6 +133,27 @@ def build_email(outbox: OutboxMessage, from_address: str, now: datetime) -> Emai
 SequenceOf = Callable[[Session], int]
 
 
+def is_permanent(exc: Exception) -> bool:
+    """Whether the server refused this message for good: the recipient (RCPT 5xx, also when
+    aiosmtplib reports every recipient refused, provided each refusal is 5xx) or the message
+    itself (DATA 5xx). A refused login or sender, a 4xx answer or a connection problem is
+    about the path or the configuration and is worth another try."""
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
+        return bool(exc.recipients) and all(r.code >= 500 for r in exc.recipients)
+    if isinstance(exc, aiosmtplib.SMTPRecipientRefused | aiosmtplib.SMTPDataError):
+        return exc.code >= 500
+    return False
+
+
+def retry_delay(attempts: int, base_s: float, max_s: float, rand: Callable[[], float]) -> float:
+    """Seconds to wait after failed attempt number ``attempts``: exponential backoff
+    (``base_s * 2^(attempts-1)``, at most ``max_s``) with equal jitter, a random point in its
+    upper half. Nodes and messages that failed together (an SMTP outage) then come back
+    spread out instead of in lockstep, and each still waits at least half the backoff."""
+    ceiling = min(max_s, base_s * 2.0 ** max(attempts - 1, 0))
+    return ceiling / 2 + ceiling / 2 * rand()
+
+
 def reminder_applies(
     message: OutboxMessage, session: Session | None, sequence_of: SequenceOf, now: datetime
 ) -> bool:
@@ -140,13 +180,16 @@ class MailSender:
         sequence_of: SequenceOf,
         owner: str | None = None,
         clock: Callable[[], datetime] = utcnow,
+        rand: Callable[[], float] = random.random,
     ) -> None:
+        """``rand`` gives the retry jitter (a float in [0, 1)); tests pass a fixed one."""
         self._store = store
         self._settings = settings
         self._transport = transport
         self._sequence_of = sequence_of
         self.owner = owner or f"{socket.gethostname()}-{secrets.token_hex(4)}"
         self._clock = clock
+        self._rand = rand
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.counts = {"sent": 0, "retried": 0, "failed": 0, "skipped": 0}
@@ -235,13 +278,21 @@ class MailSender:
     async def _failed(
         self, message: OutboxMessage, exc: Exception, *, permanent: bool = False
     ) -> None:
-        permanent = permanent or (
-            isinstance(exc, aiosmtplib.SMTPResponseException) and exc.code >= 500
-        )
+        permanent = permanent or is_permanent(exc)
+        if isinstance(exc, aiosmtplib.SMTPAuthenticationError):
+            # The operator's problem, not the message's: say so plainly (never the password).
+            log.error(
+                "mail.smtp_auth_failed",
+                smtp_host=self._settings.smtp_host,
+                username=self._settings.username,
+                code=exc.code,
+                answer=exc.message[:200],
+            )
+        elif isinstance(exc, aiosmtplib.SMTPSenderRefused):
+            log.error("mail.smtp_sender_refused", sender=exc.sender, code=exc.code)
         limit = message.attempts if permanent else self._settings.max_attempts
-        delay = min(
-            self._settings.retry_max_s,
-            self._settings.retry_base_s * 2 ** max(message.attempts - 1, 0),
+        delay = retry_delay(
+            message.attempts, self._settings.retry_base_s, self._settings.retry_max_s, self._rand
         )
         error = f"{type(exc).__name__}: {exc}"[:500]
         status = await self._store.mark_mail_retry(
@@ -256,4 +307,4 @@ class MailSender:
             log.warning("mail.failed", message_id=message.message_id, error=error)
         elif status is MailStatus.PENDING:
             self.counts["retried"] += 1
-            log.info("mail.retry", message_id=message.message_id, error=error, in_s=delay)
+            log.info("mail.retry", message_id=message.message_id, error=error, in_s=round(delay, 1))

@@ -169,6 +169,8 @@ cancelForm.addEventListener("submit", async (event) => {
   button.disabled = false;
   if (!ok) {
     fieldError(cancelForm, "reason", data.error);
+    // Moved by the other person meanwhile: show the list as it is now behind the dialog.
+    if (data.code === "session_changed") load();
     return;
   }
   dialog.close();
