@@ -17,6 +17,11 @@ from signaling.bus import Bus, BusUnavailable, InMemoryBus, InMemoryNetwork, Nod
 from signaling.redis_bus import RedisBus
 
 WAIT_S = 10.0
+CONTRACT_NODE_TIMEOUT_S = 3.0
+"""Where no node dies: long enough that a loaded machine's stall never passes for a death."""
+REAP_NODE_TIMEOUT_S = 1.5
+"""Where a node dies: short, to see it reaped soon, yet well above a heartbeat's interval
+(a third of it), so a live node is not reaped when the event loop stalls for a moment."""
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -34,7 +39,7 @@ async def nodes(request: pytest.FixtureRequest) -> AsyncIterator[Callable[[], An
         await client.aclose()
 
         def factory() -> Bus:
-            return RedisBus(url, node_timeout_s=0.6)
+            return RedisBus(url, node_timeout_s=CONTRACT_NODE_TIMEOUT_S)
 
     async def start() -> Bus:
         bus = factory()
@@ -54,6 +59,22 @@ async def until(check: Callable[[], bool]) -> None:
         await asyncio.sleep(0.01)
 
 
+async def listening(bus: Bus, topic: str) -> None:
+    """Until Redis has ``bus``'s subscription to ``topic`` (at once in memory).
+
+    redis-py sends SUBSCRIBE without waiting for its confirmation, and a redis-server that a
+    busy machine did not schedule for a while may then take a publish arriving on another
+    connection first; a short sleep only makes that unlikely.
+    """
+    if not isinstance(bus, RedisBus):
+        return
+    channel = bus._k("t", topic)
+    deadline = asyncio.get_running_loop().time() + WAIT_S
+    while dict(await bus._redis.pubsub_numsub(channel)).get(channel.encode(), 0) < 1:
+        assert asyncio.get_running_loop().time() < deadline, f"never subscribed to {topic}"
+        await asyncio.sleep(0.01)
+
+
 async def test_publish_reaches_other_nodes_in_order_and_not_itself(nodes: Any) -> None:
     a, b = await nodes(), await nodes()
     got_a: list[bytes] = []
@@ -61,7 +82,7 @@ async def test_publish_reaches_other_nodes_in_order_and_not_itself(nodes: Any) -
     await a.subscribe("t", got_a.append)
     await b.subscribe("t", got_b.append)
     await b.subscribe("other", lambda _m: pytest.fail("wrong topic"))
-    await asyncio.sleep(0.05)
+    await listening(b, "t")
     for n in range(200):
         a.publish("t", str(n).encode())
     await until(lambda: len(got_b) == 200)
@@ -107,8 +128,8 @@ async def test_a_dead_redis_node_is_reaped(redis_url: str) -> None:
     client = aioredis.Redis.from_url(redis_url)
     await client.flushdb()
     await client.aclose()
-    survivor = RedisBus(redis_url, node_timeout_s=0.6)
-    doomed = RedisBus(redis_url, node_timeout_s=0.6)
+    survivor = RedisBus(redis_url, node_timeout_s=REAP_NODE_TIMEOUT_S)
+    doomed = RedisBus(redis_url, node_timeout_s=REAP_NODE_TIMEOUT_S)
     losses: list[NodeLoss] = []
 
     async def on_loss(loss: NodeLoss) -> None:
