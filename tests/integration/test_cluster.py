@@ -41,9 +41,7 @@ async def clean_redis(redis_url: str) -> AsyncIterator[str]:
 async def two_nodes(
     hub_server: Callable[..., Any], clean_redis: str
 ) -> tuple[TestServer, TestServer]:
-    # No node dies here: a timeout no stall of a loaded machine's event loop can outlast,
-    # so a live node is never reaped (the killed-node test keeps its short one).
-    bus = {"redis_url": clean_redis, "node_timeout_s": 3.0}
+    bus = {"redis_url": clean_redis, "node_timeout_s": 1.0}
     return await hub_server(bus=bus), await hub_server(bus=bus)
 
 
