@@ -131,5 +131,4 @@ async def test_chromium_cell(
         # loads (seconds on a busy machine). Without a STUN server this was the fallback
         # timer plus the relay's set-up.
         setup_ms = min(s["marks"]["first-remote-frame"] - s["marks"]["media-ready"] for s in sides)
-        print(f"\nSETUPMS {setup_ms}")
         assert setup_ms < DIRECT_FRAME_WITHIN_MS, sides
