@@ -90,24 +90,46 @@ async def test_a_clean_stop_hands_the_room_over_at_once(
     assert taken is not None and taken.url == NODE_B and taken.fence > owner.fence
 
 
+async def _stall_after_a_confirmed_renewal(
+    node: RoomLeases, session_id: str, monkeypatch: pytest.MonkeyPatch
+) -> float:
+    """Let ``node`` finish one renewal round that Redis confirmed for ``session_id``, then
+    stall for good, as a killed process would; return when that round's answers came back.
+
+    Redis applied the last renewal before its answer arrived, so the lease lapses at most a
+    TTL after the returned time. Stopping the owner at an arbitrary moment instead leaves a
+    renewal in flight that a busy Redis may apply a good while later, moving the expiry on.
+    """
+    renew_round = node.renew_all
+    stalled: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+
+    async def renew_then_stall() -> None:
+        started = time.monotonic()
+        await renew_round()
+        if node._held[session_id].confirmed_at >= started:
+            stalled.set_result(time.monotonic())
+            await asyncio.Event().wait()  # never renews again
+
+    monkeypatch.setattr(node, "renew_all", renew_then_stall)
+    return await asyncio.wait_for(stalled, TTL_S * 10)
+
+
 async def test_a_dead_owner_s_lease_lapses_within_the_ttl(
-    nodes: tuple[RoomLeases, RoomLeases],
+    nodes: tuple[RoomLeases, RoomLeases], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     a, b = nodes
     await a.resolve("s3", claim=True)
-    assert a._task is not None
-    a._task.cancel()  # the owner stops renewing, as a killed process would
-    died = time.monotonic()
+    died = await _stall_after_a_confirmed_renewal(a, "s3", monkeypatch)
     # What is timed is when each question was put, not when its answer came back: a
     # question put after the TTL must not see the dead owner, however slow the answer is on a
-    # busy machine. The slack covers a renewal already on its way when the owner stopped.
+    # busy machine. The slack is Redis's expiry resolution.
     while True:
         asked = time.monotonic()
         owner = await b.resolve("s3", claim=True)
         assert owner is not None
         if owner.url == NODE_B:
             break
-        assert asked - died < TTL_S + 0.3, "the dead owner's lease outlived its TTL"
+        assert asked - died < TTL_S + 0.05, "the dead owner's lease outlived its TTL"
         assert time.monotonic() - died < TTL_S * 5, "node B never took the room"
         await asyncio.sleep(0.1)
     assert not a.holds("s3")  # a stalled owner stops counting the room as its own, too
