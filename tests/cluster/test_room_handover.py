@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import aiohttp
 import pytest
+from aiohttp import web
 from pycrdt import Doc, Text, create_update_message
 from redis.asyncio import Redis
 
@@ -22,10 +23,16 @@ from tests.support.procs import find_tool
 from tests.support.sessions import open_room_start
 from web import keys
 from web.auth import COOKIE_NAME, session_token_for
+from web.notes.document import notes_text
 from web.rooms.lease import Owner
 
 MENTOR = "ana.mentor@example.org"
 MENTEE = "ben.mentee@example.org"
+
+
+def _has_text(app: web.Application, session_id: str, text: str) -> bool:
+    room = app[keys.NOTES].room(session_id)
+    return room is not None and str(notes_text(room.doc)) == text
 
 
 @pytest.fixture
@@ -76,7 +83,12 @@ async def test_a_lost_lease_closes_the_room_here_and_keeps_its_notes(
             doc: Doc[Text] = Doc()
             doc.get("notes", type=Text).insert(0, "typed before the handover")
             await ws.send_bytes(create_update_message(doc.get_update()))
-            await asyncio.sleep(0.3)
+            # The room's document has the text before the lease moves (a loaded machine may
+            # take longer than any fixed pause to read the frame).
+            deadline = time.monotonic() + 10
+            while not _has_text(app, session_id, "typed before the handover"):
+                assert time.monotonic() < deadline, "the edit never reached the room"
+                await asyncio.sleep(0.02)
 
             # Another node now holds the lease (as after this node was cut off for too long).
             await redis.set(f"panamia:rooms:lease:{session_id}", "99 http://other-node:8080")

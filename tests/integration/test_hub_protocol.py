@@ -270,14 +270,17 @@ async def test_silent_client_is_pinged_then_closed_with_4201(hub_server: Any) ->
 
 
 async def test_answering_pings_keeps_the_connection(hub_server: Any) -> None:
+    # The pong timeout leaves a loaded machine's event loop time to answer (client and hub
+    # share it). Pings come about once a second; the third is due after 1 s + 1.5 s, by
+    # when a hub that ignored the pongs would have closed the connection.
     server = await hub_server(
         pusher={"activity_timeout_s": 1},
-        limits=HubLimits(pong_timeout_s=0.5, sweep_interval_s=0.1),
+        limits=HubLimits(pong_timeout_s=1.5, sweep_interval_s=0.1),
     )
     client = await PusherWS.open(server)
     try:
         await client.connected()
-        for _ in range(2):
+        for _ in range(3):
             await client.expect("pusher:ping")
             await client.send("pusher:pong")
         assert not client.ws.closed

@@ -81,6 +81,11 @@ class NotesClient:
             if self.ws.closed:
                 return
             await self.ws.send_bytes(message)
+            self._outbox.task_done()
+
+    async def sent(self) -> None:
+        """Until every update made so far has been written to the socket."""
+        await asyncio.wait_for(self._outbox.join(), WAIT_S)
 
     async def _receive(self) -> None:
         async for msg in self.ws:
@@ -289,7 +294,7 @@ async def test_typing_then_leaving_at_once_is_still_stored(notes_server: NotesSe
     session_id = await notes_server.book()
     client = await notes_server.connect(session_id, MENTEE)
     await client.type("left in a hurry", lambda: len(client.value()), pause_s=0)
-    await asyncio.sleep(0.1)  # let the last frames leave the socket
+    await client.sent()  # then the socket closes behind the last frames
     await client.close()
 
     async def stored() -> bool:
@@ -394,7 +399,12 @@ async def test_notes_survive_a_restart_without_duplicating_for_an_open_page(
         session_id = await first.book(notes="Kick-off\n")
         mentor = await first.connect(session_id, MENTOR)
         await mentor.type("goals agreed", lambda: len(mentor.value()), pause_s=0)
-        await asyncio.sleep(0.1)
+
+        async def arrived() -> bool:
+            room = first.app[NOTES].room(session_id)
+            return room is not None and str(notes_text(room.doc)) == "Kick-off\ngoals agreed"
+
+        await eventually(arrived, "the typing reaches the server before it stops")
     finally:
         await first.close()  # shutdown flushes the open room
     survivor = mentor.doc  # a page left open across the restart keeps its document

@@ -21,6 +21,7 @@ from aiohttp.test_utils import TestServer
 from panamia.app import readyz
 from signaling import protocol as p
 from signaling.auth import sign_request
+from signaling.redis_bus import RedisBus
 from tests.integration.conftest import APP_ID, KEY, SECRET, PusherWS, api_call, frame_data
 from tests.support.procs import find_tool, free_port, wait_for_port
 from web import keys
@@ -75,9 +76,20 @@ async def two_nodes(
     bus = {"redis_url": redis_proc.url, "node_timeout_s": 1.0}
     node_a = await hub_server(bus=bus, routes=_with_readyz)
     node_b = await hub_server(bus=bus, routes=_with_readyz)
-    # Let each node see the other alive once (heartbeats every node_timeout_s / 3).
-    await asyncio.sleep(1.0)
+    # Each node has seen the other alive (heartbeats every node_timeout_s / 3), so that each
+    # waits for the other to listen again after an outage; a fixed pause may be too short
+    # for a loaded machine.
+    await until(lambda: sees_each_other(node_a, node_b), "each node to see the other alive")
     yield node_a, node_b
+
+
+async def sees_each_other(*nodes: TestServer) -> bool:
+    for node in nodes:
+        bus = node.app[keys.BUS]
+        assert isinstance(bus, RedisBus)
+        if bus._expected_receivers() < len(nodes) - 1:
+            return False
+    return True
 
 
 async def until(check: Callable[[], Any], what: str, timeout: float = DEADLINE_S) -> float:

@@ -181,7 +181,9 @@ async def test_a_late_subscriber_gets_a_keyframe_at_once(manager: RelayManager) 
     bob = make_peer(ColourVideoTrack(BLUE))
     joined = time.monotonic()
     await join(manager, "late", "bob", bob)
-    await until(lambda: bob.first_video_at is not None and len(bob.video) >= 5, timeout=10)
+    # ICE, DTLS and a keyframe request or two took up to 8 s on a loaded 2-core box (and over
+    # 10 s once); a sanity bound, the figure itself is bench.join's.
+    await until(lambda: bob.first_video_at is not None and len(bob.video) >= 5, timeout=60)
     assert bob.first_video_at is not None
     waited = bob.first_video_at - joined
     print(f"\nlate subscriber: first decoded frame {waited * 1000:.0f} ms after joining")
@@ -277,6 +279,12 @@ async def test_peers_with_no_common_codec_are_transcoded(manager: RelayManager) 
     await bob.close()
 
 
+WINDOW_FRAMES = 90
+"""The lossy-legs window, in frames of the publisher's camera (3 s at 30 fps)."""
+IN_FLIGHT_FRAMES = 3
+"""Frames sent at the end of a measuring window that may not have been decoded yet."""
+
+
 def _is_rtp(data: bytes) -> bool:
     """RFC 7983 demultiplexing: RTP, not RTCP, DTLS or STUN."""
     return len(data) > 12 and 127 < data[0] < 192 and not 191 < data[1] < 209
@@ -317,7 +325,8 @@ async def test_packets_lost_on_either_leg_are_recovered(manager: RelayManager) -
     """alice's uplink loses 1 RTP packet in 15 and bob's downlink 1 in 15: the relay NACKs
     alice for what it missed and answers bob's NACKs from its own history, so bob keeps
     decoding alice's picture."""
-    alice = make_peer(ColourVideoTrack(RED), audio_mline=False)
+    camera = ColourVideoTrack(RED)
+    alice = make_peer(camera, audio_mline=False)
     bob = make_peer(ColourVideoTrack(BLUE), audio_mline=False)
     await join(manager, "lossy", "alice", alice)
     await join(manager, "lossy", "bob", bob)
@@ -346,16 +355,22 @@ async def test_packets_lost_on_either_leg_are_recovered(manager: RelayManager) -
 
     connection.data_received = lossy_receive
 
-    decoded_before = len(bob.video)
-    await asyncio.sleep(3.0)
-    decoded = len(bob.video) - decoded_before
+    # The window is 90 frames of alice's camera (3 s on an idle machine; longer when a busy
+    # one starves the encoder), not 3 s of the wall clock.
+    decoded_before, sent_before = len(bob.video), camera.frames
+    started = time.monotonic()
+    await until(lambda: camera.frames - sent_before >= WINDOW_FRAMES, timeout=60)
+    decoded, sent = len(bob.video) - decoded_before, camera.frames - sent_before
     print(
-        f"\nlossy legs: bob decoded {decoded} frames in 3 s; alice resent "
-        f"{len(resent_by_alice)} packets, the relay resent {len(resent_by_relay)}"
+        f"\nlossy legs: bob decoded {decoded} of {sent} frames sent in "
+        f"{time.monotonic() - started:.1f} s; alice resent {len(resent_by_alice)} packets, "
+        f"the relay resent {len(resent_by_relay)}"
     )
     assert resent_by_alice  # the relay asked alice for what its uplink lost
     assert resent_by_relay  # bob's NACKs were answered from the relay's history
-    assert decoded >= 60  # of about 90 sent: losses were repaired, not waited out
+    # Losses were repaired, not waited out: two thirds of the frames sent in the window,
+    # less the few still on their way when it ended.
+    assert decoded >= sent * 2 // 3 - IN_FLIGHT_FRAMES, (decoded, sent)
     assert close_to(mean_colour(bob.video[-1]), RED)
     await manager.end("lossy")
     await alice.close()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import subprocess
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -38,13 +39,25 @@ async def manager() -> AsyncIterator[RelayManager]:
     await relay.close()
 
 
-async def call(relay: RelayManager) -> tuple[Peer, Peer]:
-    ana = make_peer(ColourVideoTrack(RED), ToneAudioTrack(440))
+async def call(
+    relay: RelayManager, ana_camera: ColourVideoTrack | None = None
+) -> tuple[Peer, Peer]:
+    ana = make_peer(ana_camera or ColourVideoTrack(RED), ToneAudioTrack(440))
     ben = make_peer(ColourVideoTrack(BLUE), ToneAudioTrack(660))
     await join(relay, SESSION, "ana", ana)
     await join(relay, SESSION, "ben", ben)
-    await until(lambda: len(ana.video) > 5 and len(ben.video) > 5)
+    await until(lambda: len(ana.video) > 5 and len(ben.video) > 5, timeout=60)
     return ana, ben
+
+
+async def record_for(seconds: float, cameras: list[ColourVideoTrack]) -> None:
+    """Let the recording run ``seconds``, and until each camera has produced that many
+    seconds of frames at 30 fps (a busy machine's encoder falls behind the wall clock)."""
+    wanted = [camera.frames + int(seconds * 30) for camera in cameras]
+    await asyncio.sleep(seconds)
+    await until(
+        lambda: all(c.frames >= n for c, n in zip(cameras, wanted, strict=True)), timeout=60
+    )
 
 
 def read_back(path: Path) -> dict[str, int]:
@@ -65,25 +78,31 @@ def read_back(path: Path) -> dict[str, int]:
 async def test_a_relayed_call_is_recorded_with_both_sides_audio_and_video(
     manager: RelayManager, tmp_path: Path
 ) -> None:
-    ana, ben = await call(manager)
+    ana_camera = ColourVideoTrack(RED)
+    ana, ben = await call(manager, ana_camera)
     path = tmp_path / "part-1.webm"
     await manager.start_recording(SESSION, str(path))
+    started = time.monotonic()
     assert manager.is_recording(SESSION)
     with pytest.raises(RecordingRefused):
         await manager.start_recording(SESSION, str(tmp_path / "again.webm"))
-    await asyncio.sleep(2.0)
+    await record_for(2.0, [ana_camera])
     # Ben reconnects (a new connection, new SSRCs): the recording carries on in the same file.
     await ben.close()
-    ben = make_peer(ColourVideoTrack(BLUE), ToneAudioTrack(660))
+    ben_camera = ColourVideoTrack(BLUE)
+    ben = make_peer(ben_camera, ToneAudioTrack(660))
     await join(manager, SESSION, "ben", ben)
-    await until(lambda: len(ben.video) > 5)
-    await asyncio.sleep(1.5)
+    await until(lambda: len(ben.video) > 5, timeout=60)
+    await record_for(1.5, [ana_camera, ben_camera])
     result = await manager.stop_recording(SESSION)
+    recorded_s = time.monotonic() - started
     assert result is not None and result.error is None
     assert not manager.is_recording(SESSION)
     assert result.path == path and result.size_bytes == path.stat().st_size > 0
     assert result.streams == 4
-    assert 3.0 <= result.duration_s <= 8.0, result
+    # At least the two stretches recorded on purpose, at most the time it was on (a busy
+    # machine's reconnect can take seconds, so that is measured rather than assumed).
+    assert 3.0 <= result.duration_s <= recorded_s + 1.0, (result, recorded_s)
     with av.open(str(path)) as container:
         kinds = sorted((s.type, s.codec_context.name) for s in container.streams)
     assert kinds == [("audio", "opus"), ("audio", "opus"), ("video", "vp8"), ("video", "vp8")]

@@ -22,6 +22,9 @@ pytestmark = [pytest.mark.nat, pytest.mark.timeout(120)]
 PAIRS = list(itertools.combinations_with_replacement(CELLS, 2))
 TIMEOUT_S = 8.0
 """Each peer's own limit: a cell that cannot connect reports before 10 s."""
+CONNECT_TIMEOUT_S = 20.0
+"""Each peer's limit in a cell that connects: a sanity bound (the slowest first frame was
+3.6 s under two CPU hogs), not the promise about reporting a failure."""
 REPORT_WITHIN_MS = 10_000
 
 
@@ -40,6 +43,8 @@ def expected_turn_paths(a: str, b: str) -> set[str]:
 async def test_cell(nat_services: Services, cell_a: str, cell_b: str, turn: bool) -> None:
     lab = nat_services.lab
     tag = f"{cell_a}-{cell_b}-{'turn' if turn else 'relay'}-{secrets.token_hex(3)}"
+    blocked = "udp-blocked" in (cell_a, cell_b)
+    connects = turn or not blocked
     sides = await run_case(
         host_a=lab.site("a", cell_a).host,
         host_b=lab.site("b", cell_b).host,
@@ -47,7 +52,7 @@ async def test_cell(nat_services: Services, cell_a: str, cell_b: str, turn: bool
         token=nat_services.token,
         extra=("--mode", "direct" if turn else "relay"),
         tag=tag,
-        timeout_s=TIMEOUT_S,
+        timeout_s=CONNECT_TIMEOUT_S if connects else TIMEOUT_S,
         logs=nat_services.logs,
     )
     errors = "; ".join(f"{s.get('role')}: {s['error']}" for s in sides if s.get("error"))
@@ -65,8 +70,7 @@ async def test_cell(nat_services: Services, cell_a: str, cell_b: str, turn: bool
             reported_ms=slowest(sides, "elapsedMs") if errors else None,
         )
     )
-    blocked = "udp-blocked" in (cell_a, cell_b)
-    if turn or not blocked:
+    if connects:
         assert all(s.get("ok") for s in sides), sides
         if turn:
             assert path in expected_turn_paths(cell_a, cell_b), sides

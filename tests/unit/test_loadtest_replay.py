@@ -96,7 +96,11 @@ async def test_frames_are_counted_from_markers_and_retransmissions_ignored() -> 
     assert counter.jitter_ms == pytest.approx((40 - 100 / 3) / 16, abs=0.01)
 
 
-@pytest.mark.timeout(30)
+def frames_of(counters: list[RtpFrameCounter], kind: str) -> int:
+    return sum(c.frames for c in counters if c.kind == kind)
+
+
+@pytest.mark.timeout(60)
 async def test_two_peers_exchange_replayed_media_counted_without_decoding() -> None:
     assert counting_supported()
     with loopback_only():
@@ -124,7 +128,14 @@ async def test_two_peers_exchange_replayed_media_counted_without_decoding() -> N
             await receiver.setLocalDescription(await receiver.createAnswer())
             await sender.setRemoteDescription(receiver.localDescription)
             await asyncio.wait_for(first.wait(), 20)
-            await asyncio.sleep(1.0)
+            # About a second of media (15 video frames, 50 audio packets at the loops' pace);
+            # how long that takes on a loaded machine is not what is tested.
+            deadline = asyncio.get_running_loop().time() + 20
+            while not (frames_of(counters, "video") >= 5 and frames_of(counters, "audio") >= 20):
+                assert asyncio.get_running_loop().time() < deadline, [
+                    (c.kind, c.frames) for c in counters
+                ]
+                await asyncio.sleep(0.05)
         finally:
             await sender.close()
             await receiver.close()

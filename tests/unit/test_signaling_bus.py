@@ -54,6 +54,22 @@ async def until(check: Callable[[], bool]) -> None:
         await asyncio.sleep(0.01)
 
 
+async def listening(bus: Bus, topic: str) -> None:
+    """Until Redis has ``bus``'s subscription to ``topic`` (at once in memory).
+
+    redis-py sends SUBSCRIBE without waiting for its confirmation, and a redis-server that a
+    busy machine did not schedule for a while may then take a publish arriving on another
+    connection first; a short sleep only makes that unlikely.
+    """
+    if not isinstance(bus, RedisBus):
+        return
+    channel = bus._k("t", topic)
+    deadline = asyncio.get_running_loop().time() + WAIT_S
+    while dict(await bus._redis.pubsub_numsub(channel)).get(channel.encode(), 0) < 1:
+        assert asyncio.get_running_loop().time() < deadline, f"never subscribed to {topic}"
+        await asyncio.sleep(0.01)
+
+
 async def test_publish_reaches_other_nodes_in_order_and_not_itself(nodes: Any) -> None:
     a, b = await nodes(), await nodes()
     got_a: list[bytes] = []
@@ -61,7 +77,7 @@ async def test_publish_reaches_other_nodes_in_order_and_not_itself(nodes: Any) -
     await a.subscribe("t", got_a.append)
     await b.subscribe("t", got_b.append)
     await b.subscribe("other", lambda _m: pytest.fail("wrong topic"))
-    await asyncio.sleep(0.05)
+    await listening(b, "t")
     for n in range(200):
         a.publish("t", str(n).encode())
     await until(lambda: len(got_b) == 200)
