@@ -173,3 +173,40 @@ async def test_an_owner_cut_off_from_redis_gives_the_room_up_before_anyone_takes
     owner = await b.resolve("s5", claim=True, wait_s=TTL_S * 2)
     assert owner is not None and owner.url == NODE_B
     assert await watch == 0
+
+
+async def test_closing_stops_the_renewals_even_when_the_cancel_is_lost(
+    nodes: tuple[RoomLeases, RoomLeases], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cancel that races a Redis command's own timeout comes back as the client's timeout
+    error, which a renewal round survives (seen on a loaded machine: close() then waited for
+    the renewal loop for ever)."""
+    a, _b = nodes
+    await a.resolve("s6", claim=True)
+    renew_round = a.renew_all
+    inside = asyncio.Event()
+    lost: list[bool] = []
+
+    async def renew_losing_one_cancel() -> None:
+        if len(lost) > 1:
+            raise asyncio.CancelledError  # the test gave up: end the loop for the teardown
+        if lost:
+            await renew_round()
+            return
+        inside.set()
+        try:
+            await asyncio.sleep(TTL_S * 10)
+        except asyncio.CancelledError:
+            lost.append(True)  # injected: the round carries on as after a timeout error
+
+    monkeypatch.setattr(a, "renew_all", renew_losing_one_cancel)
+    await asyncio.wait_for(inside.wait(), TTL_S * 5)
+    closing = asyncio.create_task(a.close())
+    done, _pending = await asyncio.wait({closing}, timeout=TTL_S * 5)
+    if not done:
+        lost.append(True)
+        await closing
+    assert done, "close() still waits for the renewal loop"
+    assert lost == [True]
+    assert a._task is not None and a._task.done()
+    assert not a.holds("s6")

@@ -93,6 +93,7 @@ class RoomLeases:
         self._release = self._redis.register_script(scripts.RELEASE)
         self._open = self._redis.register_script(scripts.OPEN)
         self._task: asyncio.Task[None] | None = None
+        self._closing = False
         self._losing: set[asyncio.Task[None]] = set()
 
     # -- wiring -----------------------------------------------------------------------------
@@ -110,6 +111,9 @@ class RoomLeases:
 
     async def close(self) -> None:
         """Stop renewing and release every held lease, so another node takes over at once."""
+        # The flag as well as the cancel: a cancel that lands as a Redis command's own timeout
+        # fires comes back as the client's TimeoutError, which a renewal round survives.
+        self._closing = True
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -255,7 +259,7 @@ class RoomLeases:
 
     async def _renewal_loop(self) -> None:
         interval = self.ttl_s / 4
-        while True:
+        while not self._closing:
             started = self._clock()
             await self.renew_all()
             await asyncio.sleep(max(0.05, interval - (self._clock() - started)))
