@@ -4,6 +4,7 @@ taken over when the owner dies, never split between two nodes."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Iterator
 
@@ -210,3 +211,33 @@ async def test_closing_stops_the_renewals_even_when_the_cancel_is_lost(
     assert lost == [True]
     assert a._task is not None and a._task.done()
     assert not a.holds("s6")
+
+
+async def test_a_close_can_itself_be_cancelled(
+    nodes: tuple[RoomLeases, RoomLeases], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A shutdown that gives up on a hung renewal round must be able to stop waiting: close()
+    passes its own cancellation on instead of swallowing it."""
+    a, _b = nodes
+    await a.resolve("s7", claim=True)
+    inside = asyncio.Event()
+    hung = True
+
+    async def renew_that_hangs() -> None:
+        inside.set()
+        while hung:
+            with contextlib.suppress(asyncio.CancelledError):  # a round that will not end
+                await asyncio.sleep(TTL_S * 10)
+
+    monkeypatch.setattr(a, "renew_all", renew_that_hangs)
+    await asyncio.wait_for(inside.wait(), TTL_S * 5)
+    closing = asyncio.create_task(a.close())
+    await asyncio.sleep(0.1)
+    closing.cancel()
+    try:
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(closing, TTL_S * 5)
+    finally:
+        hung = False  # let the fixture's own close() finish
+        assert a._task is not None
+        a._task.cancel()

@@ -116,13 +116,14 @@ class RoomLeases:
         self._closing = True
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            # wait, not "suppress(CancelledError): await": that would also swallow a
+            # cancellation of whoever is closing (a shutdown that must not wait any longer),
+            # and gather would wait for a loop that ignores its cancel.
+            await asyncio.wait({self._task})
         for session_id in list(self._held):
             await self.release(session_id)
-        for task in list(self._losing):
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if self._losing:
+            await asyncio.wait(self._losing)
         await self._redis.aclose()
 
     # -- queries ----------------------------------------------------------------------------
