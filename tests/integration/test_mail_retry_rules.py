@@ -123,61 +123,66 @@ async def test_a_refused_login_is_retried_logged_for_the_operator_and_then_sent(
     assert LOGIN[1] not in repr(logs)
 
 
-async def test_a_refused_sender_address_is_retried(
-    store: SqliteStore, smtp: tuple[Recorder, int]
+# (what the server refuses, its answer, the outbox row's final status, attempts it took)
+REFUSALS = {
+    "a refused sender address is retried": (
+        "sender",
+        "553 5.7.1 sender not allowed",
+        MailStatus.SENT,
+        2,
+    ),
+    "a refused recipient fails after one attempt": (
+        "recipient",
+        "550 5.1.1 no such user",
+        MailStatus.FAILED,
+        1,
+    ),
+    "a recipient refused for now is retried": (
+        "recipient",
+        "450 4.2.1 mailbox busy",
+        MailStatus.SENT,
+        2,
+    ),
+    "a message refused at DATA fails after one attempt": (
+        "data",
+        "550 5.7.1 message content rejected",
+        MailStatus.FAILED,
+        1,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(REFUSALS))
+async def test_what_a_refusal_costs_the_message(
+    case: str, store: SqliteStore, smtp: tuple[Recorder, int]
 ) -> None:
+    stage, answer, status, attempts = REFUSALS[case]
     recorder, port = smtp
-    recorder.refuse_sender_next(1, "553 5.7.1 sender not allowed")
+    # A permanent refusal is repeated (5 times) to show it is not tried again; a temporary
+    # or path refusal happens once, then the message goes through.
+    times = 5 if status is MailStatus.FAILED else 1
+    refuse = {
+        "sender": recorder.refuse_sender_next,
+        "recipient": recorder.refuse_recipient_next,
+        "data": recorder.refuse_next,
+    }[stage]
+    refuse(times, answer)
     clock = Clock()
     sender = sender_for(store, port, clock)
     await queued(store, clock)
     await run_rounds(sender, store, clock, rounds=3)
-    sent = await row(store)
-    assert sent.status is MailStatus.SENT and sent.attempts == 2
-    assert recorder.senders_refused == 1 and len(recorder.messages) == 1
-
-
-async def test_a_refused_recipient_fails_after_one_attempt(
-    store: SqliteStore, smtp: tuple[Recorder, int]
-) -> None:
-    recorder, port = smtp
-    recorder.refuse_recipient_next(5, "550 5.1.1 no such user")
-    clock = Clock()
-    sender = sender_for(store, port, clock)
-    await queued(store, clock)
-    await run_rounds(sender, store, clock, rounds=3)
-    failed = await row(store)
-    assert failed.status is MailStatus.FAILED and failed.attempts == 1
-    assert failed.last_error is not None and "550" in failed.last_error
-    assert recorder.recipients_refused == 1 and recorder.messages == []
-    assert sender.counts["failed"] == 1 and sender.counts["retried"] == 0
-
-
-async def test_a_recipient_refused_for_now_is_retried(
-    store: SqliteStore, smtp: tuple[Recorder, int]
-) -> None:
-    recorder, port = smtp
-    recorder.refuse_recipient_next(1, "450 4.2.1 mailbox busy")
-    clock = Clock()
-    sender = sender_for(store, port, clock)
-    await queued(store, clock)
-    await run_rounds(sender, store, clock, rounds=3)
-    sent = await row(store)
-    assert sent.status is MailStatus.SENT and sent.attempts == 2
-
-
-async def test_a_message_refused_at_data_fails_after_one_attempt(
-    store: SqliteStore, smtp: tuple[Recorder, int]
-) -> None:
-    recorder, port = smtp
-    recorder.refuse_next(5, "550 5.7.1 message content rejected")
-    clock = Clock()
-    sender = sender_for(store, port, clock)
-    await queued(store, clock)
-    await run_rounds(sender, store, clock, rounds=3)
-    failed = await row(store)
-    assert failed.status is MailStatus.FAILED and failed.attempts == 1
-    assert recorder.refused == 1 and recorder.messages == []
+    final = await row(store)
+    assert final.status is status and final.attempts == attempts
+    assert final.last_error is not None and answer[:3] in final.last_error
+    refused = {
+        "sender": recorder.senders_refused,
+        "recipient": recorder.recipients_refused,
+        "data": recorder.refused,
+    }[stage]
+    assert refused == 1
+    assert len(recorder.messages) == (1 if status is MailStatus.SENT else 0)
+    if status is MailStatus.FAILED:
+        assert sender.counts["failed"] == 1 and sender.counts["retried"] == 0
 
 
 async def test_an_unreachable_server_is_retried_until_max_attempts(store: SqliteStore) -> None:
