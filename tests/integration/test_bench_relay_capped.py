@@ -10,19 +10,9 @@ from pathlib import Path
 import pytest
 
 from bench import relay_capped
-from bench.cgroup import CgroupUnavailable, open_cpu_caps
+from bench.cgroup import CgroupUnavailable
 from bench.media import encode_vp8_loop, loopback_only
-
-
-def _cgroups_reason() -> str | None:
-    try:
-        open_cpu_caps(name=f"panamia-test-probe-{os.getpid()}").close()
-    except CgroupUnavailable as exc:
-        return str(exc)
-    return None
-
-
-CGROUPS_MISSING = _cgroups_reason()
+from tests.support.cgroups import needs_cgroups
 
 
 def _args(**overrides: object) -> argparse.Namespace:
@@ -42,7 +32,7 @@ def _args(**overrides: object) -> argparse.Namespace:
     return argparse.Namespace(**values)
 
 
-@pytest.mark.skipif(CGROUPS_MISSING is not None, reason=f"no writable cgroup: {CGROUPS_MISSING}")
+@needs_cgroups
 async def test_a_capped_point_of_ours_carries_its_streams_and_leaves_no_group() -> None:
     frames = encode_vp8_loop(frames=30)
     with loopback_only():

@@ -22,20 +22,7 @@ from bench.cgroup import V1_ROOT, CgroupUnavailable, open_cpu_caps
 from bench.media import encode_vp8_loop, loopback_only
 from bench.procstat import process_cpu_seconds
 from bench.relay_scaling_point import Setup, measure_point
-
-
-def _cgroups_reason() -> str | None:
-    try:
-        open_cpu_caps(name=f"panamia-test-probe-{os.getpid()}").close()
-    except CgroupUnavailable as exc:
-        return str(exc)
-    return None
-
-
-CGROUPS_MISSING = _cgroups_reason()
-needs_cgroups = pytest.mark.skipif(
-    CGROUPS_MISSING is not None, reason=f"no writable cgroup: {CGROUPS_MISSING}"
-)
+from tests.support.cgroups import needs_cgroups
 
 BUSY = "import time\nend = time.monotonic() + 1.5\nwhile time.monotonic() < end: pass\n"
 
