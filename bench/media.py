@@ -43,6 +43,7 @@ __all__ = [
     "ColourVideoTrack",
     "PacketLoopTrack",
     "ToneAudioTrack",
+    "describe_vp8_load",
     "draw",
     "encode_vp8",
     "encode_vp8_loop",
@@ -206,3 +207,9 @@ def mean_colour(frame: av.VideoFrame) -> tuple[int, int, int]:
         sum(pixels[1::3]) // count,
         sum(pixels[2::3]) // count,
     )
+
+
+def describe_vp8_load(frames: list[bytes], fps: int = 30) -> str:
+    """The benches' one-line description of a looped 640x480 VP8 load and its bitrate."""
+    kbits = sum(len(frame) for frame in frames) * 8 / (len(frames) / fps) / 1000
+    return f"load: 640x480@{fps} VP8, {len(frames)} frames looped, {kbits:.0f} kbit/s per stream"

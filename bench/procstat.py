@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import resource
 from pathlib import Path
 
 
@@ -12,6 +13,13 @@ def process_cpu_seconds(pid: int | str = "self") -> float:
     text = Path(f"/proc/{pid}/stat").read_text(encoding="ascii")
     fields = text.rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu_seconds() -> float:
+    """User + system CPU seconds of this process so far, from getrusage (finer than /proc's
+    clock ticks, which matters for the load generator's short windows)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def process_memory_mb(pid: int | str = "self") -> tuple[float, float]:

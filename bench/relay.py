@@ -44,7 +44,7 @@ from aiortc.contrib.media import MediaRelay
 from aiortc.mediastreams import MediaStreamTrack
 
 from bench import janus, relay_capped
-from bench.media import encode_vp8_loop, loopback_only, offer
+from bench.media import describe_vp8_load, encode_vp8_loop, loopback_only, offer
 from bench.ports import free_port
 from bench.procstat import pin_process, process_cpu_seconds, process_memory_mb
 from bench.relay_load import (
@@ -300,8 +300,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     if pin:
         os.sched_setaffinity(0, {1})
     frames = encode_vp8_loop()
-    kbits = sum(len(frame) for frame in frames) * 8 / (len(frames) / 30) / 1000
-    print(f"load: 640x480@30 VP8, {len(frames)} frames looped, {kbits:.0f} kbit/s per stream")
+    print(describe_vp8_load(frames))
     print(f"server pinned to CPU0, load to CPU1: {pin}; window {args.window}s")
     modes = ["passthrough"]
     if "janus" in args.against:

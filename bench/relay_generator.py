@@ -18,7 +18,6 @@ import argparse
 import asyncio
 import contextlib
 import json
-import resource
 import sys
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ from aiohttp import ClientSession
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
 from bench.media import PacketLoopTrack, loopback_only, offer
+from bench.procstat import own_cpu_seconds
 from bench.relay_load import vp8_payload_type
 
 CONNECT_CONCURRENCY = 4
@@ -37,11 +37,6 @@ CONNECT_CONCURRENCY = 4
 def _emit(message: dict[str, Any]) -> None:
     sys.stdout.write(json.dumps(message) + "\n")
     sys.stdout.flush()
-
-
-def _self_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
 
 
 class Streams:
@@ -98,7 +93,7 @@ class Streams:
             "event": "snap",
             "sent": [track.frames_sent if track else 0 for track in self.tracks],
             "received": list(self.received),
-            "cpu": _self_cpu(),
+            "cpu": own_cpu_seconds(),
         }
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-import resource
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from typing import Any, Protocol
 from aiortc import RTCConfiguration, RTCPeerConnection
 
 from bench.media import PacketLoopTrack
+from bench.procstat import own_cpu_seconds
 
 FULL_RATE_FPS = 29.0
 """A stream counts as full frame rate at or above this mean over the window."""
@@ -77,11 +77,6 @@ def vp8_payload_type(sdp: str) -> int | None:
     """The payload type an SDP gives VP8."""
     match = re.search(r"a=rtpmap:(\d+) VP8/90000", sdp, re.IGNORECASE)
     return int(match.group(1)) if match else None
-
-
-def _self_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
 
 
 def _counter(
@@ -147,12 +142,12 @@ async def drive(
         before = await target.stats()
         counts_before = list(counts)
         sent_before = _frames_sent(tracks)
-        load_before = _self_cpu()
+        load_before = own_cpu_seconds()
         started = time.monotonic()
         await asyncio.sleep(window)
         after = await target.stats()
         elapsed = time.monotonic() - started
-        load_cpu = (_self_cpu() - load_before) / elapsed
+        load_cpu = (own_cpu_seconds() - load_before) / elapsed
         rates = [(counts[i] - counts_before[i]) / elapsed for i in range(streams)]
         sent = [
             after_i - before_i

@@ -35,7 +35,7 @@ from pathlib import Path
 import msgspec
 
 from bench.cgroup import DEFAULT_PERIOD_US, CgroupUnavailable, open_cpu_caps
-from bench.media import encode_vp8_loop, loopback_only
+from bench.media import describe_vp8_load, encode_vp8_loop, loopback_only
 from bench.relay_scaling_point import (
     DELIVERED_SHARE,
     WORST_STREAM_SHARE,
@@ -217,8 +217,7 @@ async def run(args: argparse.Namespace) -> None:
         )
         cap, where = None, "no cap"
     frames = encode_vp8_loop()
-    kbits = sum(len(frame) for frame in frames) * 8 / (len(frames) / 30) / 1000
-    print(f"load: 640x480@30 VP8, {len(frames)} frames looped, {kbits:.0f} kbit/s per stream")
+    print(describe_vp8_load(frames))
     print(
         f"{where}; {args.generators} load generator processes uncapped (nice {args.nice}); "
         f"{'workers and generators on separate cores; ' if args.split_cores else ''}"

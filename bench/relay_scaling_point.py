@@ -9,7 +9,6 @@ import asyncio
 import contextlib
 import json
 import os
-import resource
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -22,7 +21,7 @@ from aiohttp import web
 from bench.cgroup import CpuCaps, Throttling, nice_weight, open_cpu_caps
 from bench.media import LOOPBACK_RELAY_WORKER
 from bench.ports import free_port
-from bench.procstat import process_cpu_seconds
+from bench.procstat import own_cpu_seconds, process_cpu_seconds
 from config.settings import RelaySettings
 from relay import errors
 from relay.pool import WorkerPool
@@ -37,11 +36,6 @@ SATURATED_CPU = 0.8
 """A worker that used at least this share of its budget and was throttled in at least
 SATURATED_SHARE of the periods has reached its cap: the relay, not the load, is the limit."""
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-
-
-def _self_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
 
 
 @dataclass
@@ -228,7 +222,7 @@ async def snapshot(
     cpu = [process_cpu_seconds(pid) for pid in pids]
     throttling = [caps.throttling(f"worker{i}") if caps else None for i in range(len(pids))]
     snaps = await asyncio.gather(*(g.snap() for g in gens))
-    return Snapshot(at, cpu, throttling, snaps, _self_cpu(), relay_totals(pool))
+    return Snapshot(at, cpu, throttling, snaps, own_cpu_seconds(), relay_totals(pool))
 
 
 RELAY_TOTALS = ("packets_in", "packets_forwarded", "packets_dropped", "keyframe_requests")

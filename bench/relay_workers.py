@@ -37,7 +37,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import resource
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,10 +49,12 @@ from bench import relay_scaling
 from bench.media import (
     LOOPBACK_RELAY_WORKER,
     PacketLoopTrack,
+    describe_vp8_load,
     encode_vp8_loop,
     loopback_only,
     offer,
 )
+from bench.procstat import own_cpu_seconds
 from config.settings import RelaySettings
 from relay.pool import WorkerPool
 
@@ -76,11 +77,6 @@ def process_rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0
-
-
-def _self_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
 
 
 @dataclass
@@ -207,12 +203,12 @@ async def measure(
         placed = [row["sessions"] for row in pool.worker_stats()]
         cpu_before = [process_cpu_seconds(pid) for pid in pids]
         counts_before = list(counts)
-        load_before = _self_cpu()
+        load_before = own_cpu_seconds()
         started = time.monotonic()
         await asyncio.sleep(window)
         elapsed = time.monotonic() - started
         cpu_after = [process_cpu_seconds(pid) for pid in pids]
-        load_cpu = (_self_cpu() - load_before) / elapsed
+        load_cpu = (own_cpu_seconds() - load_before) / elapsed
         rss = [process_rss_mb(pid) for pid in pids]
         fps = [(counts[i] - counts_before[i]) / elapsed for i in range(streams)]
         frames_per_worker = [0.0] * len(pids)
@@ -296,8 +292,7 @@ async def run(args: argparse.Namespace) -> None:
     pin = args.pin and len(machine) >= 2
     cpus = machine if pin else None
     frames = encode_vp8_loop()
-    kbits = sum(len(frame) for frame in frames) * 8 / (len(frames) / 30) / 1000
-    print(f"load: 640x480@30 VP8, {len(frames)} frames looped, {kbits:.0f} kbit/s per stream")
+    print(describe_vp8_load(frames))
     print(
         f"pinned (worker i to CPU i, the load generator to the last CPU): {pin}; "
         f"window {args.window}s; CPU per process from /proc/<pid>/stat and getrusage(SELF)"
