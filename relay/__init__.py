@@ -27,7 +27,8 @@ The same interface (:class:`relay.service.RelayService`) is met by
 ``relay.pool.WorkerPool(settings.relay, ice_servers)``, which runs ``relay.workers`` worker
 processes (:mod:`relay.worker`), each with its own manager and event loop, places every session
 on the least-loaded one and replaces a worker that dies (its calls renegotiate). ``start()``
-returns at once; ``await pool.wait_started()`` waits for the first workers.
+returns at once; ``await pool.wait_started()`` waits for the first workers. An offer that
+arrives while no worker runs waits for one (``relay.pool.OFFER_WAITS_FOR_WORKER_S``).
 
 Media is forwarded without decoding (see :mod:`relay.publication`); only when the two
 participants share no codec is it decoded and re-encoded. This package imports ``config``

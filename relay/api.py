@@ -87,9 +87,9 @@ def make_relay_routes(
         session_id = request.match_info["session_id"]
         participant_id = await authorize(request, session_id)
         manager = _manager(request)
-        reason = manager.unavailable_reason
-        if reason is not None:  # the start-up self-check failed: no rooms on this node
-            return _unavailable(reason)
+        # No early refusal on ``unavailable_reason``: that also says "no worker runs right
+        # now", and a worker pool's answer waits a few seconds for the one being started.
+        # A failed self-check still comes back from answer() as RelayUnavailable (503).
         body = await _read_json(request)
         if isinstance(body, web.Response):
             return body

@@ -26,6 +26,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,11 @@ RESTART_DELAYS_S = (0.0, 0.5, 1.0, 2.0, 5.0, 10.0)
 """Waits before replacing a worker that died, growing while replacements keep dying quickly."""
 STABLE_AFTER_S = 30.0
 """A worker that lived this long resets its slot's restart delay."""
+OFFER_WAITS_FOR_WORKER_S = 10.0
+"""How long a new session's offer waits for a worker while none runs (the node has just
+started, or its only worker died and is being replaced) before it is refused with 503.
+A worker starts in one to three seconds, so the first call after a deploy is answered
+instead of sent away; a pool whose workers keep failing still answers within this bound."""
 _ERRORS: dict[str, type[errors.RelayError]] = {
     cls.__name__: cls
     for cls in (
@@ -123,6 +129,8 @@ class WorkerPool:
         self._tasks: set[asyncio.Task[None]] = set()
         self._check_failure: str | None = None
         self._initial: asyncio.Task[None] | None = None
+        self._worker_up = asyncio.Event()
+        """Set each time a worker comes up; offers waiting for one (none running) wake."""
         self.sessions_started = 0
         self.closed = False
         self._recycler = IdleRecycler(
@@ -185,6 +193,7 @@ class WorkerPool:
         if worker.unavailable_reason is not None and self._check_failure is None:
             self._check_failure = worker.unavailable_reason
             log.error("relay.unavailable", reason=self._check_failure)
+        self._worker_up.set()
         if self.closed:
             await worker.close()
 
@@ -232,6 +241,7 @@ class WorkerPool:
     async def close(self) -> None:
         """Stop every worker (each closes its connections) and the restart timers."""
         self.closed = True
+        self._worker_up.set()  # offers waiting for a worker give up now
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
@@ -289,11 +299,7 @@ class WorkerPool:
                     f"this relay already carries {self.settings.max_sessions} sessions; "
                     "try again later"
                 )
-            worker = self._least_loaded()
-            if worker is None:
-                raise errors.RelayUnavailable(
-                    "no relay worker is running at the moment (one is being started); try again"
-                )
+            worker = self._least_loaded() or await self._wait_for_worker(session_id)
             self._placement[session_id] = worker
             self.sessions_started += 1
             log.info("relay.session_placed", session=session_id, worker=worker.index)
@@ -303,6 +309,33 @@ class WorkerPool:
         self._participants.setdefault(session_id, set()).add(participant_id)
         sdp, kind = value
         return str(sdp), str(kind)
+
+    async def _wait_for_worker(self, session_id: str) -> WorkerProcess:
+        """A worker for a new session while none runs: the session's, if a concurrent offer
+        placed it meanwhile, else the least-loaded one that comes up within
+        :data:`OFFER_WAITS_FOR_WORKER_S`. Raises RelayUnavailable when none does."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + OFFER_WAITS_FOR_WORKER_S
+        log.info("relay.offer_waits_for_worker", session=session_id)
+        while True:
+            if self._check_failure is not None:
+                raise errors.RelayUnavailable(self._check_failure)
+            if self.closed:
+                raise errors.RelayFull("the relay is shutting down")
+            placed = self._placement.get(session_id)
+            worker = placed if placed is not None and placed.alive else self._least_loaded()
+            if worker is not None:
+                return worker
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise errors.RelayUnavailable(
+                    "no relay worker is running at the moment (one is being started); try again"
+                )
+            # Cleared and awaited with no await in between, so a worker that comes up after
+            # the check above always wakes this offer.
+            self._worker_up.clear()
+            with suppress(TimeoutError):
+                await asyncio.wait_for(self._worker_up.wait(), remaining)
 
     async def leave(self, session_id: str, participant_id: str) -> bool:
         worker = self._placement.get(session_id)

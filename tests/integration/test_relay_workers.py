@@ -18,17 +18,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
-from pytest_aiohttp import AiohttpClient
+from pytest_aiohttp import AiohttpClient, AiohttpServer
 
 from bench.media import ColourVideoTrack, loopback_host_addresses, offer
 from config.settings import RelaySettings
 from panamia.app import create_app
 from relay.errors import RecordingRefused, RelayUnavailable
 from relay.pool import WorkerPool, worker_count
+from store.models import Session
 from tests.conftest import SettingsFactory
+from tests.support.apiclient import user
+from tests.support.sessions import open_room_start
 from web import keys
 
 LOOPBACK_PRELUDE = (
@@ -262,3 +266,104 @@ async def test_the_app_runs_workers_and_reports_them_in_readyz_and_metrics(
     assert (await client.get("/readyz")).status == 200
     restarts = await (await client.get("/metrics")).text()
     assert 'panamia_relay_worker_restarts_total{worker="0"} 1.0' in restarts
+
+
+SLOW_WORKER = (
+    sys.executable,
+    "-c",
+    "import time; time.sleep(1.5); " + LOOPBACK_PRELUDE + "from relay.worker import main; main()",
+)
+"""A worker that takes a while to come up, as on a busy machine right after a deploy."""
+
+
+async def test_a_first_offer_waits_for_the_worker_being_started() -> None:
+    # The node listens before its worker runs; a call placed in that moment is answered once
+    # the worker is up, not refused.
+    relay = WorkerPool(RelaySettings(), [], workers=1, command=SLOW_WORKER, log_json=True)
+    await relay.start()
+    try:
+        assert relay.unavailable_reason is not None  # /readyz still says not ready
+        alice, bob = await call(relay, "s1")
+        try:
+            assert relay.stats()["workers_alive"] == 1
+            await until(lambda: alice.frames >= 10 and bob.frames >= 10, "video both ways")
+        finally:
+            await alice.close()
+            await bob.close()
+    finally:
+        await relay.close()
+
+
+async def test_the_offer_endpoint_answers_while_the_worker_starts(
+    aiohttp_client: AiohttpClient,
+    aiohttp_server: AiohttpServer,
+    make_settings: SettingsFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Through HTTP: a participant's offer in the node's first seconds gets its answer (no
+    # early 503 because no worker runs yet).
+    import panamia.app
+
+    # Fault injection: the node's pool with a worker slow to start.
+    def slow_pool(app: web.Application) -> WorkerPool:
+        return WorkerPool(app[keys.SETTINGS].relay, [], workers=1, command=SLOW_WORKER)
+
+    monkeypatch.setattr(panamia.app, "build_relay", slow_pool)
+    app = create_app(make_settings())
+    server = await aiohttp_server(app)
+    mentee = await user(aiohttp_client, server, "mentee@example.org")
+    await app[keys.STORE].create_session(
+        Session(
+            "slowstart1",
+            "mentor@example.org",
+            "mentee@example.org",
+            open_room_start(),
+            30,
+            "Slow start",
+        )
+    )
+    relay = app[keys.RELAY]
+    assert isinstance(relay, WorkerPool)
+    assert relay.stats()["workers_alive"] == 0
+    peer = Peer()
+    try:
+        sdp, kind = await offer(peer.pc)
+        response = await mentee.post(
+            "/api/relay/sessions/slowstart1/offer", json={"sdp": sdp, "type": kind}
+        )
+        assert response.status == 200, await response.text()
+        assert (await response.json())["type"] == "answer"
+        assert relay.stats()["workers_alive"] == 1
+    finally:
+        await peer.close()
+
+
+async def test_an_offer_gives_up_when_no_worker_comes_up(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import relay.pool
+
+    monkeypatch.setattr(relay.pool, "OFFER_WAITS_FOR_WORKER_S", 1.0)
+    dying = (sys.executable, "-c", "raise SystemExit(3)")
+    pool = WorkerPool(RelaySettings(), [], workers=1, command=dying, log_json=True)
+    await pool.start()
+    try:
+        started = time.monotonic()
+        with pytest.raises(RelayUnavailable, match="no relay worker is running"):
+            await pool.answer("s1", "alice", "v=0\r\n")
+        assert time.monotonic() - started >= 0.9
+        assert pool.worker_of("s1") is None
+    finally:
+        await pool.close()
+
+
+async def test_closing_the_pool_ends_an_offer_waiting_for_a_worker() -> None:
+    never = (sys.executable, "-c", "import time; time.sleep(60)")
+    pool = WorkerPool(RelaySettings(), [], workers=1, command=never, log_json=True)
+    await pool.start()
+    waiting = asyncio.ensure_future(pool.answer("s1", "alice", "v=0\r\n"))
+    await asyncio.sleep(0.2)
+    assert not waiting.done()
+    await pool.close()
+    with pytest.raises(Exception, match="shutting down"):
+        await waiting
