@@ -74,6 +74,38 @@ async def test_auto_mode_moves_both_sides_to_the_relay(
     await _call_on_relay(browser, relay_server, page_errors, shots, "")
 
 
+SLOW_CAMERA = """
+(() => {
+  const open = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+  navigator.mediaDevices.getUserMedia = (constraints) =>
+    new Promise((resolve) => setTimeout(resolve, 2000)).then(() => open(constraints));
+})();
+"""
+
+
+async def test_a_side_whose_camera_is_slow_moves_wholly_to_the_relay(
+    browser: Browser, relay_server: LiveServer, page_errors: PageErrors
+) -> None:
+    """The other side moves the call to the relay while this side's camera is still opening:
+    once it opens, no peer-to-peer connection is set up beside the relay's."""
+    room = await two_participants(browser, relay_server, page_errors, topic="Slow camera")
+    mentor, mentee = room.mentor, room.mentee
+    await mentee.add_init_script(SLOW_CAMERA)
+    url = room_url(relay_server, room.session_id, "")
+    await mentor.goto(url)
+    await mentor.wait_for_function("() => panamiaRoom.signaling.isReady()")
+    await mentee.goto(url)
+    for page in (mentor, mentee):
+        await wait_for_remote_video(page, timeout_ms=30_000)
+        await expect(page.locator("#path-name")).to_have_text("relay")
+    # Settled: nothing queued behind the camera creates a connection after the move.
+    await mentee.evaluate("() => panamiaRoom.call.chain")
+    for page in (mentor, mentee):
+        assert await page.evaluate("() => panamiaRoom.call.pc === null")
+    await room.leave()
+    assert page_errors.messages == []
+
+
 async def test_relay_never_stays_peer_to_peer(
     browser: Browser, relay_server: LiveServer, page_errors: PageErrors
 ) -> None:

@@ -27,7 +27,7 @@ from pytest_aiohttp import AiohttpClient, AiohttpServer
 from bench.media import ColourVideoTrack, loopback_host_addresses, offer
 from config.settings import RelaySettings
 from panamia.app import create_app
-from relay.errors import RecordingRefused, RelayUnavailable
+from relay.errors import RecordingRefused, RelayFull, RelayUnavailable
 from relay.pool import WorkerPool, worker_count
 from store.models import Session
 from tests.conftest import SettingsFactory
@@ -365,5 +365,5 @@ async def test_closing_the_pool_ends_an_offer_waiting_for_a_worker() -> None:
     await asyncio.sleep(0.2)
     assert not waiting.done()
     await pool.close()
-    with pytest.raises(Exception, match="shutting down"):
+    with pytest.raises(RelayFull, match="shutting down"):
         await waiting

@@ -105,8 +105,9 @@ export class Call extends EventTarget {
         this._enqueue(() => this.wsPath.start("the page address asks for it")); // ws path hook
       } else {
         // Get the connection ready while waiting: the mentor's offer (with its candidates
-        // gathered) can then go out the moment the other side says hello.
-        this._enqueue(() => this._ensurePeerConnection());
+        // gathered) can then go out the moment the other side says hello. Not when the call
+        // moved to the relay while the camera was opening (the other side asked for it).
+        this._enqueue(() => (this.onRelay ? undefined : this._ensurePeerConnection()));
       }
     });
     return this.media;
