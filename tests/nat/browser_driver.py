@@ -152,7 +152,7 @@ async def run(args: argparse.Namespace) -> int:
     return 0 if result["ok"] else 1
 
 
-def main() -> int:
+def argument_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description="one Chromium side of a NAT-lab session")
     parser.add_argument("--url", required=True)
     parser.add_argument("--token", required=True, help="the server's auth.loadtest_token")
@@ -162,7 +162,11 @@ def main() -> int:
     parser.add_argument(
         "--no-webcodecs", action="store_true", help="a browser without WebCodecs (no websocket)"
     )
-    return asyncio.run(run(parser.parse_args()))
+    return parser
+
+
+def main() -> int:
+    return asyncio.run(run(argument_parser().parse_args()))
 
 
 if __name__ == "__main__":

@@ -114,6 +114,15 @@ def combined_path(sides: list[dict[str, Any]]) -> str:
     return "/".join(sorted(paths))
 
 
+def driver_arguments(
+    url: str, token: str, tag: str, timeout_s: float, extra: tuple[str, ...] = ()
+) -> list[str]:
+    """The drivers' common command line. Each value is joined to its option ("--token=..."):
+    a random token may begin with "-", which argparse would otherwise take for an option
+    (1 lab in 64 then failed every cell)."""
+    return [f"--url={url}", f"--token={token}", f"--tag={tag}", f"--timeout={timeout_s}", *extra]
+
+
 async def run_case(
     *,
     host_a: str,
@@ -127,7 +136,7 @@ async def run_case(
     extra: tuple[str, ...] = (),
 ) -> list[dict[str, Any]]:
     """Mentor in ``host_a``, mentee in ``host_b``; both results (mentor first)."""
-    common = ["--url", url, "--token", token, "--tag", tag, "--timeout", str(timeout_s), *extra]
+    common = driver_arguments(url, token, tag, timeout_s, extra)
     mentor = await Driver.start(
         host_a, module, [*common, "--role", "mentor"], logs / f"{tag}-mentor.log"
     )

@@ -189,7 +189,7 @@ async def run(args: argparse.Namespace) -> int:
     return 0 if not error else 1
 
 
-def main() -> int:
+def argument_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--url", required=True)
     parser.add_argument("--token", required=True, help="the server's auth.loadtest_token")
@@ -198,7 +198,11 @@ def main() -> int:
     parser.add_argument("--tag", required=True, help="unique per session (in the e-mails)")
     parser.add_argument("--pusher-key", default="panamia-key")
     parser.add_argument("--timeout", type=float, default=8.0)
-    return asyncio.run(run(parser.parse_args()))
+    return parser
+
+
+def main() -> int:
+    return asyncio.run(run(argument_parser().parse_args()))
 
 
 if __name__ == "__main__":
