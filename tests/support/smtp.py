@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Any
 
@@ -25,27 +26,53 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from tests.support.procs import free_port
 
 
+@dataclass
+class Refusals:
+    """The next ``left`` commands of one SMTP stage are answered with ``answer``."""
+
+    left: int = 0
+    answer: str = ""
+    given: int = 0
+    """How many this stage refused so far."""
+
+    def take(self) -> str | None:
+        """The refusal for this command, or None to accept it."""
+        if self.left <= 0:
+            return None
+        self.left -= 1
+        self.given += 1
+        return self.answer
+
+
 class Recorder:
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
         self.over_tls: list[bool] = []
         """For each accepted message, whether its connection had been upgraded to TLS."""
-        self.refused = 0
-        self._refuse = 0
-        self._code = "451 4.3.0 try again later"
         self._lock = threading.Lock()
         self.login: tuple[str, str] | None = None
         """The credentials AUTH accepts (set by ``smtp_server(login=...)``)."""
         self.logins_refused = 0
         self._refuse_login = 0
-        self.senders_refused = 0
-        self._refuse_sender = (0, "")
-        self.recipients_refused = 0
-        self._refuse_recipient = (0, "")
+        self._data = Refusals()
+        self._sender = Refusals()
+        self._recipient = Refusals()
+
+    @property
+    def refused(self) -> int:
+        return self._data.given
+
+    @property
+    def senders_refused(self) -> int:
+        return self._sender.given
+
+    @property
+    def recipients_refused(self) -> int:
+        return self._recipient.given
 
     def refuse_next(self, count: int, answer: str = "451 4.3.0 try again later") -> None:
         with self._lock:
-            self._refuse, self._code = count, answer
+            self._data.left, self._data.answer = count, answer
 
     def refuse_login_next(self, count: int) -> None:
         """Answer the next ``count`` logins with 535, even with the right password."""
@@ -54,11 +81,11 @@ class Recorder:
 
     def refuse_sender_next(self, count: int, answer: str = "550 5.7.1 sender refused") -> None:
         with self._lock:
-            self._refuse_sender = (count, answer)
+            self._sender.left, self._sender.answer = count, answer
 
     def refuse_recipient_next(self, count: int, answer: str = "550 5.1.1 no such user") -> None:
         with self._lock:
-            self._refuse_recipient = (count, answer)
+            self._recipient.left, self._recipient.answer = count, answer
 
     def authenticate(
         self, server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
@@ -79,11 +106,9 @@ class Recorder:
         self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
     ) -> str:
         with self._lock:
-            count, answer = self._refuse_sender
-            if count > 0:
-                self._refuse_sender = (count - 1, answer)
-                self.senders_refused += 1
-                return answer
+            refusal = self._sender.take()
+        if refusal is not None:
+            return refusal
         envelope.mail_from = address
         envelope.mail_options.extend(options)
         return "250 OK"
@@ -92,21 +117,18 @@ class Recorder:
         self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
     ) -> str:
         with self._lock:
-            count, answer = self._refuse_recipient
-            if count > 0:
-                self._refuse_recipient = (count - 1, answer)
-                self.recipients_refused += 1
-                return answer
+            refusal = self._recipient.take()
+        if refusal is not None:
+            return refusal
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(options)
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         with self._lock:
-            if self._refuse > 0:
-                self._refuse -= 1
-                self.refused += 1
-                return self._code
+            refusal = self._data.take()
+            if refusal is not None:
+                return refusal
             parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
             assert isinstance(parsed, EmailMessage)
             self.messages.append(parsed)
