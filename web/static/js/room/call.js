@@ -30,7 +30,7 @@
 import { api, get } from "../api.js";
 import { addRelayMethods } from "./call_relay.js";
 import { mark } from "./marks.js";
-import { plain, selectedPath, videoTransceiver, worthSending } from "./peer_util.js";
+import { closeQuietly, plain, selectedPath, videoTransceiver, worthSending } from "./peer_util.js";
 // --- websocket path hooks (ws_path.js, ice_evidence.js) ---
 import { IceEvidence } from "./ice_evidence.js";
 import { WebsocketPath } from "./ws_path.js";
@@ -485,13 +485,7 @@ export class Call extends EventTarget {
     this.timers.disconnected = null;
     const pc = this.pc;
     this.pc = null;
-    if (pc) {
-      pc.ontrack = null;
-      pc.onicecandidate = null;
-      pc.onnegotiationneeded = null;
-      pc.oniceconnectionstatechange = null;
-      pc.close();
-    }
+    if (pc) closeQuietly(pc);
     this.everConnected = false;
     this._clearRemote();
   }

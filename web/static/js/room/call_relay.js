@@ -6,7 +6,7 @@
 
 import { api } from "../api.js";
 import { TURN_REFUSED_MESSAGE } from "./ice_evidence.js";
-import { gatheringDone, plain } from "./peer_util.js";
+import { closeQuietly, gatheringDone, plain } from "./peer_util.js";
 import { RelayWatch } from "./relay_watch.js";
 
 // With the default 5 s connect timer these keep the "blocks UDP" verdict under 10 s:
@@ -172,12 +172,7 @@ class RelayMethods {
     this.relayWatch = null;
     const pc = this.relayPc;
     this.relayPc = null;
-    if (pc) {
-      pc.ontrack = null;
-      pc.onicecandidate = null;
-      pc.oniceconnectionstatechange = null;
-      pc.close();
-    }
+    if (pc) closeQuietly(pc);
   }
 
   _relayPath(action) {

@@ -46,6 +46,15 @@ export function videoTransceiver(pc) {
   return pc.getTransceivers().find((t) => t.receiver.track.kind === "video" && !t.stopped) || null;
 }
 
+/** Close a connection we dropped, so none of its handlers fires on its way out. */
+export function closeQuietly(pc) {
+  pc.ontrack = null;
+  pc.onicecandidate = null;
+  pc.onnegotiationneeded = null;
+  pc.oniceconnectionstatechange = null;
+  pc.close();
+}
+
 export function plain(description) {
   return { type: description.type, sdp: description.sdp };
 }
